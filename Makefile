@@ -1,0 +1,44 @@
+# 蒙速办 BFF. `make run` sets up and starts everything; `make test` sets up and runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt | md5sum | cut -c1-12)
+
+.PHONY: run test bench index reindex stop setup redis-bin clean
+
+setup: $(DEPS_STAMP) redis-bin
+
+$(VENV)/bin/python:
+	@$(PYTHON) -m venv $(VENV) || { echo "python venv support missing; installing python3-venv" >&2; \
+	  $$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get update -q && \
+	  $$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+
+$(DEPS_STAMP): requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@rm -f $(VENV)/.deps-* && touch $@
+
+redis-bin:
+	@scripts/ensure_redis.sh
+
+run: setup
+	@scripts/run.sh
+
+index: setup
+	$(PY) -m catalog ensure --out var/index --scale $${MSB_CATALOG_SCALE:-1.0}
+
+reindex: setup
+	$(PY) -m catalog build --out var/index --scale $${MSB_CATALOG_SCALE:-1.0}
+
+test: setup
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) -m bench
+
+stop:
+	@scripts/redis.sh stop
+
+clean:
+	rm -rf var $(VENV)

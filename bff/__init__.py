@@ -1,0 +1,60 @@
+"""The HTTP layer: ``create_app(settings)`` builds the BFF for gunicorn, the CLI and the tests."""
+from __future__ import annotations
+
+from flask import Flask
+
+from bff import docs, http_cache, request_log
+from bff.errors import register_error_handlers
+from bff.extensions import api, catalogue_holder, redis_store
+from config import Settings
+
+API_VERSION = "1.0"
+
+
+def _api_config(settings: Settings) -> dict[str, object]:
+    return {
+        "API_TITLE": "蒙速办 BFF",
+        "API_VERSION": API_VERSION,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": docs.STATIC_URL,
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "Backend-for-frontend of 蒙速办 (Inner Mongolia government services) "
+                "for the APP, the WeChat mini-program and the Alipay mini-program.",
+            },
+        },
+        # Validators are added by bff.http_cache for every GET, with weak comparison.
+        "ETAG_DISABLED": True,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def register_blueprints(app: Flask) -> None:
+    from bff.health import blp as health_blp
+
+    api.register_blueprint(health_blp)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    request_log.configure_logging(settings.log_level)
+
+    app = Flask(__name__)
+    app.config.update(_api_config(settings))
+    app.config["SETTINGS"] = settings
+    app.config["TESTING"] = settings.testing
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    redis_store.init_app(app, settings.redis_url)
+    catalogue_holder.init_app(app, settings.index_dir)
+    api.init_app(app)
+    register_blueprints(app)
+    app.register_blueprint(docs.bp)
+    register_error_handlers(app)
+    request_log.init_app(app)
+    http_cache.init_app(app)
+    return app

@@ -1,0 +1,104 @@
+"""Module-level singletons with ``init_app``, so blueprints import them without a running app."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import redis
+from flask import Flask
+from flask_smorest import Api
+
+if TYPE_CHECKING:
+    from catalog.service import Catalogue
+
+log = logging.getLogger("msb.extensions")
+
+api = Api()
+
+
+class RedisStore:
+    """One connection pool per process; short timeouts so a dead Redis fails fast (503, not a hang)."""
+
+    def __init__(self) -> None:
+        self._client: redis.Redis | None = None
+
+    def init_app(self, app: Flask, url: str) -> None:
+        self._client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=1.0,
+            socket_connect_timeout=0.5,
+            health_check_interval=15,
+        )
+        app.extensions["redis_store"] = self
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._client is None:
+            raise RuntimeError("RedisStore used before init_app")
+        return self._client
+
+
+class CatalogueUnavailable(Exception):
+    code = "catalogue_unavailable"
+    message = "服务事项目录正在加载，请稍后再试 (the catalogue index is not loaded)"
+    headers = {"Retry-After": "10"}
+
+
+class CatalogueHolder:
+    """Opens the search index lazily and picks up atomic rebuilds without a restart."""
+
+    _RELOAD_CHECK_SECONDS = 2.0
+
+    def __init__(self) -> None:
+        self._index_dir: Path | None = None
+        self._catalogue: "Catalogue | None" = None
+        self._last_check = 0.0
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+
+    def init_app(self, app: Flask, index_dir: Path) -> None:
+        self._index_dir = index_dir
+        self._catalogue = None
+        app.extensions["catalogue"] = self
+
+    def _open(self) -> "Catalogue | None":
+        from catalog.service import Catalogue
+
+        try:
+            catalogue = Catalogue.open(self._index_dir)
+        except FileNotFoundError:
+            self.last_error = "index not built (run `make index`)"
+            return None
+        self.last_error = None
+        return catalogue
+
+    def get(self) -> "Catalogue":
+        catalogue = self._catalogue
+        now = time.monotonic()
+        if catalogue is not None and now - self._last_check < self._RELOAD_CHECK_SECONDS:
+            return catalogue
+        with self._lock:
+            self._last_check = now
+            if self._catalogue is None:
+                self._catalogue = self._open()
+            else:
+                self._catalogue.reload_if_changed()
+            if self._catalogue is None:
+                raise CatalogueUnavailable()
+            return self._catalogue
+
+    @property
+    def loaded(self) -> bool:
+        try:
+            self.get()
+        except CatalogueUnavailable:
+            return False
+        return True
+
+
+redis_store = RedisStore()
+catalogue_holder = CatalogueHolder()

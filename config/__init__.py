@@ -1,0 +1,113 @@
+"""Typed settings read from ``MSB_*`` environment variables.
+
+One frozen dataclass holds every knob; ``Settings.from_env()`` is what wsgi.py and the
+command-line tools use, ``TestSettings`` what the test harness starts from.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+def _as_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def _as_number(name: str, raw: str, kind: type) -> int | float:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str = "development"
+    redis_url: str = "redis://127.0.0.1:6391/0"
+    data_dir: Path = PROJECT_ROOT / "var"
+    # Parent of the versioned search-index builds; ``current`` inside it points at the live one.
+    index_dir: Path = PROJECT_ROOT / "var" / "index"
+    catalog_scale: float = 1.0
+    log_level: str = "INFO"
+    # Local stand-ins of WeChat, Alipay, the identity platform, SMS and APP push.
+    # Never on in production: ``validate()`` refuses it.
+    sandbox_enabled: bool = False
+    sandbox_url: str = "http://127.0.0.1:8701"
+    upstream_timeout_seconds: float = 3.0
+    # Catalogue responses are the same for everyone; clients and CDNs may keep them this long.
+    catalog_max_age_seconds: int = 300
+    secret_dir: Path = PROJECT_ROOT / "var" / "secrets"
+
+    _ENV = {
+        "MSB_ENV": ("environment", str),
+        "MSB_REDIS_URL": ("redis_url", str),
+        "MSB_DATA_DIR": ("data_dir", Path),
+        "MSB_INDEX_DIR": ("index_dir", Path),
+        "MSB_CATALOG_SCALE": ("catalog_scale", float),
+        "MSB_LOG_LEVEL": ("log_level", str),
+        "MSB_SANDBOX": ("sandbox_enabled", bool),
+        "MSB_SANDBOX_URL": ("sandbox_url", str),
+        "MSB_UPSTREAM_TIMEOUT": ("upstream_timeout_seconds", float),
+        "MSB_CATALOG_MAX_AGE": ("catalog_max_age_seconds", int),
+        "MSB_SECRET_DIR": ("secret_dir", Path),
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for variable, (attribute, kind) in cls._ENV.items():
+            if variable not in environ:
+                continue
+            raw = environ[variable]
+            if kind is bool:
+                values[attribute] = _as_bool(variable, raw)
+            elif kind in (int, float):
+                values[attribute] = _as_number(variable, raw, kind)
+            else:
+                values[attribute] = kind(raw)
+        if "MSB_DATA_DIR" in environ:
+            data_dir = Path(environ["MSB_DATA_DIR"])
+            values.setdefault("index_dir", data_dir / "index")
+            values.setdefault("secret_dir", data_dir / "secrets")
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"MSB_LOG_LEVEL must be DEBUG/INFO/WARNING/ERROR, got {self.log_level!r}")
+        if self.environment == "production" and self.sandbox_enabled:
+            raise ConfigError("MSB_SANDBOX must be off in production: the stand-ins are for development and tests")
+        if not 0 < self.catalog_scale <= 1.0:
+            raise ConfigError(f"MSB_CATALOG_SCALE must be in (0, 1], got {self.catalog_scale}")
+        if self.upstream_timeout_seconds <= 0:
+            raise ConfigError("MSB_UPSTREAM_TIMEOUT must be positive")
+
+    @property
+    def testing(self) -> bool:
+        return self.environment == "test"
+
+    def with_changes(self, **changes: object) -> "Settings":
+        changed = replace(self, **changes)
+        changed.validate()
+        return changed
+
+
+def test_settings(**changes: object) -> Settings:
+    """Settings for the test harness: small catalogue, sandbox on, verbose logs."""
+    base = Settings(environment="test", catalog_scale=0.02, sandbox_enabled=True, log_level="INFO")
+    return base.with_changes(**changes) if changes else base

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make run`: Redis, the search index, the sandbox stand-ins, then the API under gunicorn (foreground).
+# Ctrl-C stops the API and the sandbox; Redis keeps running (stop it with `make stop`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+export MSB_REDIS_URL="${MSB_REDIS_URL:-redis://127.0.0.1:${MSB_REDIS_PORT:-6391}/0}"
+export MSB_DATA_DIR="${MSB_DATA_DIR:-$PWD/var}"
+export MSB_SANDBOX="${MSB_SANDBOX:-1}"
+SANDBOX_PORT="${MSB_SANDBOX_PORT:-8701}"
+export MSB_SANDBOX_URL="${MSB_SANDBOX_URL:-http://127.0.0.1:$SANDBOX_PORT}"
+mkdir -p var/log
+
+scripts/redis.sh start
+"$VENV/bin/python" -m catalog ensure --out "$MSB_DATA_DIR/index" --scale "${MSB_CATALOG_SCALE:-1.0}"
+
+children=()
+cleanup() { for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+if [ "$MSB_SANDBOX" = "1" ] && [ -f sandbox/wsgi.py ]; then
+  # Its own server on its own port, as the real outside systems are: one worker holds its in-memory state.
+  "$VENV/bin/gunicorn" sandbox.wsgi:app --bind "127.0.0.1:$SANDBOX_PORT" --workers 1 --threads 8 \
+    --worker-class gthread >>var/log/sandbox.log 2>&1 &
+  children+=($!)
+  echo "sandbox stand-ins on $MSB_SANDBOX_URL (log: var/log/sandbox.log)"
+fi
+
+if [ -f push/worker.py ]; then
+  "$VENV/bin/python" -m push.worker >>var/log/push-worker.log 2>&1 &
+  children+=($!)
+  echo "push worker started (log: var/log/push-worker.log)"
+fi
+
+echo "API on http://${MSB_BIND:-127.0.0.1:8700}  (docs: /docs, readiness: /readyz)"
+"$VENV/bin/gunicorn" -c gunicorn.conf.py wsgi:app &
+children+=($!)
+wait "${children[-1]}"
