@@ -33,9 +33,11 @@ def _api_config(settings: Settings) -> dict[str, object]:
 
 
 def register_blueprints(app: Flask) -> None:
+    from bff.catalog import blp as catalog_blp
     from bff.health import blp as health_blp
 
     api.register_blueprint(health_blp)
+    api.register_blueprint(catalog_blp)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

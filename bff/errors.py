@@ -83,20 +83,31 @@ def error_response(
     return response
 
 
-# Domain exception class -> HTTP status. Registered by the packages' ``register_domain_errors``
-# calls below so this stays the single table the HTTP layer consults.
+def _domain_statuses() -> dict[type[Exception], int]:
+    """Domain exception class -> HTTP status: the one table the HTTP layer consults.
+
+    Imported here rather than at module top so domain packages stay free of Flask and of us.
+    """
+    from bff.extensions import CatalogueUnavailable
+    from catalog import errors as catalog
+
+    return {
+        CatalogueUnavailable: 503,
+        catalog.ItemNotFound: 404,
+        catalog.ThemeNotFound: 404,
+        catalog.CatalogError: 400,
+    }
+
+
 DOMAIN_STATUS: dict[type[Exception], int] = {}
-
-
-def map_domain_error(exception_class: type[Exception], status: int) -> None:
-    DOMAIN_STATUS[exception_class] = status
 
 
 def _status_for_domain_error(exc: Exception) -> int | None:
     for klass in type(exc).__mro__:
         if klass in DOMAIN_STATUS:
             return DOMAIN_STATUS[klass]
-    return None
+    # Auth errors state their own status next to their machine code.
+    return getattr(exc, "http_status", None) if hasattr(exc, "code") else None
 
 
 def _handle_api_error(exc: ApiError) -> Response:
@@ -145,6 +156,7 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     """Install the envelope for every error; call after ``Api.init_app`` so ours win."""
+    DOMAIN_STATUS.update(_domain_statuses())
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(redis.exceptions.ConnectionError, _handle_redis_down)

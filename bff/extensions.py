@@ -10,13 +10,29 @@ from typing import TYPE_CHECKING
 import redis
 from flask import Flask
 from flask_smorest import Api
+from marshmallow import Schema, fields
 
 if TYPE_CHECKING:
     from catalog.service import Catalogue
 
 log = logging.getLogger("msb.extensions")
 
-api = Api()
+
+class ErrorEnvelopeSchema(Schema):
+    """The one error envelope, as published in the OpenAPI document."""
+
+    code = fields.Integer(required=True, metadata={"example": 404})
+    status = fields.String(required=True, metadata={"example": "Not Found"})
+    message = fields.String(required=True)
+    error = fields.String(required=True, metadata={"description": "stable snake_case machine code", "example": "item_not_found"})
+    errors = fields.Dict(required=True, metadata={"description": "details per field or per check"})
+
+
+class BffApi(Api):
+    ERROR_SCHEMA = ErrorEnvelopeSchema
+
+
+api = BffApi()
 
 
 class RedisStore:

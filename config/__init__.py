@@ -50,6 +50,26 @@ class Settings:
     # Catalogue responses are the same for everyone; clients and CDNs may keep them this long.
     catalog_max_age_seconds: int = 300
     secret_dir: Path = PROJECT_ROOT / "var" / "secrets"
+    token_issuer: str = "https://msb.zwfw.nmg.gov.cn"
+    # Outside systems. Base URLs left empty resolve to the real services, or to the sandbox when it is on.
+    wechat_appid: str = "wx_sandbox_app"
+    wechat_secret: str = "wx_sandbox_secret"
+    wechat_api_base: str = ""
+    alipay_app_id: str = "2021000000000001"
+    alipay_gateway_url: str = ""
+    alipay_app_private_key_file: Path | None = None
+    alipay_public_key_file: Path | None = None
+    gov_identity_url: str = ""
+    gov_app_key: str = "gov_sandbox_app_key"
+    sms_url: str = ""
+    sms_app_key: str = "sms_sandbox_app_key"
+
+    _REAL_UPSTREAMS = {
+        "wechat": "https://api.weixin.qq.com",
+        "alipay": "https://openapi.alipay.com/gateway.do",
+        "gov_identity": "https://tyrz.zwfw.nmg.gov.cn",
+        "sms": "https://sms.zwfw.nmg.gov.cn",
+    }
 
     _ENV = {
         "MSB_ENV": ("environment", str),
@@ -63,6 +83,18 @@ class Settings:
         "MSB_UPSTREAM_TIMEOUT": ("upstream_timeout_seconds", float),
         "MSB_CATALOG_MAX_AGE": ("catalog_max_age_seconds", int),
         "MSB_SECRET_DIR": ("secret_dir", Path),
+        "MSB_TOKEN_ISSUER": ("token_issuer", str),
+        "MSB_WECHAT_APPID": ("wechat_appid", str),
+        "MSB_WECHAT_SECRET": ("wechat_secret", str),
+        "MSB_WECHAT_API_BASE": ("wechat_api_base", str),
+        "MSB_ALIPAY_APP_ID": ("alipay_app_id", str),
+        "MSB_ALIPAY_GATEWAY": ("alipay_gateway_url", str),
+        "MSB_ALIPAY_APP_PRIVATE_KEY_FILE": ("alipay_app_private_key_file", Path),
+        "MSB_ALIPAY_PUBLIC_KEY_FILE": ("alipay_public_key_file", Path),
+        "MSB_GOV_IDENTITY_URL": ("gov_identity_url", str),
+        "MSB_GOV_APP_KEY": ("gov_app_key", str),
+        "MSB_SMS_URL": ("sms_url", str),
+        "MSB_SMS_APP_KEY": ("sms_app_key", str),
     }
 
     @classmethod
@@ -96,6 +128,29 @@ class Settings:
             raise ConfigError(f"MSB_CATALOG_SCALE must be in (0, 1], got {self.catalog_scale}")
         if self.upstream_timeout_seconds <= 0:
             raise ConfigError("MSB_UPSTREAM_TIMEOUT must be positive")
+
+    def upstream_url(self, system: str) -> str:
+        """Base URL of an outside system: explicit setting, else the sandbox when on, else the real one."""
+        explicit = {
+            "wechat": self.wechat_api_base,
+            "alipay": self.alipay_gateway_url,
+            "gov_identity": self.gov_identity_url,
+            "sms": self.sms_url,
+        }[system]
+        if explicit:
+            return explicit.rstrip("/")
+        if self.sandbox_enabled:
+            base = self.sandbox_url.rstrip("/")
+            return f"{base}/gateway.do" if system == "alipay" else base
+        return self._REAL_UPSTREAMS[system]
+
+    @property
+    def alipay_keys(self) -> tuple[Path, Path]:
+        """(our app private key, Alipay's public key): files under the secret dir unless set."""
+        return (
+            self.alipay_app_private_key_file or self.secret_dir / "alipay_app_private.pem",
+            self.alipay_public_key_file or self.secret_dir / "alipay_platform_public.pem",
+        )
 
     @property
     def testing(self) -> bool:

@@ -9,7 +9,9 @@ import redis
 
 from bff import create_app
 from config import test_settings
-from tests.support.redis_server import RedisServer
+from tools import processes
+from tools.dev_keys import ensure_dev_keys, sandbox_env
+from tools.redis_server import RedisServer, free_port
 
 TEST_CATALOG_SCALE = 0.02
 
@@ -42,13 +44,45 @@ def catalog_index_dir(tmp_path_factory):
     return index_dir
 
 
+@pytest.fixture(scope="session")
+def dev_secret_dir(tmp_path_factory):
+    return ensure_dev_keys(tmp_path_factory.mktemp("secrets"))
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory, dev_secret_dir):
+    """The stand-ins as their own server over real HTTP, as `make run` starts them."""
+    port = free_port()
+    log_dir = tmp_path_factory.mktemp("sandbox")
+    process = processes.start_gunicorn(
+        "sandbox.wsgi:app", port=port, env={"MSB_ENV": "test", **sandbox_env(dev_secret_dir)},
+        workers=1, threads=8, log_path=log_dir / "sandbox.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        processes.wait_until_ready(f"{url}/_drive/health", timeout=20, process=process)
+        yield url
+    finally:
+        processes.stop(process)
+
+
 @pytest.fixture
-def settings(redis_server, catalog_index_dir, tmp_path):
+def sandbox(sandbox_server):
+    """A sandbox reset to its seeded state for each test."""
+    import requests
+
+    requests.post(f"{sandbox_server}/_drive/reset", timeout=5).raise_for_status()
+    return sandbox_server
+
+
+@pytest.fixture
+def settings(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path):
     return test_settings(
         redis_url=redis_server.url,
         index_dir=catalog_index_dir,
         data_dir=tmp_path,
-        secret_dir=tmp_path / "secrets",
+        secret_dir=dev_secret_dir,
+        sandbox_url=sandbox_server,
     )
 
 

@@ -1,4 +1,4 @@
-"""A private redis-server for the test session: free port, own data dir, AOF on, stoppable."""
+"""A private redis-server for tests and benchmarks: free port, own data dir, AOF on, stoppable."""
 from __future__ import annotations
 
 import shutil

@@ -1,0 +1,81 @@
+"""Search over HTTP under the same gunicorn configuration `make run` uses."""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import requests
+
+from tools import processes
+from tools.redis_server import free_port
+
+# Each request is (q, region or None, extra filters).
+MIXED_REQUESTS: list[tuple[str, str | None, dict[str, str]]] = [
+    ("居民身份证换领", None, {}),
+    ("办身份证", "150203", {}),
+    ("生孩子", "150102", {}),
+    ("shenfenzheng", None, {}),
+    ("sfz", "150702", {}),
+    ("身份正", None, {}),
+    ("身份證", "150402", {}),
+    ("办sfz", None, {}),
+    ("农药经营许可", "150203", {}),
+    ("农药经营许可", "150702", {}),
+    ("公积金提取", "150602", {"audience": "自然人"}),
+    ("营业执照", "150105", {"item_type": "行政许可"}),
+    ("养老金", None, {"online_depth": "4"}),
+    ("gjj", "152502", {}),
+    ("结婚登记", "150802", {}),
+    ("异地就医", "150921", {"page": "2"}),
+    ("开餐馆", "150602", {}),
+    ("低保", "152221", {}),
+    ("护照", None, {}),
+    ("不动产登记", "150121", {}),
+]
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def summarize_ms(samples: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(samples, 0.50), 2),
+        "p95_ms": round(percentile(samples, 0.95), 2),
+        "p99_ms": round(percentile(samples, 0.99), 2),
+        "mean_ms": round(statistics.fmean(samples), 2),
+    }
+
+
+def run(*, index_dir: Path, redis_url: str, log_dir: Path, rounds: int = 50) -> dict:
+    port = free_port()
+    env = {"MSB_REDIS_URL": redis_url, "MSB_INDEX_DIR": str(index_dir), "MSB_LOG_LEVEL": "WARNING"}
+    server = processes.start_gunicorn("wsgi:app", port=port, env=env, workers=2, threads=4,
+                                      log_path=log_dir / "bench-api.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        processes.wait_until_ready(f"{base}/readyz", process=server)
+        session = requests.Session()
+        urls = []
+        for q, region, extra in MIXED_REQUESTS:
+            params = {"q": q, **({"region": region} if region else {}), **extra}
+            urls.append(f"{base}/v1/items/search?{urlencode(params)}")
+        for url in urls:  # warm both workers' page cache and code paths
+            session.get(url, timeout=5).raise_for_status()
+            session.get(url, timeout=5)
+        samples = []
+        for _ in range(rounds):
+            for url in urls:
+                started = time.perf_counter()
+                response = session.get(url, timeout=5)
+                samples.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:200]}")
+        workers = processes.children_of(server.pid)
+        memory = {str(pid): processes.memory_mb(pid) for pid in workers}
+        return {"requests": len(samples), **summarize_ms(samples), "worker_memory_mb": memory}
+    finally:
+        processes.stop(server)
