@@ -1,0 +1,105 @@
+"""Every Redis key of ``auth/`` and how long it lives.
+
+No key name contains a raw phone number, ID number, openid, IP address or token: identifiers appear
+only as keyed hashes (``Crypto.blind_index`` / ``Crypto.keyed_hash``). TTLs here garbage-collect;
+expiry decisions compare stored timestamps with the injected clock (see ``auth.clock``).
+"""
+
+from __future__ import annotations
+
+PREFIX = "auth:"
+DAY = 86_400
+
+# --- Signing keys (auth.signing_keys) -- no TTL: rotate() prunes retired keys -----------------
+SIGNING_KEYS = PREFIX + "signing:keys"  # hash kid -> JSON {private_enc, public_jwk, created_at, retired_at}
+SIGNING_ACTIVE = PREFIX + "signing:active"  # string: kid that signs new tokens
+
+
+# --- Accounts (auth.accounts) -- no TTL: accounts live until deleted ---------------------------
+def account(account_id: str) -> str:
+    """hash: type, created_at, merged_into, and per type: realname_level/_at/_source and
+    preferences (person) or uscc, name, status, region_code (enterprise)."""
+    return f"{PREFIX}acct:{account_id}"
+
+
+def account_bindings(account_id: str) -> str:
+    """hash binding_id -> JSON binding (channel, blind indexes, encrypted identifiers)."""
+    return f"{PREFIX}acct:{account_id}:bindings"
+
+
+def account_enterprises(account_id: str) -> str:
+    """hash enterprise_id -> JSON {role, status, linked_at}."""
+    return f"{PREFIX}acct:{account_id}:enterprises"
+
+
+def identity_index(kind: str, blind: str) -> str:
+    """string -> account id; ``kind`` is wechat_openid, wechat_unionid, alipay_open_id,
+    alipay_user_id, phone or id_number; ``blind`` is ``Crypto.blind_index(kind, value)``."""
+    return f"{PREFIX}idx:{kind}:{blind}"
+
+
+def enterprise_members(enterprise_id: str) -> str:
+    """hash person_id -> JSON {role, status, linked_at}."""
+    return f"{PREFIX}acct:{enterprise_id}:members"
+
+
+def enterprise_by_uscc(uscc: str) -> str:
+    """string -> enterprise account id. A USCC is public registry data, so it is stored as is."""
+    return f"{PREFIX}idx:uscc:{uscc}"
+
+
+# --- Refresh tokens (auth.refresh_tokens) -------------------------------------------------------
+def refresh_token(token_hash: str) -> str:
+    """hash {family, state, rotated_at, next}; TTL = the family's remaining life, capped by its idle
+    limit (14 d citizens / 30 min operators). Rotated tokens stay as tombstones for reuse detection."""
+    return f"{PREFIX}rt:{token_hash}"
+
+
+def refresh_family(family_id: str) -> str:
+    """hash {account, channel, amr, created_at, last_used, idle, absolute, current, acting_for};
+    TTL = absolute limit (30 d citizens / 12 h operators) from creation."""
+    return f"{PREFIX}rf:{family_id}"
+
+
+def account_families(account_id: str) -> str:
+    """set of family ids for logout-all; TTL = longest absolute limit (30 d), renewed on each login."""
+    return f"{PREFIX}acct:{account_id}:families"
+
+
+ACCOUNT_FAMILIES_TTL = 30 * DAY
+
+
+# --- SMS login codes (auth.sms_codes) -----------------------------------------------------------
+SMS_CODE_TTL = 300  # the code's validity; TTL equals it
+
+
+def sms_code(phone_hash: str) -> str:
+    """hash {code_hash, expires_at, attempts}; TTL SMS_CODE_TTL."""
+    return f"{PREFIX}sms:{phone_hash}"
+
+
+# --- Rate limits and lockouts (auth.rate_limits) ------------------------------------------------
+def rate_window(rule: str, subject_hash: str) -> str:
+    """hash {count, start}; TTL = the rule's window (60 s .. 1 d)."""
+    return f"{PREFIX}rl:{rule}:{subject_hash}"
+
+
+def lockout(scope: str, subject_hash: str) -> str:
+    """string: locked-until timestamp; TTL = lock duration (15 min)."""
+    return f"{PREFIX}lock:{scope}:{subject_hash}"
+
+
+# --- Audit (auth.audit) --------------------------------------------------------------------------
+AUDIT_STREAM = PREFIX + "audit"  # stream; trimmed by MINID ~ at AUDIT_RETENTION on every write
+AUDIT_RETENTION = 183 * DAY  # CSL art. 21(3): network logs at least six months
+
+
+# --- Operators (auth.operators) -- no TTL ---------------------------------------------------------
+def operator(operator_id: str) -> str:
+    """hash: username, roles, password_hash, created_at, disabled."""
+    return f"{PREFIX}op:{operator_id}"
+
+
+def operator_by_username(username: str) -> str:
+    """string -> operator id."""
+    return f"{PREFIX}op:name:{username}"

@@ -1,0 +1,146 @@
+"""Console operators: separate from citizens in storage, id prefix, token audience and session policy.
+
+Passwords are hashed with argon2id (argon2-cffi defaults: RFC 9106 low-memory profile, t=3,
+m=64 MiB, p=4) and rehashed on login when the parameters change. Five wrong passwords for a
+username within 15 minutes lock it for 15 minutes; unknown usernames are counted and locked exactly
+like real ones and still pay for a hash, so neither the answer nor its timing tells whether a
+username exists. Roles are not hierarchical: ``admin`` manages operators, and publishing still needs
+``editor`` + ``approver`` (two people).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from auth import keys
+from auth.audit import AuditLog
+from auth.clock import Clock
+from auth.errors import AccountLocked, InvalidInput, OperatorCredentialsInvalid, OperatorRoleRequired
+from auth.ids import OPERATOR_PREFIX, new_id
+from auth.rate_limits import LOCK_SECONDS, OPERATOR_FAILURES, OPERATOR_LOGIN_IP, RateLimiter, ip_subject
+
+ROLES = ("editor", "approver", "admin")
+USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{2,31}$")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256  # argon2 accepts more; a cap keeps a 1 MB "password" from costing us
+
+
+@dataclass(frozen=True)
+class Operator:
+    operator_id: str
+    username: str
+    roles: tuple[str, ...]
+    disabled: bool
+
+
+def require_role(roles: Iterable[str], role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    if role not in set(roles):
+        raise OperatorRoleRequired(role)
+
+
+class Operators:
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        clock: Clock,
+        limiter: RateLimiter,
+        audit: AuditLog,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self._redis = redis_client
+        self._clock = clock
+        self._limiter = limiter
+        self._audit = audit
+        self._hasher = hasher or PasswordHasher()
+        self._dummy_hash: str | None = None
+
+    def create(self, username: str, password: str, roles: Iterable[str]) -> Operator:
+        username = username.strip().lower()
+        roles = tuple(sorted(set(roles)))
+        if not USERNAME_PATTERN.match(username):
+            raise InvalidInput("username", "用户名须为 3–32 位小写字母、数字或 . _ -")
+        if not roles or any(role not in ROLES for role in roles):
+            raise InvalidInput("roles", "角色无效")
+        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise InvalidInput("password", f"密码长度须为 {MIN_PASSWORD_LENGTH}–{MAX_PASSWORD_LENGTH} 位")
+        operator_id = new_id(OPERATOR_PREFIX)
+        record = {
+            "username": username,
+            "roles": ",".join(roles),
+            "password_hash": self._hasher.hash(password),
+            "created_at": repr(self._clock.now()),
+            "disabled": "0",
+        }
+
+        def create(pipe: redis.client.Pipeline) -> None:
+            if pipe.exists(keys.operator_by_username(username)):
+                raise InvalidInput("username", "用户名已存在")
+            pipe.multi()
+            pipe.set(keys.operator_by_username(username), operator_id)
+            pipe.hset(keys.operator(operator_id), mapping=record)
+
+        self._redis.transaction(create, keys.operator_by_username(username))
+        self._audit.record("operator_created", account_id=operator_id, channel="console", role=",".join(roles))
+        return Operator(operator_id, username, roles, False)
+
+    def get(self, operator_id: str) -> Operator | None:
+        data = self._redis.hgetall(keys.operator(operator_id))
+        if not data:
+            return None
+        return Operator(
+            operator_id, data["username"], tuple(filter(None, data["roles"].split(","))), data["disabled"] == "1"
+        )
+
+    def set_disabled(self, operator_id: str, disabled: bool) -> None:
+        self._redis.hset(keys.operator(operator_id), "disabled", "1" if disabled else "0")
+
+    def authenticate(self, username: str, password: str, *, client_ip: str) -> Operator:
+        """The operator for a correct username/password; raises RateLimited, AccountLocked (also on
+        the failure that triggers the lock) or OperatorCredentialsInvalid (the same for unknown
+        users, wrong passwords and disabled operators)."""
+        username = (username or "").strip().lower()[:64]
+        self._limiter.hit((OPERATOR_LOGIN_IP, ip_subject(client_ip)))
+        subject = f"operator:{username}"
+        self._limiter.check_lock("operator", subject)
+        operator_id = self._redis.get(keys.operator_by_username(username))
+        stored = self._redis.hget(keys.operator(operator_id), "password_hash") if operator_id else None
+        if self._password_matches(stored, password[:MAX_PASSWORD_LENGTH] if isinstance(password, str) else ""):
+            operator = self.get(operator_id)
+            if operator is not None and not operator.disabled:
+                self._limiter.reset(OPERATOR_FAILURES, subject)
+                if self._hasher.check_needs_rehash(stored):
+                    self._redis.hset(keys.operator(operator_id), "password_hash", self._hasher.hash(password))
+                self._audit.record("operator_login", account_id=operator_id, ip=client_ip, channel="console")
+                return operator
+        self._audit.record("operator_login", account_id=operator_id, ip=client_ip, channel="console", outcome="failure")
+        if self._limiter.count(OPERATOR_FAILURES, subject) >= OPERATOR_FAILURES.limit:
+            self._limiter.lock("operator", subject, LOCK_SECONDS)
+            self._limiter.reset(OPERATOR_FAILURES, subject)
+            self._audit.record("lockout", account_id=operator_id, ip=client_ip, channel="console", scope="operator")
+            raise AccountLocked(retry_after=LOCK_SECONDS)
+        raise OperatorCredentialsInvalid()
+
+    def _password_matches(self, stored: str | None, password: str) -> bool:
+        if stored is None:
+            # Pay for one hash anyway so response time does not reveal unknown usernames.
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash("not-a-real-password")
+            stored = self._dummy_hash
+            password = password + "\x00unknown"
+            try:
+                self._hasher.verify(stored, password)
+            except (VerificationError, InvalidHashError):
+                pass
+            return False
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False

@@ -1,0 +1,126 @@
+"""Atomic Redis rate limits and lockouts.
+
+Windows start at the first hit and last ``window`` seconds (no burst at a fixed clock boundary),
+with a count and a start time in one hash updated by a Lua script. Several rules are checked and
+counted together: when any one is exhausted nothing is counted, so a refused request does not eat
+into the other quotas. Subjects (``"phone:…"``, ``"ip:…"``, ``"openid:…"``) enter key names only as
+keyed hashes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass
+
+import redis
+
+from auth import keys
+from auth.clock import Clock
+from auth.crypto import Crypto
+from auth.errors import AccountLocked, RateLimited
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    limit: int
+    window: int  # seconds
+
+
+# Figures: login.gov (20 logins per IP per 60 s), carriers' SMS norms (1/min, 10/day per number).
+SMS_PHONE_COOLDOWN = Rule("sms_phone_60s", 1, 60)
+SMS_PHONE_DAILY = Rule("sms_phone_day", 10, keys.DAY)
+SMS_IP_HOURLY = Rule("sms_ip_hour", 20, 3600)
+LOGIN_IP = Rule("login_ip", 20, 60)
+# Per channel identity (openid, Alipay open_id, phone): a client looping on login.
+LOGIN_SUBJECT = Rule("login_subject", 10, 60)
+# verify_person is an oracle for "does this name go with this ID number": keep it expensive.
+REALNAME_ACCOUNT_DAILY = Rule("realname_account_day", 5, keys.DAY)
+ENTERPRISE_LOOKUP_DAILY = Rule("enterprise_lookup_account_day", 20, keys.DAY)
+OPERATOR_LOGIN_IP = Rule("operator_login_ip", 20, 60)
+OPERATOR_FAILURES = Rule("operator_failures", 5, 900)  # 5 wrong passwords in 15 min → locked
+LOCK_SECONDS = 900
+
+
+def ip_subject(client_ip: str) -> str:
+    """Rate-limit subject for a client address. IPv6 clients get a whole /64 (one subscriber's
+    prefix), otherwise rotating the interface id would escape every per-IP limit."""
+    try:
+        address = ipaddress.ip_address((client_ip or "").strip())
+    except ValueError:
+        return "ip:unparsable"
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return f"ip:{address.ipv4_mapped}"
+        return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"ip:{address}"
+
+
+# KEYS: window hashes. ARGV: now, then limit and window per key, then '1' to count anyway.
+_HIT = """
+local now = tonumber(ARGV[1])
+local force = ARGV[#ARGV] == '1'
+local wait, state = 0, {}
+for i, key in ipairs(KEYS) do
+  local limit, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local data = redis.call('HMGET', key, 'count', 'start')
+  local count, start = tonumber(data[1]) or 0, data[2] or ARGV[1]
+  if now >= tonumber(start) + window then count, start = 0, ARGV[1] end
+  state[i] = {count + 1, start, tonumber(start) + window - now}
+  if count + 1 > limit then wait = math.max(wait, tonumber(start) + window - now) end
+end
+if wait > 0 and not force then return {0, math.ceil(wait)} end
+local highest = 0
+for i, key in ipairs(KEYS) do
+  redis.call('HSET', key, 'count', state[i][1], 'start', state[i][2])
+  redis.call('EXPIRE', key, math.ceil(state[i][3]))
+  highest = math.max(highest, state[i][1])
+end
+return {highest, math.ceil(wait)}
+"""
+
+
+class RateLimiter:
+    def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock) -> None:
+        self._redis = redis_client
+        self._crypto = crypto
+        self._clock = clock
+        self._hit = redis_client.register_script(_HIT)
+
+    def _subject(self, subject: str) -> str:
+        return self._crypto.keyed_hash("rate-limit", subject)
+
+    def _run(self, checks: tuple[tuple[Rule, str], ...], *, force: bool) -> tuple[int, int]:
+        key_names = [keys.rate_window(rule.name, self._subject(subject)) for rule, subject in checks]
+        args: list[object] = [repr(self._clock.now())]
+        for rule, _ in checks:
+            args += [rule.limit, rule.window]
+        args.append("1" if force else "0")
+        count, wait = self._hit(keys=key_names, args=args)
+        return int(count), int(wait)
+
+    def hit(self, *checks: tuple[Rule, str]) -> None:
+        """Count one request against every (rule, subject); raise RateLimited if any is exhausted."""
+        _, wait = self._run(checks, force=False)
+        if wait > 0:
+            raise RateLimited(retry_after=wait)
+
+    def count(self, rule: Rule, subject: str) -> int:
+        """Count a failure without refusing; returns the count inside the current window."""
+        count, _ = self._run(((rule, subject),), force=True)
+        return count
+
+    def reset(self, rule: Rule, subject: str) -> None:
+        self._redis.delete(keys.rate_window(rule.name, self._subject(subject)))
+
+    def lock(self, scope: str, subject: str, seconds: int = LOCK_SECONDS) -> None:
+        until = self._clock.now() + seconds
+        self._redis.set(keys.lockout(scope, self._subject(subject)), repr(until), ex=seconds)
+
+    def check_lock(self, scope: str, subject: str) -> None:
+        until = self._redis.get(keys.lockout(scope, self._subject(subject)))
+        if until is not None:
+            remaining = float(until) - self._clock.now()
+            if remaining > 0:
+                raise AccountLocked(retry_after=math.ceil(remaining))

@@ -1,0 +1,511 @@
+"""``AuthService``: the flows the HTTP views call, one method per endpoint.
+
+Views pass request data in and turn results (``to_dict()``) or ``AuthError``s into responses; all
+policy lives below. Every login checks the per-IP limit before spending an upstream call, then the
+per-identity limit, then resolves (or creates, or merges) the account and opens a refresh family.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from argon2 import PasswordHasher
+
+from auth.accounts import AccountStore, AccountSummary, AccountView, Attachment, Identity
+from auth.audit import AuditLog
+from auth.clock import Clock, SystemClock
+from auth.crypto import Crypto
+from auth.enterprises import EnterpriseLink, Enterprises
+from auth.errors import (
+    AccountLocked,
+    AuthError,
+    EnterpriseInactive,
+    EnterpriseLinkRequired,
+    EnterpriseNotFound,
+    RateLimited,
+    RealnameLevelRequired,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    SmsCodeExpired,
+    SmsCodeInvalid,
+    TokenInvalid,
+)
+from auth.identifiers import mask_phone, normalize_phone, normalize_uscc
+from auth.operators import Operators, require_role
+from auth.ports import AlipayGateway, IdentityPlatform, SmsGateway, WeChatGateway
+from auth.preferences import Preferences
+from auth.rate_limits import (
+    ENTERPRISE_LOOKUP_DAILY,
+    LOCK_SECONDS,
+    LOGIN_IP,
+    LOGIN_SUBJECT,
+    SMS_IP_HOURLY,
+    SMS_PHONE_COOLDOWN,
+    SMS_PHONE_DAILY,
+    RateLimiter,
+    ip_subject,
+)
+from auth.realname import RealnameLevel, RealnameResult, RealnameVerifier
+from auth.refresh_tokens import (
+    CITIZEN_POLICY,
+    OPERATOR_POLICY,
+    DEFAULT_GRACE_SECONDS,
+    Family,
+    FamilyPolicy,
+    RefreshTokens,
+)
+from auth.signing_keys import SigningKeys
+from auth.sms_codes import CODE_TTL, SmsCheck, SmsCodes
+from auth.tokens import DEFAULT_ACCESS_TTL, LEEWAY_SECONDS, MAX_ACCESS_TTL, IssuedToken, TokenService
+
+log = logging.getLogger("msb.auth")
+
+CONSOLE = "console"
+ENTERPRISE_ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    issuer: str = "msb-bff"
+    access_ttl: int = DEFAULT_ACCESS_TTL
+    refresh_grace_seconds: int = DEFAULT_GRACE_SECONDS
+    citizen_sessions: FamilyPolicy = CITIZEN_POLICY
+    operator_sessions: FamilyPolicy = OPERATOR_POLICY
+    signing_key_cache_seconds: float = 30.0
+
+    @property
+    def signing_key_retain_seconds(self) -> int:
+        # A retired key must outlive every token it signed, including tokens signed by workers
+        # whose cache still called it active.
+        return MAX_ACCESS_TTL + int(self.signing_key_cache_seconds) + LEEWAY_SECONDS + 60
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    account: AccountSummary
+    token_type: str = "Bearer"
+
+    def __repr__(self) -> str:
+        return f"TokenPair(account={self.account.id!r}, expires_in={self.expires_in})"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "account": self.account.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """A new access token for the same session (after switching the acting context)."""
+
+    access_token: str
+    expires_in: int
+    acting_for: str | None
+    token_type: str = "Bearer"
+
+    def __repr__(self) -> str:
+        return f"AccessGrant(acting_for={self.acting_for!r}, expires_in={self.expires_in})"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "acting_for": self.acting_for,
+        }
+
+
+@dataclass(frozen=True)
+class SmsCodeSent:
+    expires_in: int
+    resend_after: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"expires_in": self.expires_in, "resend_after": self.resend_after}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, from a verified access token and the live session behind it."""
+
+    account_id: str  # the live account (merge pointers already followed)
+    type: str  # "person" | "operator"
+    level: int | None  # current real-name level (read from the store, not the token)
+    channel: str  # app | wechat | alipay | console
+    acting_for: str | None  # enterprise account id
+    session_id: str  # refresh family id; logout(…, family_id=principal.session_id)
+    roles: tuple[str, ...] = ()
+    amr: tuple[str, ...] = ()
+
+
+def _same_person_name(a: str, b: str) -> bool:
+    def canonical(name: str) -> str:
+        return "".join(name.split()).replace("•", "·").replace("・", "·").upper()
+
+    return canonical(a) == canonical(b)
+
+
+class AuthService:
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        *,
+        wechat: WeChatGateway,
+        alipay: AlipayGateway,
+        identity: IdentityPlatform,
+        sms: SmsGateway,
+        secret_dir: Path | str,
+        clock: Clock | None = None,
+        config: AuthConfig = AuthConfig(),
+        password_hasher: PasswordHasher | None = None,
+    ) -> None:
+        if not redis_client.get_connection_kwargs().get("decode_responses"):
+            raise ValueError("AuthService needs a Redis client created with decode_responses=True")
+        self.clock = clock or SystemClock()
+        self.config = config
+        self._wechat, self._alipay, self._identity, self._sms = wechat, alipay, identity, sms
+        self.crypto = Crypto(secret_dir)
+        self.audit = AuditLog(redis_client, self.crypto, self.clock)
+        self.limiter = RateLimiter(redis_client, self.crypto, self.clock)
+        self.signing_keys = SigningKeys(
+            redis_client,
+            self.crypto,
+            self.clock,
+            retain_seconds=config.signing_key_retain_seconds,
+            cache_seconds=config.signing_key_cache_seconds,
+        )
+        self.tokens = TokenService(self.signing_keys, self.clock, issuer=config.issuer, ttl=config.access_ttl)
+        self.refresh_tokens = RefreshTokens(
+            redis_client, self.crypto, self.clock, grace_seconds=config.refresh_grace_seconds
+        )
+        self.accounts = AccountStore(redis_client, self.crypto, self.clock)
+        self.enterprises = Enterprises(redis_client, self.clock)
+        self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
+        self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)
+        self.operators = Operators(redis_client, self.clock, self.limiter, self.audit, password_hasher)
+
+    # --- citizen logins -------------------------------------------------------------------------
+
+    @contextmanager
+    def _failures_audited(
+        self, event: str, channel: str | None, client_ip: str | None, account_id: str | None = None
+    ) -> Iterator[None]:
+        try:
+            yield
+        except RateLimited:
+            raise  # refused before any work; auditing each one would let a flood fill the stream
+        except AuthError as exc:
+            self.audit.record(
+                event, account_id=account_id, ip=client_ip, channel=channel, outcome="failure", reason=exc.code
+            )
+            raise
+
+    def login_wechat(self, code: str, *, client_ip: str) -> TokenPair:
+        self.limiter.hit((LOGIN_IP, ip_subject(client_ip)))
+        with self._failures_audited("login_failed", "wechat", client_ip):
+            session = self._wechat.code_to_session(code)
+        self.limiter.hit((LOGIN_SUBJECT, f"wechat_openid:{session.openid}"))
+        identities = [Identity("wechat_openid", session.openid)]
+        if session.unionid:
+            # Same unionid across our appids = same WeChat user = same account.
+            identities.append(Identity("wechat_unionid", session.unionid))
+        attachment = self.accounts.attach("wechat", identities, via="wechat")
+        return self._open_session(attachment, channel="wechat", amr=("wechat",), client_ip=client_ip)
+
+    def login_alipay(self, auth_code: str, *, client_ip: str) -> TokenPair:
+        self.limiter.hit((LOGIN_IP, ip_subject(client_ip)))
+        with self._failures_audited("login_failed", "alipay", client_ip):
+            identity = self._alipay.exchange_auth_code(auth_code)
+        self.limiter.hit((LOGIN_SUBJECT, f"alipay_open_id:{identity.open_id}"))
+        identities = [Identity("alipay_open_id", identity.open_id)]
+        if identity.user_id:
+            identities.append(Identity("alipay_user_id", identity.user_id))
+        attachment = self.accounts.attach("alipay", identities, via="alipay")
+        return self._open_session(attachment, channel="alipay", amr=("alipay",), client_ip=client_ip)
+
+    def send_sms_code(self, phone: str, *, client_ip: str) -> SmsCodeSent:
+        """Same answer whether or not the phone has an account (no enumeration)."""
+        phone = normalize_phone(phone)
+        subject = f"phone:{phone}"
+        self.limiter.check_lock("phone", subject)
+        self.limiter.hit(
+            (SMS_IP_HOURLY, ip_subject(client_ip)), (SMS_PHONE_COOLDOWN, subject), (SMS_PHONE_DAILY, subject)
+        )
+        code = self.sms_codes.issue(phone)
+        self._sms.send_login_code(phone, code)
+        return SmsCodeSent(expires_in=CODE_TTL, resend_after=SMS_PHONE_COOLDOWN.window)
+
+    def login_app_sms(self, phone: str, sms_code: str, *, client_ip: str) -> TokenPair:
+        phone = normalize_phone(phone)
+        subject = f"phone:{phone}"
+        self.limiter.hit((LOGIN_IP, ip_subject(client_ip)), (LOGIN_SUBJECT, subject))
+        self.limiter.check_lock("phone", subject)
+        with self._failures_audited("login_failed", "app", client_ip):
+            result = self.sms_codes.verify(phone, sms_code)
+            if result.outcome is SmsCheck.EXPIRED:
+                raise SmsCodeExpired()
+            if result.outcome is SmsCheck.WRONG:
+                raise SmsCodeInvalid(details={"attempts_left": result.attempts_left})
+        if result.outcome is SmsCheck.EXHAUSTED:
+            self.limiter.lock("phone", subject, LOCK_SECONDS)
+            self.audit.record("lockout", ip=client_ip, channel="app", scope="phone")
+            raise AccountLocked(retry_after=LOCK_SECONDS)
+        attachment = self.accounts.attach("phone", [Identity("phone", phone)], masked=mask_phone(phone), via="sms")
+        return self._open_session(attachment, channel="app", amr=("sms",), client_ip=client_ip)
+
+    def bind_wechat_phone(self, account_id: str, code: str) -> AccountSummary:
+        """Bind the phone behind a WeChat phone-button code. If another account already has that
+        phone, the two are merged; the summary names the surviving account."""
+        account_id = self.accounts.resolve(account_id)
+        # getPhoneNumber is billed per call: a looping client must not run up the bill.
+        self.limiter.hit((LOGIN_SUBJECT, f"bind_phone:{account_id}"))
+        phone = normalize_phone(self._wechat.phone_number(code))
+        attachment = self.accounts.attach(
+            "phone", [Identity("phone", phone)], account_id=account_id, masked=mask_phone(phone), via="wechat"
+        )
+        self.audit.record("bind", account_id=attachment.account_id, channel="wechat", binding="phone", via="wechat")
+        self._audit_merges(attachment.account_id, attachment.merged, reason="phone")
+        return self.accounts.summary(attachment.account_id)
+
+    def _open_session(self, attachment: Attachment, *, channel: str, amr: tuple[str, ...], client_ip: str) -> TokenPair:
+        account_id = attachment.account_id
+        family, refresh_token = self.refresh_tokens.start_family(
+            account_id=account_id, channel=channel, amr=amr, policy=self.config.citizen_sessions
+        )
+        access = self._issue_person(account_id, family, acting_for=None)
+        self.audit.record(
+            "login",
+            account_id=account_id,
+            ip=client_ip,
+            channel=channel,
+            new_account=attachment.created,
+            family=family.family_id,
+        )
+        self._audit_merges(account_id, attachment.merged, reason=channel)
+        return TokenPair(access.token, refresh_token, access.expires_in, self.accounts.summary(account_id))
+
+    def _audit_merges(self, survivor: str, absorbed: Iterable[str], *, reason: str) -> None:
+        for absorbed_id in absorbed:
+            self.audit.record("merge", account_id=survivor, related_account_id=absorbed_id, reason=reason)
+            self.audit.record("merge", account_id=absorbed_id, related_account_id=survivor, reason=reason)
+
+    def _issue_person(self, account_id: str, family: Family, *, acting_for: str | None) -> IssuedToken:
+        return self.tokens.issue(
+            subject=account_id,
+            channel=family.channel,
+            session_id=family.family_id,
+            account_type="person",
+            amr=family.amr,
+            level=self.accounts.level(account_id),
+            acting_for=acting_for,
+        )
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        try:
+            rotation = self.refresh_tokens.rotate(refresh_token)
+        except RefreshTokenReused as exc:
+            log.warning("refresh token reuse: family revoked", extra={"fields": {"family": exc.family_id}})
+            self.audit.record("refresh_reuse", account_id=exc.account_id, outcome="revoked", family=exc.family_id or "")
+            raise
+        family = rotation.family
+        if family.channel == CONSOLE:
+            operator = self.operators.get(family.account_id)
+            if operator is None or operator.disabled:
+                self.refresh_tokens.revoke_family(family.family_id)
+                raise RefreshTokenInvalid()
+            access = self._issue_operator(operator.operator_id, family, operator.roles)
+            summary = AccountSummary(operator.operator_id, "operator", None, ())
+        else:
+            account_id = self.accounts.resolve(family.account_id)
+            acting_for = family.acting_for
+            if acting_for and not self.enterprises.can_act_for(account_id, acting_for):
+                acting_for = None  # the link was removed: fall back to acting as oneself
+                self.refresh_tokens.set_acting_for(family.family_id, None)
+            access = self._issue_person(account_id, family, acting_for=acting_for)
+            summary = self.accounts.summary(account_id)
+        return TokenPair(access.token, rotation.refresh_token, access.expires_in, summary)
+
+    def logout(self, account_id: str, family_id: str, all_devices: bool = False) -> None:
+        """End this session, or every session of the account. Unknown or foreign families are
+        ignored (the answer is the same either way)."""
+        account_id = self.accounts.resolve(account_id)
+        if all_devices:
+            revoked = self.refresh_tokens.revoke_account(account_id)
+            self.audit.record("logout", account_id=account_id, families=len(revoked), scope="all")
+            return
+        family = self.refresh_tokens.family(family_id)
+        if family is not None and self.accounts.resolve(family.account_id) == account_id:
+            self.refresh_tokens.revoke_family(family_id, owner_id=account_id)
+            self.audit.record(
+                "logout", account_id=account_id, channel=family.channel, family=family_id, scope="session"
+            )
+
+    def authenticate_access_token(self, token: str, *, audiences: Iterable[str]) -> Principal:
+        """Verify a bearer token for one of ``audiences`` and check its session is still alive
+        (logout, refresh-token reuse and operator disabling take effect at once)."""
+        claims = self.tokens.verify(token, audiences=audiences)
+        family = self.refresh_tokens.family(claims.session_id)
+        if family is None:
+            raise TokenInvalid()
+        if claims.account_type == "operator":
+            operator = self.operators.get(claims.subject)
+            if (
+                claims.channel != CONSOLE
+                or family.account_id != claims.subject
+                or operator is None
+                or operator.disabled
+            ):
+                raise TokenInvalid()
+            return Principal(
+                operator.operator_id, "operator", None, CONSOLE, None, family.family_id, operator.roles, claims.amr
+            )
+        if claims.channel == CONSOLE:
+            raise TokenInvalid()
+        account_id, level = self.accounts.current(claims.subject)
+        if family.account_id != claims.subject and self.accounts.resolve(family.account_id) != account_id:
+            raise TokenInvalid()
+        if claims.acting_for:
+            self.enterprises.act_for(account_id, claims.acting_for)
+        return Principal(
+            account_id, "person", level, claims.channel, claims.acting_for, family.family_id, (), claims.amr
+        )
+
+    @staticmethod
+    def require_level(principal: Principal, level: int) -> None:
+        current = principal.level if principal.type == "person" else None
+        if current is None or current < level:
+            raise RealnameLevelRequired(required=int(level), current=current)
+
+    @staticmethod
+    def require_role(principal: Principal, role: str) -> None:
+        require_role(principal.roles if principal.type == "operator" else (), role)
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return self.signing_keys.jwks()
+
+    # --- real name, account, preferences ----------------------------------------------------------
+
+    def verify_realname(self, account_id: str, name: str, id_number: str) -> RealnameResult:
+        account_id = self.accounts.resolve(account_id)
+        with self._failures_audited("realname", None, None, account_id):
+            result = self.realname.verify(account_id, name, id_number)
+        self.audit.record("realname", account_id=result.account_id, level=result.realname_level)
+        self._audit_merges(result.account_id, result.merged_from, reason="realname")
+        return result
+
+    def me(self, account_id: str) -> AccountView:
+        account_id = self.accounts.resolve(account_id)
+        return self.accounts.view(account_id, enterprises=self.enterprises.links(account_id))
+
+    def update_preferences(self, account_id: str, changes: Mapping[str, Any]) -> Preferences:
+        """PATCH semantics: only the given fields change (see ``auth.preferences.apply_changes``)."""
+        return self.accounts.update_preferences(self.accounts.resolve(account_id), changes)
+
+    def remove_binding(self, account_id: str, channel: str, binding_id: str | None = None) -> AccountView:
+        account_id = self.accounts.resolve(account_id)
+        removed = self.accounts.unbind(account_id, channel, binding_id)
+        for binding in removed:
+            self.audit.record("unbind", account_id=account_id, binding=binding.binding_id)
+        return self.me(account_id)
+
+    # --- enterprises ------------------------------------------------------------------------------
+
+    def link_enterprise(self, account_id: str, uscc: str) -> EnterpriseLink:
+        """Link a person (三级 or above) to an enterprise: active as legal representative when the
+        verified name matches the registry, otherwise a pending agent link."""
+        account_id = self.accounts.resolve(account_id)
+        level = self.accounts.level(account_id)
+        if level < RealnameLevel.VERIFIED:
+            raise RealnameLevelRequired(required=int(RealnameLevel.VERIFIED), current=level)
+        uscc = normalize_uscc(uscc)
+        self.limiter.hit((ENTERPRISE_LOOKUP_DAILY, f"account:{account_id}"))
+        record = self._identity.lookup_enterprise(uscc)
+        if record is None:
+            raise EnterpriseNotFound()
+        if record.status != ENTERPRISE_ACTIVE:
+            raise EnterpriseInactive()
+        enterprise_id = self.enterprises.ensure(record)
+        name = self.accounts.realname_name(account_id)
+        is_legal = name is not None and _same_person_name(name, record.legal_representative)
+        link = self.enterprises.link(account_id, enterprise_id, legal_representative=is_legal)
+        self.audit.record(
+            "enterprise_link", account_id=account_id, enterprise=enterprise_id, role=link.role, status=link.status
+        )
+        return link
+
+    def approve_enterprise_agent(self, account_id: str, enterprise_id: str, agent_account_id: str) -> EnterpriseLink:
+        account_id = self.accounts.resolve(account_id)
+        agent_account_id = self.accounts.resolve(agent_account_id)
+        link = self.enterprises.approve_agent(account_id, enterprise_id, agent_account_id)
+        self.audit.record(
+            "enterprise_link",
+            account_id=agent_account_id,
+            related_account_id=account_id,
+            enterprise=enterprise_id,
+            role=link.role,
+            status=link.status,
+        )
+        return link
+
+    def unlink_enterprise(self, account_id: str, enterprise_id: str, member_account_id: str | None = None) -> None:
+        account_id = self.accounts.resolve(account_id)
+        member = self.accounts.resolve(member_account_id) if member_account_id else account_id
+        self.enterprises.unlink(account_id, enterprise_id, member)
+        self.audit.record(
+            "enterprise_unlink", account_id=member, related_account_id=account_id, enterprise=enterprise_id
+        )
+
+    def act_for(self, principal: Principal, enterprise_id: str | None) -> AccessGrant:
+        """Switch the session's acting context to an enterprise (or back with None); returns a new
+        access token. Later refreshes keep the context while the link stays active."""
+        if principal.type != "person":
+            raise EnterpriseLinkRequired()
+        if enterprise_id is not None:
+            self.enterprises.act_for(principal.account_id, enterprise_id)
+        if not self.refresh_tokens.set_acting_for(principal.session_id, enterprise_id):
+            raise TokenInvalid()
+        family = self.refresh_tokens.family(principal.session_id)
+        if family is None:
+            raise TokenInvalid()
+        access = self._issue_person(principal.account_id, family, acting_for=enterprise_id)
+        self.audit.record(
+            "acting_for", account_id=principal.account_id, channel=principal.channel, enterprise=enterprise_id or "self"
+        )
+        return AccessGrant(access.token, access.expires_in, enterprise_id)
+
+    # --- operators --------------------------------------------------------------------------------
+
+    def login_operator(self, username: str, password: str, *, client_ip: str) -> TokenPair:
+        operator = self.operators.authenticate(username, password, client_ip=client_ip)
+        family, refresh_token = self.refresh_tokens.start_family(
+            account_id=operator.operator_id, channel=CONSOLE, amr=("pwd",), policy=self.config.operator_sessions
+        )
+        access = self._issue_operator(operator.operator_id, family, operator.roles)
+        return TokenPair(
+            access.token, refresh_token, access.expires_in, AccountSummary(operator.operator_id, "operator", None, ())
+        )
+
+    def _issue_operator(self, operator_id: str, family: Family, roles: tuple[str, ...]) -> IssuedToken:
+        return self.tokens.issue(
+            subject=operator_id,
+            channel=CONSOLE,
+            session_id=family.family_id,
+            account_type="operator",
+            amr=family.amr,
+            roles=roles,
+        )

@@ -1,0 +1,56 @@
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from auth import keys
+from auth.__main__ import main
+from config import PROJECT_ROOT
+
+
+@pytest.fixture
+def env(monkeypatch, redis_server, redis_client, secret_dir):
+    monkeypatch.setenv("MSB_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("MSB_SECRET_DIR", str(secret_dir))
+    return {"MSB_REDIS_URL": redis_server.url, "MSB_SECRET_DIR": str(secret_dir)}
+
+
+def test_rotate_keys_as_a_command(env, redis_client):
+    command = [sys.executable, "-m", "auth", "rotate-keys"]
+    for _ in range(2):
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("new signing key: ")
+    records = [json.loads(value) for value in redis_client.hgetall(keys.SIGNING_KEYS).values()]
+    assert len(records) == 2 and sum(record["retired_at"] is None for record in records) == 1
+    assert redis_client.get(keys.SIGNING_ACTIVE) == done.stdout.split(": ")[1].strip()
+
+
+def test_rotate_keys_drop_previous(env, redis_client, capsys):
+    assert main(["rotate-keys"]) == 0
+    assert main(["rotate-keys", "--drop-previous"]) == 0
+    assert redis_client.hlen(keys.SIGNING_KEYS) == 1
+
+
+def test_create_operator_reads_the_password_from_stdin(env, redis_client, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
+    assert main(["create-operator", "--username", "approver.wang", "--role", "approver", "--role", "editor"]) == 0
+    out = capsys.readouterr().out
+    assert "approver.wang" in out and "approver,editor" in out and "password" not in out
+    operator_id = redis_client.get(keys.operator_by_username("approver.wang"))
+    assert redis_client.hget(keys.operator(operator_id), "password_hash").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_create_operator_rejects_a_short_password(env, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert main(["create-operator", "--username", "x.y.z", "--role", "admin"]) == 2
+    assert "密码长度" in capsys.readouterr().err
+
+
+def test_rotate_data_key(env, secret_dir, capsys):
+    assert main(["rotate-data-key"]) == 0
+    assert len(json.loads((secret_dir / "data-keys.json").read_text())["keys"]) == 2

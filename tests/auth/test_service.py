@@ -1,0 +1,311 @@
+"""End-to-end flows through AuthService with fakes and the real Redis."""
+
+import inspect
+import logging
+import re
+
+import pytest
+
+from auth import errors
+from auth.errors import (
+    AccountLocked,
+    CodeInvalid,
+    CodeUsed,
+    InvalidPhone,
+    RateLimited,
+    RealnameLevelRequired,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    SmsCodeExpired,
+    SmsCodeInvalid,
+    TokenInvalid,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from auth.tokens import CITIZEN_AUDIENCES
+from tests.auth.conftest import ID_ZHANG, USCC_GRASSLAND
+
+IP = "203.0.113.7"
+PHONE = "13812345678"
+CITIZEN = list(CITIZEN_AUDIENCES)
+
+
+def sms_login(service, sms, phone=PHONE, ip=IP):
+    service.send_sms_code(phone, client_ip=ip)
+    return service.login_app_sms(phone, sms.last_code(phone), client_ip=ip)
+
+
+class TestLoginResults:
+    def test_token_pair_shape(self, service, wechat):
+        body = service.login_wechat(wechat.login_code("o-shape"), client_ip=IP).to_dict()
+        assert list(body) == ["access_token", "refresh_token", "token_type", "expires_in", "account"]
+        assert body["token_type"] == "Bearer" and body["expires_in"] == 600
+        assert body["refresh_token"].startswith("rt1.") and body["access_token"].count(".") == 2
+        assert list(body["account"]) == ["id", "type", "realname_level", "bindings"]
+
+    def test_reprs_hide_tokens(self, service, wechat):
+        pair = service.login_wechat(wechat.login_code("o-repr"), client_ip=IP)
+        assert pair.access_token not in repr(pair) and pair.refresh_token not in repr(pair)
+
+    @pytest.mark.parametrize(
+        ("channel", "audience"), [("wechat", "msb-wechat"), ("alipay", "msb-alipay"), ("app", "msb-app")]
+    )
+    def test_each_channel_gets_its_audience(self, service, wechat, alipay, sms, channel, audience):
+        if channel == "wechat":
+            pair = service.login_wechat(wechat.login_code("o-aud"), client_ip=IP)
+        elif channel == "alipay":
+            pair = service.login_alipay(alipay.auth_code("ali-aud"), client_ip=IP)
+        else:
+            pair = sms_login(service, sms)
+        principal = service.authenticate_access_token(pair.access_token, audiences=[audience])
+        assert (principal.channel, principal.type, principal.account_id) == (channel, "person", pair.account.id)
+        others = [aud for aud in CITIZEN if aud != audience]
+        with pytest.raises(TokenInvalid):
+            service.authenticate_access_token(pair.access_token, audiences=others)
+
+
+class TestUpstreamFailures:
+    def test_code_reuse_and_garbage(self, service, wechat):
+        code = wechat.login_code("o-once")
+        service.login_wechat(code, client_ip=IP)
+        with pytest.raises(CodeUsed) as used:
+            service.login_wechat(code, client_ip=IP)
+        with pytest.raises(CodeInvalid) as invalid:
+            service.login_wechat("made-up", client_ip=IP)
+        assert (used.value.http_status, invalid.value.code) == (401, "code_invalid")
+
+    def test_risky_user_and_outage(self, service, wechat):
+        wechat.risky_openids.add("o-risky")
+        with pytest.raises(UpstreamRejected) as rejected:
+            service.login_wechat(wechat.login_code("o-risky"), client_ip=IP)
+        assert rejected.value.details == {"upstream": "wechat", "upstream_code": "40226"}
+        wechat.unavailable = True
+        with pytest.raises(UpstreamUnavailable) as down:
+            service.login_wechat(wechat.login_code("o-x"), client_ip=IP)
+        assert down.value.http_status == 503 and "Retry-After" in down.value.headers
+
+    def test_failures_are_audited_without_identifiers(self, service, wechat, redis_client):
+        with pytest.raises(CodeInvalid):
+            service.login_wechat("made-up", client_ip=IP)
+        ((_, entry),) = redis_client.xrange("auth:audit")
+        assert entry["event"] == "login_failed" and entry["d_reason"] == "code_invalid"
+        assert IP not in str(entry)
+
+    def test_per_ip_limit_is_checked_before_the_upstream_call(self, service, wechat):
+        for index in range(20):
+            service.login_wechat(wechat.login_code(f"o-ip{index}"), client_ip=IP)
+        calls = wechat.calls
+        with pytest.raises(RateLimited) as caught:
+            service.login_wechat(wechat.login_code("o-ip-more"), client_ip=IP)
+        assert wechat.calls == calls and caught.value.retry_after == 60
+        service.login_wechat(wechat.login_code("o-other-ip"), client_ip="198.51.100.9")
+
+
+class TestSmsLogin:
+    def test_happy_path_and_same_account_next_time(self, service, sms, clock):
+        first = sms_login(service, sms)
+        clock.advance(61)
+        assert sms_login(service, sms).account.id == first.account.id
+        assert first.account.bindings == ("phone",)
+
+    def test_send_limits(self, service, sms, clock):
+        result = service.send_sms_code(PHONE, client_ip=IP)
+        assert result.to_dict() == {"expires_in": 300, "resend_after": 60}
+        with pytest.raises(RateLimited) as caught:
+            service.send_sms_code(PHONE, client_ip=IP)
+        assert caught.value.retry_after == 60
+        for _ in range(9):
+            clock.advance(60)
+            service.send_sms_code(PHONE, client_ip=IP)
+        clock.advance(60)
+        with pytest.raises(RateLimited):  # 10 a day per phone
+            service.send_sms_code(PHONE, client_ip=IP)
+        assert len(sms.sent) == 10
+
+    def test_ip_hourly_limit(self, service, sms):
+        for index in range(20):
+            service.send_sms_code(f"1381234{index:04d}", client_ip=IP)
+        with pytest.raises(RateLimited):
+            service.send_sms_code("13900000000", client_ip=IP)
+        assert len(sms.sent) == 20
+
+    def test_invalid_phone_sends_nothing(self, service, sms):
+        with pytest.raises(InvalidPhone) as caught:
+            service.send_sms_code("12345", client_ip=IP)
+        assert caught.value.http_status == 422 and sms.sent == []
+
+    def test_wrong_codes_lock_the_phone(self, service, sms, clock):
+        service.send_sms_code(PHONE, client_ip=IP)
+        code = sms.last_code(PHONE)
+        wrong = "000000" if code != "000000" else "111111"
+        for left in (4, 3, 2, 1):
+            with pytest.raises(SmsCodeInvalid) as caught:
+                service.login_app_sms(PHONE, wrong, client_ip=IP)
+            assert caught.value.details == {"attempts_left": left}
+        with pytest.raises(AccountLocked) as locked:
+            service.login_app_sms(PHONE, wrong, client_ip=IP)
+        assert locked.value.retry_after == 900 and locked.value.http_status == 429
+        with pytest.raises(AccountLocked):
+            service.login_app_sms(PHONE, code, client_ip=IP)  # even the right code
+        clock.advance(120)
+        with pytest.raises(AccountLocked):
+            service.send_sms_code(PHONE, client_ip=IP)
+        clock.advance(900)
+        with pytest.raises(SmsCodeExpired):  # the old code was invalidated
+            service.login_app_sms(PHONE, code, client_ip="198.51.100.1")
+        assert sms_login(service, sms, ip="198.51.100.1")
+        assert "lockout" in {e["event"] for _, e in service.audit._redis.xrange("auth:audit")}
+
+    def test_expired_code(self, service, sms, clock):
+        service.send_sms_code(PHONE, client_ip=IP)
+        clock.advance(301)
+        with pytest.raises(SmsCodeExpired):
+            service.login_app_sms(PHONE, sms.last_code(PHONE), client_ip=IP)
+
+
+class TestSessions:
+    def test_refresh_rotates_and_keeps_the_session(self, service, wechat, clock):
+        pair = service.login_wechat(wechat.login_code("o-r"), client_ip=IP)
+        session = service.authenticate_access_token(pair.access_token, audiences=CITIZEN).session_id
+        clock.advance(590)
+        refreshed = service.refresh(pair.refresh_token)
+        assert refreshed.refresh_token != pair.refresh_token
+        principal = service.authenticate_access_token(refreshed.access_token, audiences=["msb-wechat"])
+        assert principal.session_id == session and principal.channel == "wechat"
+
+    def test_replay_revokes_the_family_and_its_access_tokens(self, service, wechat, clock):
+        pair = service.login_wechat(wechat.login_code("o-replay"), client_ip=IP)
+        refreshed = service.refresh(pair.refresh_token)
+        clock.advance(31)
+        with pytest.raises(RefreshTokenReused) as caught:
+            service.refresh(pair.refresh_token)
+        assert (caught.value.code, caught.value.http_status) == ("refresh_token_reused", 401)
+        assert "WWW-Authenticate" in caught.value.headers
+        with pytest.raises(TokenInvalid):
+            service.authenticate_access_token(refreshed.access_token, audiences=CITIZEN)
+        with pytest.raises(RefreshTokenInvalid):
+            service.refresh(refreshed.refresh_token)
+        assert "refresh_reuse" in [event.event for event in service.audit.recent(pair.account.id)]
+
+    def test_token_kinds_do_not_cross(self, service, wechat):
+        pair = service.login_wechat(wechat.login_code("o-kinds"), client_ip=IP)
+        with pytest.raises(RefreshTokenInvalid):
+            service.refresh(pair.access_token)
+        with pytest.raises(TokenInvalid):
+            service.authenticate_access_token(pair.refresh_token, audiences=CITIZEN)
+
+    def test_logout_one_device_and_all_devices(self, service, wechat):
+        phone_one = service.login_wechat(wechat.login_code("o-lo", "u-lo"), client_ip=IP)
+        phone_two = service.login_wechat(wechat.login_code("o-lo", "u-lo"), client_ip=IP)
+        phone_three = service.login_wechat(wechat.login_code("o-lo", "u-lo"), client_ip=IP)
+        one = service.authenticate_access_token(phone_one.access_token, audiences=CITIZEN)
+        service.logout(one.account_id, one.session_id)
+        with pytest.raises(TokenInvalid):
+            service.authenticate_access_token(phone_one.access_token, audiences=CITIZEN)
+        assert service.authenticate_access_token(phone_two.access_token, audiences=CITIZEN)
+        service.logout(one.account_id, "not-a-family", all_devices=True)
+        for pair in (phone_two, phone_three):
+            with pytest.raises(TokenInvalid):
+                service.authenticate_access_token(pair.access_token, audiences=CITIZEN)
+            with pytest.raises(RefreshTokenInvalid):
+                service.refresh(pair.refresh_token)
+
+    def test_cannot_log_out_someone_else(self, service, wechat):
+        mine = service.login_wechat(wechat.login_code("o-me"), client_ip=IP)
+        theirs = service.login_wechat(wechat.login_code("o-them"), client_ip=IP)
+        their_session = service.authenticate_access_token(theirs.access_token, audiences=CITIZEN).session_id
+        service.logout(mine.account.id, their_session)
+        assert service.authenticate_access_token(theirs.access_token, audiences=CITIZEN)
+
+    def test_level_is_current_without_waiting_for_a_refresh(self, service, wechat):
+        pair = service.login_wechat(wechat.login_code("o-lvl"), client_ip=IP)
+        principal = service.authenticate_access_token(pair.access_token, audiences=CITIZEN)
+        with pytest.raises(RealnameLevelRequired) as caught:
+            service.require_level(principal, 3)
+        assert caught.value.details == {"required_level": 3, "current_level": 2}
+        service.verify_realname(pair.account.id, "张三", ID_ZHANG)
+        principal = service.authenticate_access_token(pair.access_token, audiences=CITIZEN)
+        service.require_level(principal, 3)
+        with pytest.raises(RealnameLevelRequired):
+            service.require_level(principal, 4)
+
+    def test_jwks(self, service, wechat):
+        service.login_wechat(wechat.login_code("o-jwks"), client_ip=IP)
+        assert len(service.jwks()["keys"]) == 1
+
+
+def test_every_error_has_a_stable_code_status_and_chinese_message():
+    classes = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.AuthError)]
+    codes = [cls.code for cls in classes]
+    assert len(codes) == len(set(codes))
+    for cls in classes:
+        assert re.fullmatch(r"[a-z][a-z_]+", cls.code), cls
+        assert 400 <= cls.http_status < 600, cls
+        assert re.search(r"[\u4e00-\u9fff]", cls.default_message), cls
+    for required in (
+        "code_invalid",
+        "code_used",
+        "code_expired",
+        "sms_code_invalid",
+        "sms_code_expired",
+        "token_invalid",
+        "token_expired",
+        "refresh_token_invalid",
+        "refresh_token_reused",
+        "refresh_token_expired",
+        "rate_limited",
+        "account_locked",
+        "realname_level_required",
+        "realname_mismatch",
+        "invalid_id_number",
+        "invalid_uscc",
+        "enterprise_not_found",
+        "binding_not_found",
+        "last_binding",
+        "operator_role_required",
+        "upstream_unavailable",
+        "upstream_rejected",
+    ):
+        assert required in codes
+
+
+def test_logs_never_carry_personal_data_or_secrets(service, wechat, alipay, sms, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    secrets_seen = [
+        "o-log-openid",
+        "u-log-unionid",
+        "c2Vzc2lvbi1rZXktMTY=",
+        "ali-log-open",
+        "2088000000000077",
+        PHONE,
+        ID_ZHANG,
+        "张三",
+    ]
+    wx = service.login_wechat(wechat.login_code("o-log-openid", "u-log-unionid"), client_ip=IP)
+    service.bind_wechat_phone(wx.account.id, wechat.phone_code("13912345678"))
+    service.verify_realname(wx.account.id, "张三", ID_ZHANG)
+    with pytest.raises(Exception):
+        service.verify_realname(wx.account.id, "张三", ID_ZHANG[:-1] + "0")
+    service.link_enterprise(wx.account.id, USCC_GRASSLAND)
+    ali = service.login_alipay(alipay.auth_code("ali-log-open", "2088000000000077"), client_ip=IP)
+    app = sms_login(service, sms)
+    secrets_seen += [sms.last_code(PHONE), "13912345678"]
+    for pair in (wx, ali, app):
+        secrets_seen += [pair.access_token, pair.refresh_token]
+    refreshed = service.refresh(wx.refresh_token)
+    clock.advance(31)
+    with pytest.raises(RefreshTokenReused):
+        service.refresh(wx.refresh_token)
+    secrets_seen += [refreshed.access_token, refreshed.refresh_token]
+    with pytest.raises(SmsCodeInvalid):
+        clock.advance(61)
+        service.send_sms_code(PHONE, client_ip=IP)
+        service.login_app_sms(PHONE, "000000" if sms.last_code(PHONE) != "000000" else "111111", client_ip=IP)
+    service.logout(ali.account.id, "x", all_devices=True)
+
+    assert caplog.records, "flows should log their events"
+    logged = "\n".join(
+        f"{record.getMessage()} {getattr(record, 'fields', '')} {record.args}" for record in caplog.records
+    )
+    for secret in secrets_seen:
+        assert secret not in logged
