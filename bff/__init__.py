@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bff import docs, http_cache, request_log
 from bff.errors import register_error_handlers
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     request_log.configure_logging(settings.log_level)
 
     app = Flask(__name__)
+    if settings.trusted_proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=settings.trusted_proxy_hops)
     app.config.update(_api_config(settings))
     app.config["SETTINGS"] = settings
     app.config["TESTING"] = settings.testing

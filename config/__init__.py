@@ -51,6 +51,8 @@ class Settings:
     catalog_max_age_seconds: int = 300
     secret_dir: Path = PROJECT_ROOT / "var" / "secrets"
     token_issuer: str = "https://msb.zwfw.nmg.gov.cn"
+    # Reverse proxies in front of gunicorn whose X-Forwarded-For we trust (rate limits key on client IP).
+    trusted_proxy_hops: int = 0
     # Outside systems. Base URLs left empty resolve to the real services, or to the sandbox when it is on.
     wechat_appid: str = "wx_sandbox_app"
     wechat_secret: str = "wx_sandbox_secret"
@@ -84,6 +86,7 @@ class Settings:
         "MSB_CATALOG_MAX_AGE": ("catalog_max_age_seconds", int),
         "MSB_SECRET_DIR": ("secret_dir", Path),
         "MSB_TOKEN_ISSUER": ("token_issuer", str),
+        "MSB_TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", int),
         "MSB_WECHAT_APPID": ("wechat_appid", str),
         "MSB_WECHAT_SECRET": ("wechat_secret", str),
         "MSB_WECHAT_API_BASE": ("wechat_api_base", str),
