@@ -165,7 +165,7 @@ class Settings:
         return changed
 
 
-def test_settings(**changes: object) -> Settings:
+def settings_for_tests(**changes: object) -> Settings:
     """Settings for the test harness: small catalogue, sandbox on, verbose logs."""
     base = Settings(environment="test", catalog_scale=0.02, sandbox_enabled=True, log_level="INFO")
     return base.with_changes(**changes) if changes else base

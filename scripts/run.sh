@@ -12,6 +12,8 @@ export MSB_SANDBOX_URL="${MSB_SANDBOX_URL:-http://127.0.0.1:$SANDBOX_PORT}"
 mkdir -p var/log
 
 scripts/redis.sh start
+# Development key pairs for the Alipay RSA2 exchange with the sandbox (never committed).
+"$VENV/bin/python" -m tools.dev_keys "$MSB_DATA_DIR/secrets"
 "$VENV/bin/python" -m catalog ensure --out "$MSB_DATA_DIR/index" --scale "${MSB_CATALOG_SCALE:-1.0}"
 
 children=()
@@ -20,6 +22,8 @@ trap cleanup EXIT INT TERM
 
 if [ "$MSB_SANDBOX" = "1" ] && [ -f sandbox/wsgi.py ]; then
   # Its own server on its own port, as the real outside systems are: one worker holds its in-memory state.
+  env MSB_SANDBOX_ALIPAY_APP_PUBLIC_KEY_FILE="$MSB_DATA_DIR/secrets/alipay_app_public.pem" \
+      MSB_SANDBOX_ALIPAY_PRIVATE_KEY_FILE="$MSB_DATA_DIR/secrets/alipay_platform_private.pem" \
   "$VENV/bin/gunicorn" sandbox.wsgi:app --bind "127.0.0.1:$SANDBOX_PORT" --workers 1 --threads 8 \
     --worker-class gthread >>var/log/sandbox.log 2>&1 &
   children+=($!)

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from bff import create_app
-from config import test_settings
+from config import settings_for_tests
 from tools import processes
 from tools.dev_keys import ensure_dev_keys, sandbox_env
 from tools.redis_server import RedisServer, free_port
@@ -77,7 +77,7 @@ def sandbox(sandbox_server):
 
 @pytest.fixture
 def settings(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path):
-    return test_settings(
+    return settings_for_tests(
         redis_url=redis_server.url,
         index_dir=catalog_index_dir,
         data_dir=tmp_path,

@@ -10,7 +10,7 @@ import requests
 
 from auth.clock import FixedClock
 from auth.upstream.factory import Gateways, build_gateways
-from config import Settings, test_settings
+from config import Settings, settings_for_tests
 
 WECHAT_APPID = "wx_sandbox_app"
 WECHAT_SECRET = "wx_sandbox_secret"
@@ -70,7 +70,7 @@ def drive(sandbox: str) -> Drive:
 @pytest.fixture
 def upstream_settings(sandbox: str, dev_secret_dir) -> Settings:
     # The shared ``settings`` fixture also builds a catalogue index this suite has no use for.
-    return test_settings(sandbox_url=sandbox, secret_dir=dev_secret_dir, upstream_timeout_seconds=TIMEOUT)
+    return settings_for_tests(sandbox_url=sandbox, secret_dir=dev_secret_dir, upstream_timeout_seconds=TIMEOUT)
 
 
 @pytest.fixture

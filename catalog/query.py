@@ -1,0 +1,144 @@
+"""Query analysis and tantivy query construction.
+
+The query parser is never used: on pre-tokenised fields it would turn a
+Chinese string into a phrase query. Instead each Han run contributes its
+character bigrams, jieba words, the whole run (also fuzzily, for one-character
+typos: 身份正 → 身份证) and colloquial expansions; each Latin run is tried as
+a literal alias token, pinyin initials and full pinyin. All are SHOULD clauses
+with per-field boosts; ranking refinements happen in `search.py`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tantivy
+from tantivy import Occur, Query
+
+from catalog import schema as f
+from catalog import textproc
+from catalog.errors import InvalidQuery
+from catalog.synonyms import colloquial_matches, expansions
+
+MAX_QUERY_CHARS = 50
+_MIN_FUZZY_HAN, _MIN_FUZZY_LATIN = 3, 6
+
+_BOOST_TITLE_GRAM, _BOOST_EXTRA_GRAM = 3.0, 1.0
+_BOOST_TITLE_WORD, _BOOST_EXTRA_WORD = 2.0, 1.0
+_BOOST_TITLE_FUZZY, _BOOST_EXTRA_FUZZY = 1.5, 0.5
+_BOOST_EXPANSION_WORD, _BOOST_EXPANSION_GRAM = 1.0, 0.4
+_BOOST_LATIN_WORD, _BOOST_INITIALS, _BOOST_PINYIN = 2.0, 2.0, 2.5
+_BOOST_PINYIN_BIGRAM, _BOOST_PINYIN_FUZZY = 0.8, 0.5
+_BOOST_PINYIN_EXTRA, _BOOST_PINYIN_EXTRA_BIGRAM = 1.0, 0.3
+
+
+@dataclass(frozen=True)
+class AnalysedQuery:
+    text: str                                   # normalised, simplified
+    compact: str                                # searchable characters only
+    han_runs: tuple[str, ...]
+    phrase_runs: tuple[str, ...]                # Han runs of two or more characters
+    latin_runs: tuple[str, ...]
+    gram_variants: tuple[frozenset[str], ...]   # query grams, and with colloquial words replaced
+    highlight_terms: tuple[str, ...]            # Han strings to mark in names
+
+
+def analyse(raw: object) -> AnalysedQuery:
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidQuery("请输入搜索内容", details={"q": raw})
+    trimmed = raw.strip()
+    if len(trimmed) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"搜索内容不能超过{MAX_QUERY_CHARS}个字符",
+                           details={"max_length": MAX_QUERY_CHARS, "length": len(trimmed)})
+    text = textproc.normalize_query(trimmed)
+    runs = textproc.runs(text)
+    if not runs:
+        raise InvalidQuery("搜索内容没有可检索的文字", details={"q": raw})
+    han = tuple(r.text for r in runs if r.is_han)
+    latin = tuple(r.text for r in runs if not r.is_han)
+    variants = [frozenset(g for run in han for g in textproc.char_grams(run))]
+    for run in han:
+        for colloquial, officials in colloquial_matches(run):
+            for official in officials:
+                rewritten = [r.replace(colloquial, official) if r == run else r for r in han]
+                variants.append(frozenset(g for r in rewritten for g in textproc.char_grams(r)))
+    return AnalysedQuery(
+        text=text, compact="".join(r.text for r in runs), han_runs=han,
+        phrase_runs=tuple(run for run in han if len(run) > 1), latin_runs=latin,
+        gram_variants=tuple(variants),
+        highlight_terms=tuple(dict.fromkeys(g for run in han for g in textproc.char_grams(run))),
+    )
+
+
+class QueryBuilder:
+    def __init__(self, index_schema: tantivy.Schema) -> None:
+        self._schema = index_schema
+
+    def text_query(self, query: AnalysedQuery) -> Query:
+        clauses: list[Query] = []
+        for run in query.han_runs:
+            clauses += self._han_clauses(run)
+        for run in query.latin_runs:
+            clauses += self._latin_clauses(run)
+        return Query.boolean_query([(Occur.Should, c) for c in clauses])
+
+    def filtered(self, text: Query, filters: dict[str, str]) -> Query:
+        """`text` restricted by exact-valued fields; filters add no score."""
+        subqueries = [(Occur.Must, text)]
+        for field, value in filters.items():
+            subqueries.append((Occur.Must, Query.const_score_query(self.raw_term(field, value), 0.0)))
+        return Query.boolean_query(subqueries)
+
+    def raw_term(self, field: str, value: str) -> Query:
+        return Query.term_query(self._schema, field, value, index_option="basic")
+
+    def raw_terms(self, field: str, values: list[str]) -> Query:
+        return Query.term_set_query(self._schema, field, values)
+
+    def _term(self, field: str, token: str, boost: float) -> Query:
+        return Query.boost_query(Query.term_query(self._schema, field, token, index_option="freq"), boost)
+
+    def _const(self, field: str, token: str, score: float) -> Query:
+        """Latin tokens (initials, pinyin, alias codes) are specific enough that
+        BM25's length normalisation only adds noise between equal matches."""
+        return Query.const_score_query(Query.term_query(self._schema, field, token, index_option="basic"), score)
+
+    def _fuzzy(self, field: str, token: str, boost: float) -> Query:
+        return Query.boost_query(Query.fuzzy_term_query(self._schema, field, token, distance=1), boost)
+
+    def _han_clauses(self, run: str) -> list[Query]:
+        clauses = []
+        grams = textproc.char_grams(run)
+        for gram in grams:
+            clauses.append(self._term(f.TITLE_GRAMS, gram, _BOOST_TITLE_GRAM))
+            clauses.append(self._term(f.EXTRA_GRAMS, gram, _BOOST_EXTRA_GRAM))
+        words = [w for w in textproc.words(run) if len(w) > 1 or len(run) == 1]
+        for word in dict.fromkeys([*words, run]):
+            clauses.append(self._term(f.TITLE_WORDS, word, _BOOST_TITLE_WORD))
+            clauses.append(self._term(f.EXTRA_WORDS, word, _BOOST_EXTRA_WORD))
+        if len(run) >= _MIN_FUZZY_HAN:
+            clauses.append(self._fuzzy(f.TITLE_WORDS, run, _BOOST_TITLE_FUZZY))
+            clauses.append(self._fuzzy(f.EXTRA_WORDS, run, _BOOST_EXTRA_FUZZY))
+        for official in expansions(run):
+            clauses.append(self._term(f.TITLE_WORDS, official, _BOOST_EXPANSION_WORD))
+            clauses.append(self._term(f.EXTRA_WORDS, official, _BOOST_EXPANSION_WORD / 2))
+            for gram in textproc.char_grams(official):
+                clauses.append(self._term(f.TITLE_GRAMS, gram, _BOOST_EXPANSION_GRAM))
+        return clauses
+
+    def _latin_clauses(self, run: str) -> list[Query]:
+        clauses = [self._const(f.TITLE_WORDS, run, _BOOST_LATIN_WORD),
+                   self._const(f.EXTRA_WORDS, run, _BOOST_LATIN_WORD / 2)]
+        if run.isdigit():
+            return clauses
+        clauses.append(self._const(f.PY_INITIALS, run, _BOOST_INITIALS))
+        clauses.append(self._const(f.PY_EXTRA, run, _BOOST_PINYIN_EXTRA))
+        syllables = textproc.split_pinyin(run)
+        if syllables:
+            clauses.append(self._const(f.PY_FULL, run, _BOOST_PINYIN))
+            if len(syllables) > 1:
+                for bigram in textproc.syllable_bigrams(syllables):
+                    clauses.append(self._const(f.PY_BIGRAM, bigram, _BOOST_PINYIN_BIGRAM))
+                    clauses.append(self._const(f.PY_EXTRA, bigram, _BOOST_PINYIN_EXTRA_BIGRAM))
+        if len(run) >= _MIN_FUZZY_LATIN:
+            clauses.append(self._fuzzy(f.PY_FULL, run, _BOOST_PINYIN_FUZZY))
+        return clauses

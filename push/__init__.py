@@ -1,0 +1,1 @@
+"""Recommendations and push campaigns (issue: push campaigns); not built yet."""
