@@ -34,11 +34,14 @@ def _api_config(settings: Settings) -> dict[str, object]:
 
 
 def register_blueprints(app: Flask) -> None:
+    from bff import auth as identity
     from bff.catalog import blp as catalog_blp
     from bff.health import blp as health_blp
 
     api.register_blueprint(health_blp)
     api.register_blueprint(catalog_blp)
+    for blueprint in identity.blueprints():
+        api.register_blueprint(blueprint)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -57,6 +60,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     redis_store.init_app(app, settings.redis_url)
     catalogue_holder.init_app(app, settings.index_dir)
     api.init_app(app)
+    from bff.auth import auth_service
+
+    auth_service.init_app(app, settings, redis_store.client)
     register_blueprints(app)
     app.register_blueprint(docs.bp)
     register_error_handlers(app)

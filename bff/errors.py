@@ -93,6 +93,7 @@ def _domain_statuses() -> dict[type[Exception], int]:
 
     return {
         CatalogueUnavailable: 503,
+        catalog.IndexUnavailable: 503,
         catalog.ItemNotFound: 404,
         catalog.ThemeNotFound: 404,
         catalog.CatalogError: 400,

@@ -75,56 +75,81 @@ class SuggestResultSchema(Schema):
 
 class ItemSummarySchema(Schema):
     basic_code = fields.String(required=True)
+    implementation_code = fields.String()
     name = fields.String(required=True)
     local_name = fields.String(allow_none=True)
     short_name = fields.String(allow_none=True)
     plain_name = fields.String(allow_none=True)
     department = fields.String()
+    item_type = fields.String()
     region_code = fields.String()
+    region_name = fields.String()
     online_depth = fields.Integer()
+    visits = fields.Integer()
+    promised_days = fields.Integer()
+    popularity = fields.Integer()
 
 
 class HotResultSchema(Schema):
     region = fields.String(allow_none=True)
-    items = fields.List(fields.Nested(ItemSummarySchema, unknown="exclude"), required=True)
+    items = fields.List(fields.Nested(ItemSummarySchema), required=True)
 
 
-class ItemDetailSchema(Schema):
-    """Full detail; extra fields the catalogue adds pass through as documented by the example."""
-
-    class Meta:
-        unknown = "include"
-
-    basic_code = fields.String(required=True)
-    implementation_code = fields.String(required=True)
+class HandleItemSchema(Schema):
+    index = fields.Integer(required=True)
     name = fields.String(required=True)
-    local_name = fields.String(allow_none=True)
+    implementation_code = fields.String(required=True)
+
+
+class ThemeRefSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class ItemDetailSchema(ItemSummarySchema):
+    implementation_code = fields.String(required=True)
     department = fields.String(required=True)
+    department_full = fields.String(metadata={"description": "the implementing body, e.g. 昆都仑区农牧局"})
+    department_code = fields.String()
+    audience = fields.List(fields.String())
+    level = fields.String(metadata={"description": "province / city / county / township"})
     region_code = fields.String(required=True)
-    materials = fields.List(fields.Raw(), required=True)
-    online_depth = fields.Integer(required=True)
-    visits = fields.Integer(required=True)
+    is_online = fields.Boolean(required=True)
+    online_url = fields.String(allow_none=True)
+    mobile_path = fields.String(allow_none=True)
     legal_days = fields.Integer()
-    promised_days = fields.Integer()
-    fee = fields.Raw(allow_none=True)
+    fee = fields.String(allow_none=True, metadata={"description": "null when free"})
+    materials = fields.List(fields.String(), required=True)
+    conditions = fields.String()
+    address = fields.String(metadata={"description": "where to go"})
+    office_hours = fields.String()
+    phone = fields.String(metadata={"description": "consultation phone of the implementing body"})
+    handle_items = fields.List(fields.Nested(HandleItemSchema))
+    themes = fields.List(fields.Nested(ThemeRefSchema))
+    tags = fields.List(fields.String())
+    elder_relevant = fields.Boolean()
 
 
 class ThemeSummarySchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     audience = fields.List(fields.String())
+    origin = fields.String()
     description = fields.String()
+    aliases = fields.List(fields.String())
     item_count = fields.Integer()
 
 
 class ThemeListSchema(Schema):
-    themes = fields.List(fields.Nested(ThemeSummarySchema, unknown="exclude"), required=True)
+    themes = fields.List(fields.Nested(ThemeSummarySchema), required=True)
 
 
 class ThemeDetailSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     audience = fields.List(fields.String())
+    origin = fields.String()
     description = fields.String()
+    aliases = fields.List(fields.String())
     region = fields.String(allow_none=True)
-    items = fields.List(fields.Nested(ItemSummarySchema, unknown="exclude"), required=True)
+    items = fields.List(fields.Nested(ItemSummarySchema), required=True)

@@ -107,6 +107,9 @@ def test_item_detail_for_a_region(client):
     detail = response.json
     assert detail["basic_code"] == "B0356" and detail["materials"]
     assert detail["local_name"] == "限制使用农药的定点经营许可证首次申请"
+    assert detail["region_code"] == BAOTOU_COUNTY or detail["region_code"] == "150200"
+    assert detail["conditions"] and detail["address"] and detail["phone"]
+    assert detail["is_online"] is True and detail["promised_days"] <= detail["legal_days"]
     assert response.headers["Cache-Control"].startswith("public")
 
 

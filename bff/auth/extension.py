@@ -1,0 +1,77 @@
+"""``auth_service``: the one ``AuthService`` per app, built lazily on first use.
+
+The service is built on first use rather than in ``init_app`` so that creating an app (CLI, docs,
+tests that never sign anyone in) does not read the Alipay keys or the secrets directory. Each app
+keeps its own instance in ``app.extensions`` so several apps in one process (tests) never share one.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import redis
+from flask import Flask, current_app
+
+from auth.clock import Clock
+from auth.service import AuthConfig, AuthService
+from config import Settings
+
+EXTENSION_KEY = "auth_service"
+
+
+@dataclass
+class _Slot:
+    settings: Settings
+    redis_client: redis.Redis
+    clock: Clock | None
+    service: AuthService | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self) -> AuthService:
+        service = self.service
+        if service is not None:
+            return service
+        with self.lock:
+            if self.service is None:
+                self.service = _build(self.settings, self.redis_client, self.clock)
+            return self.service
+
+
+def _build(settings: Settings, redis_client: redis.Redis, clock: Clock | None) -> AuthService:
+    from auth.upstream.factory import build_gateways
+
+    gateways = build_gateways(settings, redis_client, clock=clock)
+    return AuthService(
+        redis_client,
+        wechat=gateways.wechat,
+        alipay=gateways.alipay,
+        identity=gateways.identity,
+        sms=gateways.sms,
+        secret_dir=settings.secret_dir,
+        clock=clock,
+        config=AuthConfig(issuer=settings.token_issuer),
+    )
+
+
+class AuthServiceHolder:
+    def init_app(self, app: Flask, settings: Settings, redis_client: redis.Redis, *, clock: Clock | None = None) -> None:
+        """Call after ``api.init_app``: also publishes the bearer security scheme in the spec."""
+        from bff.auth.security import register_security_scheme
+
+        app.extensions[EXTENSION_KEY] = _Slot(settings, redis_client, clock)
+        register_security_scheme(app)
+
+    def get(self, app: Flask | None = None) -> AuthService:
+        app = app or current_app
+        try:
+            slot: _Slot = app.extensions[EXTENSION_KEY]
+        except KeyError:
+            raise RuntimeError("auth_service used before init_app") from None
+        return slot.get()
+
+    @property
+    def service(self) -> AuthService:
+        return self.get()
+
+
+auth_service = AuthServiceHolder()

@@ -1,0 +1,129 @@
+"""The signed-in citizen: profile, preferences, bindings, real name, enterprises, acting context.
+
+Everything here is personal: answers are ``Cache-Control: private, no-store`` and show masked values only.
+"""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from auth.realname import RealnameLevel
+from bff.auth import schemas
+from bff.auth.extension import auth_service
+from bff.auth.security import citizen_required, current_principal
+from bff.extensions import ErrorEnvelopeSchema
+
+blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The signed-in citizen's account")
+
+PRIVATE = {"Cache-Control": "private, no-store", "Pragma": "no-cache"}
+
+
+def private(payload: object, status: int = 200) -> tuple[object, int, dict[str, str]]:
+    return payload, status, dict(PRIVATE)
+
+
+def _view(account_view) -> dict:
+    return {**account_view.to_dict(), "acting_for": current_principal().acting_for}
+
+
+@blp.route("")
+class Me(MethodView):
+    @citizen_required(blp)
+    @blp.response(200, schemas.MeSchema)
+    def get(self):
+        """Profile with masked ID number and phones, bindings, enterprises, level and preferences."""
+        return private(_view(auth_service.service.me(current_principal().account_id)))
+
+
+@blp.route("/preferences")
+class MePreferences(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.arguments(schemas.PreferencesUpdateSchema)
+    @blp.response(200, schemas.PreferencesSchema)
+    def put(self, body):
+        """Change preferences: only the fields given change (mode standard/elder, language zh/mn,
+        6-digit home region, push opt-outs per category)."""
+        preferences = auth_service.service.update_preferences(current_principal().account_id, body)
+        return private(preferences.to_dict())
+
+
+@blp.route("/bindings/<string:channel>")
+class MeBinding(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema, description="`binding_not_found`")
+    @blp.alt_response(409, schema=ErrorEnvelopeSchema, description="`last_binding`: the only way left to log in")
+    @blp.arguments(schemas.BindingArgsSchema, location="query")
+    @blp.response(200, schemas.MeSchema)
+    def delete(self, args, channel):
+        """Unbind a login channel (`wechat`, `alipay` or `phone`); the last one cannot be removed."""
+        view = auth_service.service.remove_binding(current_principal().account_id, channel, args.get("binding_id"))
+        return private(_view(view))
+
+
+@blp.route("/realname")
+class MeRealname(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.alt_response(409, schema=ErrorEnvelopeSchema, description="`binding_conflict`: verified as someone else")
+    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="5 checks per account per day")
+    @blp.arguments(schemas.RealnameSchema)
+    @blp.response(200, schemas.RealnameResultSchema)
+    def post(self, body):
+        """Verify name + ID number against the population register (三级). The ID number's check digit
+        is validated first (422 `invalid_id_number`); a mismatch is 422 `realname_mismatch`. Two accounts
+        verified as the same person become one, keeping every binding."""
+        result = auth_service.service.verify_realname(current_principal().account_id, body["name"], body["id_number"])
+        return private(result.to_dict())
+
+
+@blp.route("/enterprises")
+class MeEnterprises(MethodView):
+    @citizen_required(blp, min_level=int(RealnameLevel.VERIFIED), acting_for=False)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema, description="`enterprise_not_found`")
+    @blp.alt_response(409, schema=ErrorEnvelopeSchema, description="`enterprise_inactive`: revoked or cancelled")
+    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="Too many lookups today")
+    @blp.arguments(schemas.EnterpriseLinkRequestSchema)
+    @blp.response(201, schemas.EnterpriseLinkSchema)
+    def post(self, body):
+        """Link an enterprise by its USCC (needs real-name 三级: else 403 `realname_level_required`).
+        The legal representative gets an active link; anyone else a pending agent (经办人) link."""
+        link = auth_service.service.link_enterprise(current_principal().account_id, body["uscc"])
+        return private(link.to_dict(), 201)
+
+
+@blp.route("/enterprises/<string:enterprise_id>/agents/approve")
+class MeEnterpriseAgentApproval(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.alt_response(403, schema=ErrorEnvelopeSchema, description="`enterprise_link_required`: only the active legal representative may approve")
+    @blp.arguments(schemas.AgentApprovalSchema)
+    @blp.response(200, schemas.EnterpriseLinkSchema)
+    def post(self, body, enterprise_id):
+        """Legal representative only: approve an agent's pending link (the agent shows their account id)."""
+        link = auth_service.service.approve_enterprise_agent(
+            current_principal().account_id, enterprise_id, body["account_id"]
+        )
+        return private(link.to_dict())
+
+
+@blp.route("/enterprises/<string:enterprise_id>")
+class MeEnterprise(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.alt_response(403, schema=ErrorEnvelopeSchema, description="`enterprise_link_required`: only the legal representative may remove others")
+    @blp.arguments(schemas.UnlinkArgsSchema, location="query")
+    @blp.response(204)
+    def delete(self, args, enterprise_id):
+        """Leave an enterprise, or (legal representative) remove a member with `?member=<account id>`."""
+        auth_service.service.unlink_enterprise(current_principal().account_id, enterprise_id, args.get("member"))
+        return "", 204, dict(PRIVATE)
+
+
+@blp.route("/acting-for")
+class MeActingFor(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.alt_response(403, schema=ErrorEnvelopeSchema, description="`enterprise_link_required`: no active link to that enterprise")
+    @blp.arguments(schemas.ActingForSchema)
+    @blp.response(200, schemas.AccessGrantSchema)
+    def post(self, body):
+        """Switch this session to act for an enterprise (active link required), or back with `null`.
+        Returns a new access token; later refreshes keep the context while the link stays active."""
+        grant = auth_service.service.act_for(current_principal(), body["enterprise_id"])
+        return private(grant.to_dict())
