@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -50,6 +51,37 @@ def summarize_ms(samples: list[float]) -> dict[str, float]:
     }
 
 
+def _concurrent_throughput(urls: list[str], *, clients: int, seconds: float) -> dict:
+    """Several keep-alive clients at once, so every worker serves and the box is saturated."""
+    samples: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(offset: int) -> None:
+        nonlocal errors
+        session = requests.Session()
+        mine, failed, position = [], 0, offset
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            response = session.get(urls[position % len(urls)], timeout=5)
+            mine.append((time.perf_counter() - started) * 1000)
+            failed += response.status_code != 200
+            position += 1
+        with lock:
+            samples.extend(mine)
+            errors += failed
+
+    threads = [threading.Thread(target=client, args=(n * 5,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"requests_per_second": round(len(samples) / elapsed, 1), "errors": errors, **summarize_ms(samples)}
+
+
 def run(*, index_dir: Path, redis_url: str, log_dir: Path, rounds: int = 50) -> dict:
     port = free_port()
     env = {"MSB_REDIS_URL": redis_url, "MSB_INDEX_DIR": str(index_dir), "MSB_LOG_LEVEL": "WARNING"}
@@ -74,8 +106,13 @@ def run(*, index_dir: Path, redis_url: str, log_dir: Path, rounds: int = 50) -> 
                 samples.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
                     raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:200]}")
+        throughput = _concurrent_throughput(urls, clients=4, seconds=10)
         workers = processes.children_of(server.pid)
-        memory = {str(pid): processes.memory_mb(pid) for pid in workers}
-        return {"requests": len(samples), **summarize_ms(samples), "worker_memory_mb": memory}
+        memory = {f"worker {n}": processes.memory_mb(pid) for n, pid in enumerate(sorted(workers), 1)}
+        return {
+            "sequential": {"requests": len(samples), **summarize_ms(samples)},
+            "concurrent_4_clients": throughput,
+            "worker_memory_mb": memory,
+        }
     finally:
         processes.stop(server)

@@ -29,17 +29,27 @@ class HotArgsSchema(RegionArgsSchema):
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
 
 
-class SearchHitSchema(Schema):
+class ItemSummarySchema(Schema):
     basic_code = fields.String(required=True)
-    implementation_code = fields.String(required=True)
+    implementation_code = fields.String()
     name = fields.String(required=True)
     local_name = fields.String(allow_none=True)
     short_name = fields.String(allow_none=True)
     plain_name = fields.String(allow_none=True)
-    department = fields.String(required=True)
+    department = fields.String()
     item_type = fields.String()
-    region_code = fields.String(required=True)
+    region_code = fields.String()
     region_name = fields.String()
+    online_depth = fields.Integer()
+    visits = fields.Integer()
+    promised_days = fields.Integer()
+    popularity = fields.Integer()
+
+
+class SearchHitSchema(ItemSummarySchema):
+    implementation_code = fields.String(required=True)
+    department = fields.String(required=True)
+    region_code = fields.String(required=True)
     online_depth = fields.Integer(required=True)
     visits = fields.Integer(required=True)
     promised_days = fields.Integer(required=True)
@@ -71,23 +81,6 @@ class SuggestionSchema(Schema):
 class SuggestResultSchema(Schema):
     query = fields.String(required=True)
     suggestions = fields.List(fields.Nested(SuggestionSchema), required=True)
-
-
-class ItemSummarySchema(Schema):
-    basic_code = fields.String(required=True)
-    implementation_code = fields.String()
-    name = fields.String(required=True)
-    local_name = fields.String(allow_none=True)
-    short_name = fields.String(allow_none=True)
-    plain_name = fields.String(allow_none=True)
-    department = fields.String()
-    item_type = fields.String()
-    region_code = fields.String()
-    region_name = fields.String()
-    online_depth = fields.Integer()
-    visits = fields.Integer()
-    promised_days = fields.Integer()
-    popularity = fields.Integer()
 
 
 class HotResultSchema(Schema):
