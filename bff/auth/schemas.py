@@ -70,7 +70,7 @@ class AppLoginSchema(_Strict):
 
 class RefreshSchema(_Strict):
     # Not pattern-checked here: any wrong token is a 401 (the client must log in again), not a 422.
-    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
 
 
 class LogoutSchema(_Strict):

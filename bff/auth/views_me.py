@@ -47,7 +47,7 @@ class MePreferences(MethodView):
         return private(preferences.to_dict())
 
 
-@blp.route("/bindings/<string:channel>")
+@blp.route("/bindings/<any(wechat, alipay, phone):channel>")
 class MeBinding(MethodView):
     @citizen_required(blp, acting_for=False)
     @blp.alt_response(404, schema=ErrorEnvelopeSchema, description="`binding_not_found`")

@@ -115,7 +115,8 @@ def test_same_unionid_on_two_wechat_apps_is_one_account(settings, redis_client, 
     first = Citizen(create_app(settings).test_client(), drive)
     second_settings = settings.with_changes(wechat_appid="wx_second_app", wechat_secret="wx_second_secret")
     second = Citizen(create_app(second_settings).test_client(), drive)
-    a = first.ok(first.post("/v1/auth/wechat/login", {"code": drive.wechat_login_code(user["user_id"])}))
+    code = drive.wechat_login_code(user["user_id"], appid="wx_sandbox_app")
+    a = first.ok(first.post("/v1/auth/wechat/login", {"code": code}))
     code = drive.wechat_login_code(user["user_id"], appid="wx_second_app")
     b = second.ok(second.post("/v1/auth/wechat/login", {"code": code}))
     assert a["account"]["id"] == b["account"]["id"]
