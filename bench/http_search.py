@@ -4,13 +4,11 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import requests
 
 from tools import processes
-from tools.redis_server import free_port
 
 # Each request is (q, region or None, extra filters).
 MIXED_REQUESTS: list[tuple[str, str | None, dict[str, str]]] = [
@@ -82,37 +80,27 @@ def _concurrent_throughput(urls: list[str], *, clients: int, seconds: float) -> 
     return {"requests_per_second": round(len(samples) / elapsed, 1), "errors": errors, **summarize_ms(samples)}
 
 
-def run(*, index_dir: Path, redis_url: str, log_dir: Path, rounds: int = 50) -> dict:
-    port = free_port()
-    env = {"MSB_REDIS_URL": redis_url, "MSB_INDEX_DIR": str(index_dir), "MSB_LOG_LEVEL": "WARNING"}
-    server = processes.start_gunicorn("wsgi:app", port=port, env=env, workers=2, threads=4,
-                                      log_path=log_dir / "bench-api.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        processes.wait_until_ready(f"{base}/readyz", process=server)
-        session = requests.Session()
-        urls = []
-        for q, region, extra in MIXED_REQUESTS:
-            params = {"q": q, **({"region": region} if region else {}), **extra}
-            urls.append(f"{base}/v1/items/search?{urlencode(params)}")
-        for url in urls:  # warm both workers' page cache and code paths
-            session.get(url, timeout=5).raise_for_status()
-            session.get(url, timeout=5)
-        samples = []
-        for _ in range(rounds):
-            for url in urls:
-                started = time.perf_counter()
-                response = session.get(url, timeout=5)
-                samples.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:200]}")
-        throughput = _concurrent_throughput(urls, clients=4, seconds=10)
-        workers = processes.children_of(server.pid)
-        memory = {f"worker {n}": processes.memory_mb(pid) for n, pid in enumerate(sorted(workers), 1)}
-        return {
-            "sequential": {"requests": len(samples), **summarize_ms(samples)},
-            "concurrent_4_clients": throughput,
-            "worker_memory_mb": memory,
-        }
-    finally:
-        processes.stop(server)
+def run(api_base: str, api_process, *, rounds: int = 50) -> dict:
+    session = requests.Session()
+    urls = []
+    for q, region, extra in MIXED_REQUESTS:
+        params = {"q": q, **({"region": region} if region else {}), **extra}
+        urls.append(f"{api_base}/v1/items/search?{urlencode(params)}")
+    for url in urls:  # warm the code paths and the index pages
+        session.get(url, timeout=5).raise_for_status()
+    samples = []
+    for _ in range(rounds):
+        for url in urls:
+            started = time.perf_counter()
+            response = session.get(url, timeout=5)
+            samples.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:200]}")
+    throughput = _concurrent_throughput(urls, clients=4, seconds=10)
+    workers = processes.children_of(api_process.pid)
+    memory = {f"worker {n}": processes.memory_mb(pid) for n, pid in enumerate(sorted(workers), 1)}
+    return {
+        "sequential": {"requests": len(samples), **summarize_ms(samples)},
+        "concurrent_4_clients": throughput,
+        "worker_memory_mb": memory,
+    }
