@@ -1,0 +1,524 @@
+"""``ResponseCache``: cache-aside for anonymous JSON responses on Redis, with an in-process layer.
+
+Read path (``get_or_compute``)::
+
+    local layer (≤ LOCAL_TTL_SECONDS, never past fresh)  → "local"
+    MGET entry + tag generations (one round trip)
+      fresh                                              → "hit"
+      stale (fresh_until ≤ now < stale_until)            → "stale" + ONE background refresh
+      missing / invalidated                              → fill:
+        threads of this process coalesce on one leader   → "coalesced"
+        leader takes SET lock NX PX (one per key across processes), re-reads, computes, stores
+                                                         → "miss"
+        a leader that lost the lock polls until the winner's entry appears
+                                                         → "waited"
+    Redis unreachable: compute directly, store nothing   → "bypass"
+
+Redis errors never escape: the cache marks itself unavailable, answers by computing, and tries
+Redis again ``retry_interval`` seconds later (no restart needed). Per-user data has no place here:
+``private=True`` raises ``PrivateResponseRefused``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bff.cache import keys
+from bff.cache.keys import RoutePolicy, Variant
+from bff.cache.local import LocalTTLCache
+
+log = logging.getLogger("msb.cache")
+
+__all__ = ["ResponseCache", "CachedResponse", "PrivateResponseRefused", "etag_for"]
+
+_RELEASE_LOCK = """
+if redis.call("get", KEYS[1]) == ARGV[1] then
+    return redis.call("del", KEYS[1])
+end
+return 0
+"""
+_COMPRESS_THRESHOLD = 1024
+_COUNTERS = ("local", "hit", "stale", "miss", "coalesced", "waited", "bypass", "refresh",
+             "refresh_skipped", "refresh_error", "lock_timeout", "redis_error")
+_SERVED_FROM_CACHE = ("local", "hit", "stale", "coalesced", "waited")
+_SERVED = _SERVED_FROM_CACHE + ("miss", "bypass")
+
+
+class PrivateResponseRefused(ValueError):
+    """Per-user (``Cache-Control: private``) data must never enter the shared cache."""
+
+
+def etag_for(body: bytes) -> str:
+    """Same validator as ``bff.http_cache``: the first 32 hex digits of SHA-256 of the body."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    body: bytes
+    etag: str
+    fresh_until: float
+    stale_until: float
+    created_at: float
+    generations: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """What the HTTP layer sends: ``body`` (compact UTF-8 JSON), its ``etag`` (unquoted, as
+    ``bff.http_cache`` makes them) and how it was served (``status``, for ``X-Cache`` and stats)."""
+
+    body: bytes
+    etag: str
+    status: str   # local | hit | stale | miss | coalesced | waited | bypass
+    age: float    # seconds since computed
+    fresh_for: float  # seconds it stays fresh (0 when stale or uncached)
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def quoted_etag(self) -> str:
+        return f'"{self.etag}"'
+
+    def matches(self, if_none_match: str | None) -> bool:
+        """Weak comparison (RFC 9110 §13.1.2) against an ``If-None-Match`` header value."""
+        if not if_none_match:
+            return False
+        for candidate in if_none_match.split(","):
+            tag = candidate.strip()
+            if tag == "*":
+                return True
+            if tag.startswith("W/"):
+                tag = tag[2:]
+            if tag.strip('"') == self.etag:
+                return True
+        return False
+
+
+class _Flight:
+    __slots__ = ("done", "result", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: CachedResponse | None = None
+        self.error: BaseException | None = None
+
+
+def _bytes_client(client: redis.Redis) -> redis.Redis:
+    pool = client.connection_pool
+    if not pool.connection_kwargs.get("decode_responses"):
+        return client
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+
+class ResponseCache:
+    """One per process (build it after fork or let redis-py reconnect). Thread-safe."""
+
+    def __init__(self, redis_url: str | None = None, *, client: redis.Redis | None = None,
+                 clock: Callable[[], float] = time.time, rng: Callable[[], float] = random.random,
+                 local_ttl: float = keys.LOCAL_TTL_SECONDS, local_maxsize: int = keys.LOCAL_MAXSIZE,
+                 lock_ttl_ms: int = keys.LOCK_TTL_MS, wait_timeout: float | None = None,
+                 retry_interval: float = 0.5, compress_threshold: int = _COMPRESS_THRESHOLD,
+                 stats_flush_interval: float = 1.0, socket_timeout: float = 0.25) -> None:
+        if (redis_url is None) == (client is None):
+            raise ValueError("give exactly one of redis_url or client")
+        if client is None:
+            # No retry backoff: redis-py's default retries a refused connection for ~4 s.
+            # One immediate retry reconnects a pooled connection that died with a Redis restart.
+            client = redis.Redis.from_url(
+                redis_url, decode_responses=False, socket_timeout=socket_timeout,
+                socket_connect_timeout=socket_timeout, retry=Retry(NoBackoff(), 1))
+        self._redis = _bytes_client(client)
+        self._release_script = self._redis.register_script(_RELEASE_LOCK)
+        self._clock = clock
+        self._rng = rng
+        self._local_ttl = local_ttl
+        self._local = LocalTTLCache(local_maxsize)
+        self._lock_ttl_ms = lock_ttl_ms
+        self._wait_timeout = lock_ttl_ms / 1000 if wait_timeout is None else wait_timeout
+        self._retry_interval = retry_interval
+        self._compress_threshold = compress_threshold
+        self._stats_flush_interval = stats_flush_interval
+
+        self._state_lock = threading.Lock()
+        self._flights: dict[str, _Flight] = {}
+        self._refreshing: set[str] = set()
+        self._refresh_threads: set[threading.Thread] = set()
+        self._available = True
+        self._retry_at = 0.0
+        self._pending_tags: set[str] = set()
+        self._counts: Counter[str] = Counter()
+        self._unflushed: Counter[str] = Counter()
+        self._last_flush = time.monotonic()
+
+    # -- public -------------------------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        """False since the last Redis error, True again after the next successful Redis call."""
+        return self._available
+
+    def get_or_compute(self, route: str, params: Mapping[str, Any] | None, variant: Variant,
+                       compute: Callable[[], Any], *, private: bool = False,
+                       policy: RoutePolicy | None = None) -> CachedResponse:
+        """The cached response for (route, params, variant), computing it with ``compute()`` on a miss.
+
+        ``compute`` returns the final JSON-able body (already dumped through the response schema)
+        or ready ``bytes``; it must not depend on the request context, because a stale hit runs it
+        in a background thread. Its exceptions propagate and nothing is stored.
+        """
+        if private:
+            raise PrivateResponseRefused(f"{route}: private responses are never stored in the shared cache")
+        policy = policy or keys.policy_for(route)
+        key = keys.entry_key(route, params, variant)
+        now = self._clock()
+        local = self._local.get(key, now)
+        if local is not None:
+            return self._served(local, "local", now)
+        if not self._redis_usable():
+            return self._bypass(compute)
+        try:
+            entry, generations = self._read(key, policy.tags)
+        except redis.RedisError as error:
+            self._redis_failed(error)
+            return self._bypass(compute)
+        if entry is not None and entry.generations == generations:
+            if now < entry.fresh_until:
+                self._remember(key, entry, now)
+                return self._served(entry, "hit", now)
+            if now < entry.stale_until:
+                self._refresh_in_background(key, policy, compute)
+                return self._served(entry, "stale", now)
+        return self._fill(key, policy, compute)
+
+    def invalidate_tag(self, tag: str) -> int | None:
+        """Bump the tag's generation: every entry computed under the old one is ignored from now
+        on (this process at once, other processes within ``LOCAL_TTL_SECONDS``). Returns the new
+        generation, or None when Redis is down (retried on the next successful Redis call)."""
+        gen_key = keys.generation_key(tag)
+        self._local.clear()
+        try:
+            generation = int(self._redis.incr(gen_key))
+        except redis.RedisError as error:
+            self._redis_failed(error)
+            with self._state_lock:
+                self._pending_tags.add(tag)
+            return None
+        self._redis_ok()
+        return generation
+
+    def ping(self) -> bool:
+        """Probe Redis now (ignoring the retry interval) and update ``available``."""
+        try:
+            self._redis.ping()
+        except redis.RedisError as error:
+            self._redis_failed(error)
+            return False
+        self._redis_ok()
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of this process, the shared Redis counters (None if unreachable), hit ratio."""
+        self.flush_stats(force=True)
+        with self._state_lock:
+            local = {name: self._counts.get(name, 0) for name in _COUNTERS}
+        shared: dict[str, int] | None = None
+        if self._redis_usable():
+            try:
+                raw = self._redis.hgetall(keys.STATS_KEY)
+                shared = {k.decode(): int(v) for k, v in raw.items()}
+            except redis.RedisError as error:
+                self._redis_failed(error)
+        return {"available": self._available, "local": local, "shared": shared,
+                "hit_ratio": _hit_ratio(local), "shared_hit_ratio": _hit_ratio(shared) if shared else None}
+
+    def flush_stats(self, *, force: bool = False) -> None:
+        """Add this process's counts to the Redis hash ``bff:c:stats`` (HINCRBY, one pipeline)."""
+        now = time.monotonic()
+        with self._state_lock:
+            if not self._unflushed or (not force and now - self._last_flush < self._stats_flush_interval):
+                return
+            pending, self._unflushed = self._unflushed, Counter()
+            self._last_flush = now
+        if not self._redis_usable():
+            with self._state_lock:
+                self._unflushed.update(pending)
+            return
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for name, count in pending.items():
+                pipe.hincrby(keys.STATS_KEY, name, count)
+            pipe.execute()
+        except redis.RedisError as error:
+            self._redis_failed(error)
+            with self._state_lock:
+                self._unflushed.update(pending)
+
+    def wait_for_refreshes(self, timeout: float = 5.0) -> bool:
+        """Join the background refresh threads (tests, shutdown). True if all finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._state_lock:
+                threads = list(self._refresh_threads)
+            if not threads:
+                return True
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                with self._state_lock:
+                    return not any(t.is_alive() for t in self._refresh_threads)
+
+    def clear_local(self) -> None:
+        self._local.clear()
+
+    def close(self) -> None:
+        self.wait_for_refreshes(timeout=1.0)
+        self._redis.close()
+
+    # -- Redis state ----------------------------------------------------------------------------
+
+    def _redis_usable(self) -> bool:
+        return self._available or time.monotonic() >= self._retry_at
+
+    def _redis_failed(self, error: Exception) -> None:
+        with self._state_lock:
+            was_available = self._available
+            self._available = False
+            self._retry_at = time.monotonic() + self._retry_interval
+            self._counts["redis_error"] += 1
+        if was_available:
+            log.warning("response cache: Redis unavailable, computing uncached (%s)", error)
+
+    def _redis_ok(self) -> None:
+        if self._available and not self._pending_tags:
+            return
+        with self._state_lock:
+            recovered = not self._available
+            self._available = True
+            pending, self._pending_tags = self._pending_tags, set()
+        if recovered:
+            log.info("response cache: Redis reachable again")
+        for tag in pending:
+            self.invalidate_tag(tag)
+
+    # -- entries --------------------------------------------------------------------------------
+
+    def _read(self, key: str, tags: tuple[str, ...]) -> tuple[_Entry | None, dict[str, int]]:
+        values = self._redis.mget([key, *(keys.generation_key(t) for t in tags)])
+        self._redis_ok()
+        generations = {tag: int(raw or 0) for tag, raw in zip(tags, values[1:])}
+        return _decode(values[0]), generations
+
+    def _encode(self, entry: _Entry) -> bytes:
+        body, compressed = entry.body, 0
+        if len(body) > self._compress_threshold:
+            body, compressed = zlib.compress(body, 1), 1
+        header = {"e": entry.etag, "f": entry.fresh_until, "s": entry.stale_until,
+                  "c": entry.created_at, "g": entry.generations, "z": compressed}
+        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
+
+    def _new_entry(self, compute: Callable[[], Any], policy: RoutePolicy,
+                   generations: dict[str, int]) -> _Entry:
+        value = compute()
+        body = value if isinstance(value, bytes) else json.dumps(
+            value, ensure_ascii=False, separators=(",", ":")).encode()
+        now = self._clock()
+        fresh_until = now + policy.ttl * (1 - policy.jitter * self._rng())
+        return _Entry(body=body, etag=etag_for(body), fresh_until=fresh_until,
+                      stale_until=fresh_until + policy.stale, created_at=now, generations=generations)
+
+    def _store(self, key: str, entry: _Entry) -> None:
+        now = self._clock()
+        ttl_ms = max(1, int((entry.stale_until - now) * 1000))
+        try:
+            self._redis.set(key, self._encode(entry), px=ttl_ms)
+        except redis.RedisError as error:
+            self._redis_failed(error)
+            return
+        self._remember(key, entry, now)
+
+    def _remember(self, key: str, entry: _Entry, now: float) -> None:
+        self._local.put(key, entry, min(now + self._local_ttl, entry.fresh_until))
+
+    def _served(self, entry: _Entry, status: str, now: float) -> CachedResponse:
+        self._count(status)
+        return CachedResponse(body=entry.body, etag=entry.etag, status=status,
+                              age=max(0.0, now - entry.created_at),
+                              fresh_for=max(0.0, entry.fresh_until - now))
+
+    def _bypass(self, compute: Callable[[], Any]) -> CachedResponse:
+        value = compute()
+        body = value if isinstance(value, bytes) else json.dumps(
+            value, ensure_ascii=False, separators=(",", ":")).encode()
+        self._count("bypass")
+        return CachedResponse(body=body, etag=etag_for(body), status="bypass", age=0.0, fresh_for=0.0)
+
+    # -- filling a miss ------------------------------------------------------------------------
+
+    def _fill(self, key: str, policy: RoutePolicy, compute: Callable[[], Any]) -> CachedResponse:
+        with self._state_lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        assert flight is not None
+        if not leader:
+            if flight.done.wait(self._wait_timeout + 1.0) and flight.result is not None:
+                result = flight.result
+                self._count("coalesced")
+                return CachedResponse(result.body, result.etag, "coalesced", result.age, result.fresh_for)
+            if flight.error is not None:
+                raise flight.error
+            return self._bypass(compute)
+        try:
+            flight.result = self._fill_as_leader(key, policy, compute)
+            return flight.result
+        except BaseException as error:
+            flight.error = error
+            raise
+        finally:
+            with self._state_lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+
+    def _fill_as_leader(self, key: str, policy: RoutePolicy, compute: Callable[[], Any]) -> CachedResponse:
+        lock = keys.lock_key(key)
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + self._wait_timeout
+        pause = 0.005
+        while True:
+            try:
+                acquired = self._redis.set(lock, token, nx=True, px=self._lock_ttl_ms)
+            except redis.RedisError as error:
+                self._redis_failed(error)
+                return self._bypass(compute)
+            if acquired:
+                return self._compute_holding_lock(key, lock, token, policy, compute)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+            try:
+                entry, generations = self._read(key, policy.tags)
+            except redis.RedisError as error:
+                self._redis_failed(error)
+                return self._bypass(compute)
+            now = self._clock()
+            if entry is not None and entry.generations == generations and now < entry.fresh_until:
+                self._remember(key, entry, now)
+                return self._served(entry, "waited", now)
+            if time.monotonic() >= deadline:
+                self._count("lock_timeout")
+                return self._bypass(compute)
+
+    def _compute_holding_lock(self, key: str, lock: str, token: str, policy: RoutePolicy,
+                              compute: Callable[[], Any]) -> CachedResponse:
+        try:
+            # Another holder may have filled the entry between our read and our lock.
+            entry, generations = self._read(key, policy.tags)
+            now = self._clock()
+            if entry is not None and entry.generations == generations and now < entry.fresh_until:
+                self._remember(key, entry, now)
+                return self._served(entry, "waited", now)
+            entry = self._new_entry(compute, policy, generations)
+            self._store(key, entry)
+            return self._served(entry, "miss", self._clock())
+        except redis.RedisError as error:
+            self._redis_failed(error)
+            return self._bypass(compute)
+        finally:
+            self._release(lock, token)
+
+    def _release(self, lock: str, token: str) -> None:
+        try:
+            self._release_script(keys=[lock], args=[token])
+        except redis.RedisError as error:
+            self._redis_failed(error)  # the lock expires by itself after lock_ttl_ms
+
+    # -- stale-while-revalidate ----------------------------------------------------------------
+
+    def _refresh_in_background(self, key: str, policy: RoutePolicy, compute: Callable[[], Any]) -> None:
+        with self._state_lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+            thread = threading.Thread(target=self._refresh, args=(key, policy, compute),
+                                      name=f"cache-refresh-{key[-8:]}", daemon=True)
+            self._refresh_threads.add(thread)
+        thread.start()
+
+    def _refresh(self, key: str, policy: RoutePolicy, compute: Callable[[], Any]) -> None:
+        lock, token = keys.lock_key(key), secrets.token_hex(16)
+        try:
+            if not self._redis.set(lock, token, nx=True, px=self._lock_ttl_ms):
+                self._count("refresh_skipped")  # another process is refreshing it
+                return
+            try:
+                entry, generations = self._read(key, policy.tags)
+                if (entry is not None and entry.generations == generations
+                        and self._clock() < entry.fresh_until):
+                    self._count("refresh_skipped")  # refreshed meanwhile
+                    return
+                self._store(key, self._new_entry(compute, policy, generations))
+                self._count("refresh")
+            finally:
+                self._release(lock, token)
+        except redis.RedisError as error:
+            self._redis_failed(error)
+        except Exception:
+            self._count("refresh_error")
+            log.exception("response cache: background refresh of %s failed; serving stale", key)
+        finally:
+            with self._state_lock:
+                self._refreshing.discard(key)
+                self._refresh_threads.discard(threading.current_thread())
+
+    # -- counters ------------------------------------------------------------------------------
+
+    def _count(self, name: str) -> None:
+        with self._state_lock:
+            self._counts[name] += 1
+            self._unflushed[name] += 1
+            due = time.monotonic() - self._last_flush >= self._stats_flush_interval
+        if due:
+            self.flush_stats()
+
+
+def _decode(raw: bytes | None) -> _Entry | None:
+    if not raw:
+        return None
+    try:
+        header_raw, _, body = raw.partition(b"\n")
+        header = json.loads(header_raw)
+        if header.get("z"):
+            body = zlib.decompress(body)
+        return _Entry(body=body, etag=header["e"], fresh_until=float(header["f"]),
+                      stale_until=float(header["s"]), created_at=float(header["c"]),
+                      generations={k: int(v) for k, v in header.get("g", {}).items()})
+    except (ValueError, KeyError, TypeError, zlib.error):
+        log.warning("response cache: unreadable entry ignored")
+        return None
+
+
+def _hit_ratio(counts: Mapping[str, int] | None) -> float | None:
+    if not counts:
+        return None
+    served = sum(counts.get(name, 0) for name in _SERVED)
+    if not served:
+        return None
+    return sum(counts.get(name, 0) for name in _SERVED_FROM_CACHE) / served
