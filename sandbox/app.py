@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from sandbox import alipay, drive, gov_identity, sms, wechat
+from sandbox import alipay, app_push, drive, gov_identity, push_alipay, push_wechat, sms, wechat
 from sandbox.common import json_response
 from sandbox.config import default_config
 from sandbox.state import Sandbox
@@ -36,6 +36,9 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
     alipay.init_app(app, sandbox)
     gov_identity.init_app(app, sandbox)
     sms.init_app(app, sandbox)
+    push_wechat.init_app(app, sandbox)
+    push_alipay.init_app(app, sandbox)
+    app_push.init_app(app, sandbox)
     drive.init_app(app)
 
     @app.errorhandler(404)

@@ -1,0 +1,174 @@
+"""Audience rules and their resolution into one bitmap with a few ``BITOP``s.
+
+Rules (all optional; AND across rules, OR inside a list):
+
+| rule | meaning |
+| --- | --- |
+| ``regions`` | home region in any of these codes; a 盟市 code means the 盟市 itself and all its 旗县; the province code means everyone |
+| ``age_min`` / ``age_max`` | age from the verified ID, month precision; citizens without a verified ID are excluded when set |
+| ``subject`` | ``any`` (default), ``person`` (everyone: every account is a natural person), ``enterprise`` (has an active 法人 link) |
+| ``themes`` | touched any of these 一件事 themes |
+| ``handled`` | finished (办结) any of these items |
+| ``not_handled`` | finished none of these items |
+| ``started_not_finished`` | started any of these items and finished none of them |
+| ``tags`` | carries any of these operator tags |
+
+"X and not Y" is computed as ``X XOR (X AND Y)``: ``BITOP NOT`` would flip only up to Y's length,
+wrongly dropping citizens with a higher index than any bit of Y.
+"""
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import redis
+
+from catalog.model import ReferenceData
+from catalog.regions import CITY, PROVINCE, RegionTree
+from push import keys
+from push.errors import InvalidInput, UnknownItem, UnknownRegion
+from push.redisutil import scratch_name
+
+SUBJECTS = ("any", "person", "enterprise")
+LIST_RULES = ("regions", "themes", "handled", "not_handled", "started_not_finished", "tags")
+MAX_LIST = 200
+AGE_LIMIT = 130
+
+
+def validate_rules(raw: object, reference: ReferenceData) -> dict[str, Any]:
+    """Normalised rules, or InvalidInput naming the bad field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("audience")
+    unknown = set(raw) - set(LIST_RULES) - {"age_min", "age_max", "subject"}
+    if unknown:
+        raise InvalidInput(f"audience.{sorted(unknown)[0]}", "不支持的受众规则")
+    rules: dict[str, Any] = {}
+    for name in LIST_RULES:
+        values = raw.get(name)
+        if values is None:
+            continue
+        if not isinstance(values, list) or len(values) > MAX_LIST or not all(isinstance(v, str) for v in values):
+            raise InvalidInput(f"audience.{name}")
+        values = sorted(set(values))
+        for value in values:
+            if name == "regions" and not reference.regions.is_known(value):
+                raise UnknownRegion(f"audience.{name}")
+            if name == "themes" and value not in {t.code for t in reference.themes}:
+                raise InvalidInput(f"audience.{name}", "未知的一件事主题")
+            if name in ("handled", "not_handled", "started_not_finished"):
+                try:
+                    reference.item(value)
+                except Exception:
+                    raise UnknownItem(f"audience.{name}") from None
+            if name == "tags" and not (1 <= len(value) <= 32):
+                raise InvalidInput("audience.tags")
+        if values:
+            rules[name] = values
+    for bound in ("age_min", "age_max"):
+        value = raw.get(bound)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= AGE_LIMIT:
+            raise InvalidInput(f"audience.{bound}")
+        rules[bound] = value
+    if rules.get("age_min", 0) > rules.get("age_max", AGE_LIMIT):
+        raise InvalidInput("audience.age_max", "年龄上限不能小于下限")
+    subject = raw.get("subject", "any")
+    if subject not in SUBJECTS:
+        raise InvalidInput("audience.subject")
+    if subject != "any":
+        rules["subject"] = subject
+    return rules
+
+
+def expand_regions(codes: list[str], tree: RegionTree) -> list[str] | None:
+    """Region codes to OR together; None means no region filter (the province)."""
+    expanded: set[str] = set()
+    for code in codes:
+        region = tree.get(code)
+        if region.level == PROVINCE:
+            return None
+        expanded.add(code)
+        if region.level == CITY:
+            expanded.update(county.code for county in tree.counties(code))
+    return sorted(expanded)
+
+
+def birth_months(today: date, age_min: int, age_max: int) -> list[str]:
+    """``YYYYMM`` months whose births can be aged [age_min, age_max] today (month precision: a
+    boundary month is included when any birthday in it falls inside)."""
+    months = []
+    year, month = today.year - age_max - 1, today.month
+    end = (today.year - age_min, today.month)
+    while (year, month) <= end:
+        last_day = calendar.monthrange(year, month)[1]
+        oldest = _age(date(year, month, 1), today)
+        youngest = _age(date(year, month, last_day), today)
+        if oldest >= age_min and youngest <= age_max:
+            months.append(f"{year:04d}{month:02d}")
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+    return months
+
+
+def _age(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+class AudienceResolver:
+    def __init__(self, redis_client: redis.Redis, reference: ReferenceData) -> None:
+        self._redis = redis_client
+        self._reference = reference
+
+    def resolve(self, rules: Mapping[str, Any], today: date, dest: str | None = None) -> str:
+        """Write the audience bitmap to ``dest`` (a scratch key by default) and return its name."""
+        dest = dest or keys.scratch(scratch_name("aud"))
+        temp = keys.scratch(scratch_name("aud-part"))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.delete(dest)
+        pipe.copy(keys.SEG_ALL, dest, replace=True)
+
+        def union(sources: list[str]) -> None:
+            pipe.bitop("OR", temp, *sources) if sources else pipe.delete(temp)
+
+        def restrict(sources: list[str]) -> None:
+            union(sources)
+            pipe.bitop("AND", dest, dest, temp)
+
+        def exclude(sources: list[str]) -> None:
+            if not sources:
+                return
+            union(sources)
+            pipe.bitop("AND", temp, dest, temp)
+            pipe.bitop("XOR", dest, dest, temp)
+
+        if "regions" in rules:
+            codes = expand_regions(rules["regions"], self._reference.regions)
+            if codes is not None:
+                restrict([keys.seg_region(code) for code in codes])
+        if "age_min" in rules or "age_max" in rules:
+            months = birth_months(today, rules.get("age_min", 0), rules.get("age_max", AGE_LIMIT))
+            restrict([keys.seg_birth_month(m) for m in months])
+        if rules.get("subject") == "enterprise":
+            restrict([keys.SEG_ENTERPRISE])
+        if "themes" in rules:
+            restrict([keys.seg_theme(code) for code in rules["themes"]])
+        if "handled" in rules:
+            restrict([keys.seg_item(code, "finish") for code in rules["handled"]])
+        if "not_handled" in rules:
+            exclude([keys.seg_item(code, "finish") for code in rules["not_handled"]])
+        if "started_not_finished" in rules:
+            codes = rules["started_not_finished"]
+            restrict([keys.seg_item(code, "start") for code in codes])
+            exclude([keys.seg_item(code, "finish") for code in codes])
+        if "tags" in rules:
+            restrict([keys.seg_tag(tag) for tag in rules["tags"]])
+        pipe.delete(temp)
+        pipe.expire(dest, keys.SCRATCH_TTL)
+        pipe.execute()
+        return dest

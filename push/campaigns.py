@@ -1,0 +1,423 @@
+"""Campaigns: the model, its validation, the lifecycle and the store (every change audited atomically).
+
+Lifecycle (listmonk's states plus a four-eyes approval)::
+
+    draft ──submit──▶ submitted ──approve (another operator, role approver)──▶ approved
+      ▲                  │ reject                                                 │ schedule
+      └──────────────────┘                                                        ▼
+                                              cancelled ◀── any non-final ── scheduled
+                                                                                  │ start (worker, at start_at)
+                           finished ◀── finish (all messages terminal) ── running ⇄ paused (operator or auto)
+
+Only ``draft`` can be edited; only ``running`` campaigns send (reached only through approval). A
+status change, its index updates (scheduled zset, running set) and its audit entry are one Lua
+script: there is no change without its audit record, and two operators racing get one winner and
+one ``campaign_state_conflict``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import redis
+
+from auth.ids import new_id
+from catalog.model import ReferenceData
+from push import keys
+from push.audience import validate_rules
+from push.clock import Clock, SystemClock
+from push.errors import (CampaignNotEditable, CampaignNotFound, CampaignStateConflict, InvalidInput,
+                         OperatorRoleRequired, SelfApprovalForbidden, VersionConflict)
+from push.settings import CHANNELS
+from push.templates import TemplateRegistry, check_page, validate_alipay_data, validate_wechat_data
+
+CATEGORIES = ("service", "policy", "marketing")
+DRAFT, SUBMITTED, APPROVED, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED = (
+    "draft", "submitted", "approved", "scheduled", "running", "paused", "cancelled", "finished")
+STATUSES = (DRAFT, SUBMITTED, APPROVED, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED)
+EDITOR, APPROVER, ADMIN = "editor", "approver", "admin"
+SYSTEM = "system"
+MAX_WINDOW_SECONDS = 90 * 86_400
+
+# action -> (allowed from, to, roles that may do it; () = the system only)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
+    "submit": ((DRAFT,), SUBMITTED, (EDITOR,)),
+    "approve": ((SUBMITTED,), APPROVED, (APPROVER,)),
+    "reject": ((SUBMITTED,), DRAFT, (APPROVER,)),
+    "schedule": ((APPROVED,), SCHEDULED, (EDITOR, APPROVER)),
+    "start": ((SCHEDULED,), RUNNING, ()),
+    "pause": ((RUNNING,), PAUSED, (EDITOR, APPROVER)),
+    "resume": ((PAUSED,), RUNNING, (EDITOR, APPROVER)),
+    "cancel": ((DRAFT, SUBMITTED, APPROVED, SCHEDULED, RUNNING, PAUSED), CANCELLED, (EDITOR, APPROVER)),
+    "finish": ((RUNNING,), FINISHED, ()),
+}
+READ_ROLES = (EDITOR, APPROVER, ADMIN)
+
+
+class Operator(Protocol):
+    account_id: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An operator principal (``auth.service.Principal`` fits too) or the system itself."""
+
+    account_id: str
+    roles: tuple[str, ...] = ()
+
+
+SYSTEM_ACTOR = Actor(SYSTEM, ())
+
+
+def require_any_role(actor: Operator, roles: Iterable[str]) -> None:
+    roles = tuple(roles)
+    if not set(getattr(actor, "roles", ()) or ()) & set(roles):
+        raise OperatorRoleRequired(roles[0] if len(roles) == 1 else "|".join(roles))
+
+
+# --- the model -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str
+    category: str
+    channels: tuple[str, ...]  # as chosen, in priority order
+    content: dict[str, dict[str, Any]]
+    page: str | None
+    audience: dict[str, Any]
+    start_at: float | None
+    end_at: float | None
+    max_per_citizen: int
+    note: str
+    status: str
+    version: int
+    author: str
+    created_at: float
+    updated_at: float
+    approved_by: str | None = None
+    approved_at: float | None = None
+    rejection: str | None = None
+    paused_reason: str | None = None
+    plan_state: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_channels(self) -> tuple[str, ...]:
+        """Service notices always reach the inbox, whatever the other channels do."""
+        if self.category == "service" and "inbox" not in self.channels:
+            return self.channels + ("inbox",)
+        return self.channels
+
+    def forced(self, channel: str) -> bool:
+        return self.category == "service" and channel == "inbox"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "category": self.category, "channels": list(self.channels),
+            "effective_channels": list(self.effective_channels), "content": self.content, "page": self.page,
+            "audience": self.audience, "schedule": {"start_at": self.start_at, "end_at": self.end_at},
+            "max_per_citizen": self.max_per_citizen, "note": self.note, "status": self.status, "version": self.version,
+            "author": self.author, "created_at": self.created_at, "updated_at": self.updated_at,
+            "approved_by": self.approved_by, "approved_at": self.approved_at, "rejection": self.rejection,
+            "paused_reason": self.paused_reason, "plan_state": self.plan_state,
+        }
+
+
+def _text(raw: Mapping[str, Any], name: str, field_name: str, low: int, high: int, required: bool = True) -> str | None:
+    value = raw.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not low <= len(value.strip()) <= high:
+        raise InvalidInput(field_name, f"{field_name} 须为 {low}–{high} 个字符")
+    return value.strip()
+
+
+def validate_spec(raw: object, reference: ReferenceData, templates: TemplateRegistry) -> dict[str, Any]:
+    """The normalised campaign spec; raises InvalidInput (or a subclass) naming the field."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("campaign")
+    allowed = {"name", "category", "channels", "content", "page", "audience", "schedule", "max_per_citizen", "note"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "不支持的字段")
+    spec: dict[str, Any] = {"name": _text(raw, "name", "name", 1, 60)}
+    category = raw.get("category")
+    if category not in CATEGORIES:
+        raise InvalidInput("category", "category 须为 service、policy 或 marketing")
+    spec["category"] = category
+    channels = raw.get("channels")
+    if (not isinstance(channels, list) or not channels or len(set(channels)) != len(channels)
+            or any(ch not in CHANNELS for ch in channels)):
+        raise InvalidInput("channels", "channels 须为 wechat、alipay、app、inbox 中不重复的若干项")
+    spec["channels"] = list(channels)
+    effective = list(channels) + (["inbox"] if category == "service" and "inbox" not in channels else [])
+    spec["page"] = check_page("page", raw.get("page"))
+    content_raw = raw.get("content")
+    if not isinstance(content_raw, Mapping):
+        raise InvalidInput("content")
+    extra = set(content_raw) - set(effective)
+    if extra:
+        raise InvalidInput(f"content.{sorted(extra)[0]}", "未选择该渠道")
+    content: dict[str, dict[str, Any]] = {}
+    for channel in effective:
+        body = content_raw.get(channel)
+        if not isinstance(body, Mapping):
+            raise InvalidInput(f"content.{channel}", "缺少该渠道的内容")
+        content[channel] = _channel_content(channel, body, templates)
+    spec["content"] = content
+    spec["audience"] = validate_rules(raw.get("audience"), reference)
+    schedule = raw.get("schedule") or {}
+    if not isinstance(schedule, Mapping) or set(schedule) - {"start_at", "end_at"}:
+        raise InvalidInput("schedule")
+    spec["start_at"], spec["end_at"] = check_window(schedule.get("start_at"), schedule.get("end_at"))
+    cap = raw.get("max_per_citizen", len(channels))
+    if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= len(channels):
+        raise InvalidInput("max_per_citizen", "每人最多条数须在 1 与所选渠道数之间")
+    spec["max_per_citizen"] = cap
+    spec["note"] = _text(raw, "note", "note", 0, 500, required=False) or ""
+    return spec
+
+
+def check_window(start_at: object, end_at: object) -> tuple[float | None, float | None]:
+    for name, value in (("schedule.start_at", start_at), ("schedule.end_at", end_at)):
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+            raise InvalidInput(name, "时间须为 Unix 时间戳（秒）")
+    if start_at is not None and end_at is not None:
+        if end_at <= start_at or end_at - start_at > MAX_WINDOW_SECONDS:  # type: ignore[operator]
+            raise InvalidInput("schedule.end_at", "结束时间须晚于开始时间，且窗口不超过 90 天")
+    return (float(start_at) if start_at is not None else None, float(end_at) if end_at is not None else None)  # type: ignore[arg-type]
+
+
+def _channel_content(channel: str, body: Mapping[str, Any], templates: TemplateRegistry) -> dict[str, Any]:
+    prefix = f"content.{channel}"
+    if channel in ("wechat", "alipay"):
+        template = templates.get(channel, body.get("template_id"))
+        checker = validate_wechat_data if channel == "wechat" else validate_alipay_data
+        result: dict[str, Any] = {"template_id": template.template_id, "data": checker(template, body.get("data")),
+                                  "page": check_page(f"{prefix}.page", body.get("page"))}
+        if channel == "wechat":
+            state = body.get("miniprogram_state", "formal")
+            if state not in ("developer", "trial", "formal"):
+                raise InvalidInput(f"{prefix}.miniprogram_state")
+            result["miniprogram_state"] = state
+        return result
+    if channel == "app":
+        payload = body.get("payload") or {}
+        if not isinstance(payload, Mapping) or len(json.dumps(payload)) > 1024:
+            raise InvalidInput(f"{prefix}.payload", "payload 须为不超过 1 KB 的对象")
+        return {"title": _text(body, "title", f"{prefix}.title", 1, 50),
+                "body": _text(body, "body", f"{prefix}.body", 1, 256), "payload": dict(payload)}
+    return {"title": _text(body, "title", f"{prefix}.title", 1, 50),
+            "text": _text(body, "text", f"{prefix}.text", 1, 1000)}
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+# KEYS: campaign, scheduled zset, running set, audit stream, campaigns zset.
+# ARGV: allowed ('*' | 'a,b'), new status ('' keeps), now, expected version ('' any), actor, action,
+#       changes JSON, create ('1'|'0'), audit maxlen, campaign id, then field/value pairs.
+# Returns {code, previous status, new version}: 1 ok, 0 wrong status, -1 missing, -2 version, -3 exists.
+_MUTATE = """
+local prev = ''
+if ARGV[8] == '1' then
+  if redis.call('exists', KEYS[1]) == 1 then return {-3, '', 0} end
+  redis.call('hset', KEYS[1], 'created_at', ARGV[3], 'version', 0)
+  redis.call('zadd', KEYS[5], ARGV[3], ARGV[10])
+else
+  prev = redis.call('hget', KEYS[1], 'status')
+  if not prev then return {-1, '', 0} end
+  if ARGV[1] ~= '*' then
+    local ok = false
+    for s in string.gmatch(ARGV[1], '[^,]+') do if s == prev then ok = true end end
+    if not ok then return {0, prev, 0} end
+  end
+  if ARGV[4] ~= '' and redis.call('hget', KEYS[1], 'version') ~= ARGV[4] then
+    return {-2, prev, tonumber(redis.call('hget', KEYS[1], 'version'))}
+  end
+end
+if ARGV[2] ~= '' then redis.call('hset', KEYS[1], 'status', ARGV[2]) end
+redis.call('hset', KEYS[1], 'updated_at', ARGV[3])
+for i = 11, #ARGV, 2 do
+  if ARGV[i + 1] == '\\0' then redis.call('hdel', KEYS[1], ARGV[i]) else redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+local version = redis.call('hincrby', KEYS[1], 'version', 1)
+local status = redis.call('hget', KEYS[1], 'status')
+if status == 'scheduled' then
+  redis.call('zadd', KEYS[2], tonumber(redis.call('hget', KEYS[1], 'start_at') or ARGV[3]) or ARGV[3], ARGV[10])
+else
+  redis.call('zrem', KEYS[2], ARGV[10])
+end
+if status == 'running' or status == 'paused' then redis.call('sadd', KEYS[3], ARGV[10]) else redis.call('srem', KEYS[3], ARGV[10]) end
+redis.call('xadd', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'at', ARGV[3], 'actor', ARGV[5], 'action', ARGV[6],
+  'from', prev, 'to', status, 'changes', ARGV[7])
+return {1, prev, version}
+"""
+DELETE = "\0"  # field value meaning "remove the field"
+
+
+class CampaignStore:
+    def __init__(self, redis_client: redis.Redis, reference: ReferenceData, templates: TemplateRegistry,
+                 clock: Clock | None = None) -> None:
+        self._redis = redis_client
+        self._reference = reference
+        self._templates = templates
+        self._clock = clock or SystemClock()
+        self._mutate = redis_client.register_script(_MUTATE)
+
+    # --- reads ------------------------------------------------------------------------------------------
+
+    def get(self, campaign_id: str) -> Campaign:
+        data = self._redis.hgetall(keys.campaign(campaign_id)) if isinstance(campaign_id, str) else {}
+        if not data or "spec" not in data:
+            raise CampaignNotFound(str(campaign_id)[:64])
+        return _from_hash(campaign_id, data)
+
+    def list(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Campaign]:
+        if status is not None and status not in STATUSES:
+            raise InvalidInput("status")
+        limit = max(1, min(int(limit), 200))
+        ids = self._redis.zrevrange(keys.CAMPAIGNS, 0, -1) if status else self._redis.zrevrange(
+            keys.CAMPAIGNS, offset, offset + limit - 1)
+        pipe = self._redis.pipeline(transaction=False)
+        for campaign_id in ids:
+            pipe.hgetall(keys.campaign(campaign_id))
+        campaigns = [_from_hash(cid, data) for cid, data in zip(ids, pipe.execute()) if data and "spec" in data]
+        if status:
+            campaigns = [c for c in campaigns if c.status == status][offset: offset + limit]
+        return campaigns
+
+    def audit(self, campaign_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        self.get(campaign_id)
+        entries = self._redis.xrange(keys.campaign_audit(campaign_id), count=max(1, min(limit, 1000)))
+        return [{"id": entry_id, "at": float(f["at"]), "actor": f["actor"], "action": f["action"],
+                 "from": f["from"] or None, "to": f["to"], "changes": json.loads(f["changes"])}
+                for entry_id, f in entries]
+
+    def scheduled_due(self, now: float, limit: int = 20) -> list[str]:
+        return self._redis.zrangebyscore(keys.SCHEDULED, "-inf", now, start=0, num=limit)
+
+    def running_ids(self) -> list[str]:
+        return sorted(self._redis.smembers(keys.RUNNING))
+
+    # --- writes ----------------------------------------------------------------------------------------
+
+    def create(self, actor: Operator, raw: Mapping[str, Any]) -> Campaign:
+        require_any_role(actor, (EDITOR,))
+        spec = validate_spec(raw, self._reference, self._templates)
+        campaign_id = new_id("cmp_")
+        self._write(campaign_id, actor, "create", {"spec": "created"}, create=True, new_status=DRAFT,
+                    fields={"spec": json.dumps(spec, ensure_ascii=False), "author": actor.account_id,
+                            **_window_fields(spec)})
+        return self.get(campaign_id)
+
+    def update(self, actor: Operator, campaign_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None) -> Campaign:
+        require_any_role(actor, (EDITOR,))
+        current = self.get(campaign_id)
+        if current.status != DRAFT:
+            raise CampaignNotEditable("update", current.status, (DRAFT,))
+        if not isinstance(changes, Mapping):
+            raise InvalidInput("campaign")
+        merged = {**_spec_of(current), **changes}
+        spec = validate_spec(merged, self._reference, self._templates)
+        changed = sorted(k for k in changes if k in merged)
+        version = expected_version if expected_version is not None else current.version
+        self._write(campaign_id, actor, "update", {"fields": changed}, allowed=(DRAFT,), expected_version=version,
+                    fields={"spec": json.dumps(spec, ensure_ascii=False), **_window_fields(spec)}, editing=True)
+        return self.get(campaign_id)
+
+    def transition(self, actor: Operator, campaign_id: str, action: str, *, reason: str | None = None,
+                   fields: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None) -> Campaign:
+        allowed, target, roles = TRANSITIONS[action]
+        if actor.account_id != SYSTEM:
+            if not roles:
+                raise OperatorRoleRequired(SYSTEM)
+            require_any_role(actor, roles)
+        current = self.get(campaign_id)
+        if action == "approve" and current.author == actor.account_id:
+            raise SelfApprovalForbidden(details={"campaign_id": campaign_id})
+        now = self._clock.now()
+        extra: dict[str, str] = dict(fields or {})
+        if action == "approve":
+            extra.update({"approved_by": actor.account_id, "approved_at": repr(now), "rejection": DELETE})
+        elif action == "reject":
+            extra.update({"rejection": (reason or "")[:200]})
+        elif action == "pause":
+            extra.update({"paused_reason": (reason or "operator")[:60]})
+        elif action == "resume":
+            extra.update({"paused_reason": DELETE})
+        audit_changes = dict(changes or {})
+        if reason:
+            audit_changes["reason"] = reason[:200]
+        self._write(campaign_id, actor, action, audit_changes, allowed=allowed, new_status=target, fields=extra)
+        return self.get(campaign_id)
+
+    def set_fields(self, campaign_id: str, fields: Mapping[str, str], *, action: str, actor: Operator = SYSTEM_ACTOR) -> None:
+        """Non-status bookkeeping (plan state), audited like everything else."""
+        self._write(campaign_id, actor, action, dict(fields), allowed=None, fields=fields)
+
+    def _write(self, campaign_id: str, actor: Operator, action: str, changes: Mapping[str, Any], *,
+               allowed: tuple[str, ...] | None = None, new_status: str = "", create: bool = False,
+               expected_version: int | None = None, fields: Mapping[str, str] | None = None,
+               editing: bool = False) -> int:
+        args: list[Any] = [
+            "*" if allowed is None else ",".join(allowed), new_status, repr(self._clock.now()),
+            "" if expected_version is None else str(expected_version), actor.account_id, action,
+            json.dumps(changes, ensure_ascii=False, default=str), "1" if create else "0", keys.AUDIT_MAXLEN, campaign_id,
+        ]
+        for name, value in (fields or {}).items():
+            args.extend([name, value])
+        code, previous, version = self._mutate(
+            keys=[keys.campaign(campaign_id), keys.SCHEDULED, keys.RUNNING, keys.campaign_audit(campaign_id), keys.CAMPAIGNS],
+            args=args)
+        if code == 1:
+            return int(version)
+        if code == -1:
+            raise CampaignNotFound(campaign_id)
+        if code == -2:
+            raise VersionConflict(int(expected_version or 0), int(version))
+        if code == 0:
+            if editing:
+                raise CampaignNotEditable(action, previous, allowed or ())
+            raise CampaignStateConflict(action, previous, allowed or ())
+        raise RuntimeError(f"campaign write failed: {code}")
+
+
+def _window_fields(spec: Mapping[str, Any]) -> dict[str, str]:
+    return {"start_at": repr(spec["start_at"]) if spec.get("start_at") else DELETE,
+            "end_at": repr(spec["end_at"]) if spec.get("end_at") else DELETE}
+
+
+def _spec_of(campaign: Campaign) -> dict[str, Any]:
+    return {"name": campaign.name, "category": campaign.category, "channels": list(campaign.channels),
+            "content": {ch: _raw_content(ch, body) for ch, body in campaign.content.items()},
+            "page": campaign.page, "audience": campaign.audience,
+            "schedule": {"start_at": campaign.start_at, "end_at": campaign.end_at},
+            "max_per_citizen": campaign.max_per_citizen, "note": campaign.note}
+
+
+def _raw_content(channel: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _from_hash(campaign_id: str, data: Mapping[str, str]) -> Campaign:
+    spec = json.loads(data["spec"])
+
+    def number(name: str) -> float | None:
+        value = data.get(name)
+        return float(value) if value else None
+
+    return Campaign(
+        id=campaign_id, name=spec["name"], category=spec["category"], channels=tuple(spec["channels"]),
+        content=spec["content"], page=spec.get("page"), audience=spec.get("audience") or {},
+        start_at=number("start_at"), end_at=number("end_at"), max_per_citizen=int(spec["max_per_citizen"]),
+        note=spec.get("note", ""), status=data.get("status", DRAFT), version=int(data.get("version", 0)),
+        author=data.get("author", ""), created_at=float(data.get("created_at", 0)),
+        updated_at=float(data.get("updated_at", 0)), approved_by=data.get("approved_by") or None,
+        approved_at=number("approved_at"), rejection=data.get("rejection") or None,
+        paused_reason=data.get("paused_reason") or None, plan_state=data.get("plan_state") or None,
+    )

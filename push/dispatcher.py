@@ -1,0 +1,624 @@
+"""Consume the per-channel streams and send, exactly once or not at all.
+
+**Queue.** ``push:q:<channel>`` streams, one consumer group ``dispatchers``; an entry is a batch of up
+to 100 citizens of one campaign (``c``, ``ch``, ``ids``, attempt ``n``). A dispatcher acks an entry only
+after every message in it reached a terminal state or was scheduled for retry, so a dead consumer's
+entries stay pending and are taken over with ``XAUTOCLAIM`` after ``claim_idle_seconds``.
+
+**Per-message state machine** (bitmaps per campaign × channel, plus a small in-flight hash)::
+
+    queued (planned bit)
+      ──claim──▶ claimed  (INFLIGHT "cid|ch|idx" = "consumer|claimed_at|attempt")
+      ──wire───▶ sending  (same value + "|w", set by a compare-and-set right before the request is written)
+      sending ──▶ sent (done+sent bits) | failed (done) | retry (back to queued, due in the delayed zset)
+      claimed, owner died ──(orphan_seconds)──▶ queued again (the request never left: safe to resend)
+      sending, owner died ──(orphan_seconds)──▶ unknown (done+unknown bits): never re-sent
+
+``claim`` is one Lua script: a message whose done bit is set is skipped, one already in flight is
+left to its owner, anything else is marked claimed. ``complete`` (Lua) settles a chunk. Messages are
+claimed in chunks of ``concurrency`` right before their HTTP calls, so a killed worker leaves at most
+one chunk in flight. The wire mark is a compare-and-set on the claim value: if the sweeper re-queued a
+slow owner's claim, the owner's mark fails and it does not send (``abandoned``); if the owner marked
+first, the sweeper leaves it to the ``unknown`` rule. Either way one copy at most.
+
+**A crash during an HTTP send** (decided: never duplicate). WeChat has no idempotency key and cannot
+be asked whether a message arrived, so a message whose request may have left and whose outcome was
+never recorded cannot be retried without risking a second copy on the citizen's phone. After
+``orphan_seconds`` any dispatcher settles it as ``unknown`` (counted in stats, not retried). The wire
+mark is taken immediately before the request is written, so such a message has in practice reached
+WeChat; the price of the rule is that a message lost in the few microseconds between the mark and
+the socket write stays lost. If the original owner was only slow and later reports success,
+``complete`` turns ``unknown`` into ``sent``.
+
+**Retries**: retryable outcomes (-1, 45009, timeouts, 5xx) go to the delayed zset with exponential
+backoff (``backoff * 2^attempt``, capped); after ``max_attempts`` sends the message is dead-lettered
+(``push:dead``) and, for WeChat/Alipay, its one-time subscription is refunded (it never reached the
+user). Permanent outcomes are never retried; 43101 also zeroes the ledger.
+
+**Auto-pause**: once a campaign has ``pause_min_attempts`` attempts and its error rate (failures
+other than a user's own refusal, retries included) exceeds ``pause_error_rate``, it is paused by the
+system. Entries met while a campaign is paused are parked and go back to the streams on resume, so
+it continues where it stopped; cancelled campaigns' messages are settled ``cancelled``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from push import keys
+from push.campaigns import CANCELLED, FINISHED, RUNNING, SYSTEM_ACTOR, Campaign, CampaignStore
+from push.clock import Clock, SystemClock, minute
+from push.errors import CampaignNotFound, CampaignStateConflict
+from push.limits import RateLimiter
+from push.profiles import AddressBook, CitizenIndex
+from push.senders.base import FAILED, RETRY, SENT, SKIPPED, Outbound, Outcome, Sender, message_id
+from push.settings import CHANNELS, CONSENT_CHANNELS, PushSettings
+from push.templates import ONE_TIME, TemplateRegistry
+
+log = logging.getLogger("msb.push.dispatcher")
+
+# KEYS: 1 done, 2 inflight, 3 opt-out bitmap, 4 stats. ARGV: cid, ch, consumer|now|attempt, now, check opt-out, idx…
+CLAIM_LUA = """
+local out = {}
+for i = 6, #ARGV do
+  local idx = ARGV[i]
+  local field = ARGV[1] .. '|' .. ARGV[2] .. '|' .. idx
+  if redis.call('getbit', KEYS[1], idx) == 1 then
+    out[#out + 1] = 'done'
+  elseif redis.call('hexists', KEYS[2], field) == 1 then
+    out[#out + 1] = 'busy'
+  elseif ARGV[5] == '1' and redis.call('getbit', KEYS[3], idx) == 1 then
+    redis.call('setbit', KEYS[1], idx, 1)
+    redis.call('hincrby', KEYS[4], 'late:opted_out:' .. ARGV[2], 1)
+    redis.call('hincrby', KEYS[4], 'outstanding', -1)
+    out[#out + 1] = 'opted_out'
+  else
+    redis.call('hset', KEYS[2], field, ARGV[3])
+    out[#out + 1] = 'ok'
+  end
+end
+return out
+"""
+
+# KEYS: 1 done, 2 sent, 3 unknown, 4 inflight, 5 stats, 6 consent, 7 consent_has, 8 delayed, 9 dead,
+#       10 series, 11 address hash, 12 address bitmap
+# ARGV: 1 cid, 2 ch, 3 now, 4 minute, 5 attempt, 6 max_attempts, 7 state ttl, 8 msgid key prefix,
+#       9 msgid ttl, 10 series ttl, 11 dead maxlen, then groups of 6: idx, status, code, msgid, due, flags
+#       flags: z = zero consent, d = drop address, e = counts as error, r = refund consent if dead-lettered
+COMPLETE_LUA = """
+local cid, ch, now, attempt, max_attempts = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[6])
+local c = {sent = 0, failed = 0, retries = 0, dead = 0, attempts = 0, errors = 0, outstanding = 0, unknown = 0}
+local function has(flags, f) return string.find(flags, f, 1, true) ~= nil end
+local function fail(idx, code)
+  redis.call('setbit', KEYS[1], idx, 1)
+  redis.call('hincrby', KEYS[5], 'failed_code:' .. ch .. ':' .. code, 1)
+  c.failed = c.failed + 1
+  c.outstanding = c.outstanding - 1
+end
+for i = 12, #ARGV, 6 do
+  local idx, status, code, msgid, due, flags = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local field = cid .. '|' .. ch .. '|' .. idx
+  local done = redis.call('getbit', KEYS[1], idx) == 1
+  if status == 'abandoned' then
+    -- our claim was re-queued before the request left: the new owner settles it
+    status = ''
+  elseif status == 'cancelled' or status == 'expired' then
+    -- settling a whole batch: leave messages another dispatcher is sending to their owner
+    if (not done) and redis.call('hexists', KEYS[4], field) == 0 then
+      redis.call('setbit', KEYS[1], idx, 1)
+      redis.call('hincrby', KEYS[5], status .. ':' .. ch, 1)
+      c.outstanding = c.outstanding - 1
+    end
+    status = ''
+  else
+    redis.call('hdel', KEYS[4], field)
+  end
+  if status == '' then
+    -- handled above
+  elseif status == 'sent' then
+    c.attempts = c.attempts + 1
+    if done then
+      if redis.call('getbit', KEYS[3], idx) == 1 then
+        redis.call('setbit', KEYS[3], idx, 0)
+        redis.call('setbit', KEYS[2], idx, 1)
+        c.unknown = c.unknown - 1
+        c.sent = c.sent + 1
+      end
+    else
+      redis.call('setbit', KEYS[1], idx, 1)
+      redis.call('setbit', KEYS[2], idx, 1)
+      c.sent = c.sent + 1
+      c.outstanding = c.outstanding - 1
+    end
+    if msgid ~= '' then redis.call('set', ARGV[8] .. msgid, cid .. '|' .. idx, 'EX', ARGV[9]) end
+  elseif done then
+    -- settled meanwhile (by the orphan sweeper): nothing more to do
+  elseif status == 'skipped' then
+    redis.call('setbit', KEYS[1], idx, 1)
+    redis.call('hincrby', KEYS[5], 'late:' .. code .. ':' .. ch, 1)
+    c.outstanding = c.outstanding - 1
+  elseif status == 'failed' then
+    c.attempts = c.attempts + 1
+    if has(flags, 'e') then c.errors = c.errors + 1 end
+    fail(idx, code)
+    if has(flags, 'z') then
+      redis.call('hdel', KEYS[6], idx)
+      redis.call('setbit', KEYS[7], idx, 0)
+    end
+    if has(flags, 'd') then
+      redis.call('hdel', KEYS[11], idx)
+      redis.call('setbit', KEYS[12], idx, 0)
+    end
+  elseif status == 'retry' then
+    c.attempts = c.attempts + 1
+    c.errors = c.errors + 1
+    if attempt + 1 >= max_attempts then
+      fail(idx, code)
+      c.dead = c.dead + 1
+      redis.call('xadd', KEYS[9], 'MAXLEN', '~', ARGV[11], '*', 'c', cid, 'ch', ch, 'idx', idx, 'code', code,
+        'attempts', tostring(attempt + 1), 'at', now)
+      if has(flags, 'r') then
+        local current = redis.call('hget', KEYS[6], idx)
+        if current ~= '-1' then
+          redis.call('hincrby', KEYS[6], idx, 1)
+          redis.call('setbit', KEYS[7], idx, 1)
+        end
+      end
+    else
+      c.retries = c.retries + 1
+      redis.call('zadd', KEYS[8], due, cjson.encode({c = cid, ch = ch, ids = idx, n = attempt + 1}))
+    end
+  end
+end
+for _, name in ipairs({'sent', 'failed', 'retries', 'dead', 'unknown'}) do
+  if c[name] ~= 0 then redis.call('hincrby', KEYS[5], name .. ':' .. ch, c[name]) end
+end
+for _, name in ipairs({'sent', 'failed'}) do
+  if c[name] ~= 0 then redis.call('hincrby', KEYS[10], ARGV[4] .. ':' .. name, c[name]) end
+end
+redis.call('expire', KEYS[10], ARGV[10])
+local attempts = redis.call('hincrby', KEYS[5], 'attempts', c.attempts)
+local errors = redis.call('hincrby', KEYS[5], 'errors', c.errors)
+local outstanding = redis.call('hincrby', KEYS[5], 'outstanding', c.outstanding)
+for k = 1, 3 do redis.call('expire', KEYS[k], ARGV[7]) end
+return {outstanding, attempts, errors}
+"""
+
+# KEYS: inflight. ARGV: field, claim value. The sender is about to write the request: only if the
+# claim is still ours (the sweeper may have re-queued a claim that never reached the wire).
+ON_WIRE_LUA = """
+if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2] .. '|w')
+return 1
+"""
+
+# KEYS: 1 inflight, 2 done, 3 delayed. ARGV: field, expected value, idx, cid, ch, attempt, now.
+# A claim that never reached the wire (its owner died before sending): safe to send again.
+REQUEUE_ORPHAN_LUA = """
+if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('hdel', KEYS[1], ARGV[1])
+if redis.call('getbit', KEYS[2], ARGV[3]) == 1 then return 0 end
+redis.call('zadd', KEYS[3], ARGV[7], cjson.encode({c = ARGV[4], ch = ARGV[5], ids = ARGV[3], n = tonumber(ARGV[6])}))
+return 1
+"""
+
+# KEYS: 1 inflight, 2 done, 3 unknown, 4 stats. ARGV: field, expected owner value, idx, ch.
+SETTLE_ORPHAN_LUA = """
+if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('hdel', KEYS[1], ARGV[1])
+if redis.call('getbit', KEYS[2], ARGV[3]) == 1 then return 0 end
+redis.call('setbit', KEYS[2], ARGV[3], 1)
+redis.call('setbit', KEYS[3], ARGV[3], 1)
+redis.call('hincrby', KEYS[4], 'unknown:' .. ARGV[4], 1)
+redis.call('hincrby', KEYS[4], 'outstanding', -1)
+return 1
+"""
+
+# KEYS: 1 delayed zset, then one stream per channel in ARGV[3..]. ARGV: now, limit, channels…
+PROMOTE_LUA = """
+local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local streams = {}
+for i = 3, #ARGV do streams[ARGV[i]] = KEYS[i - 1] end
+for _, member in ipairs(due) do
+  local batch = cjson.decode(member)
+  local stream = streams[batch.ch]
+  if stream then
+    redis.call('xadd', stream, '*', 'c', batch.c, 'ch', batch.ch, 'ids', tostring(batch.ids), 'n', tostring(batch.n))
+  end
+  redis.call('zrem', KEYS[1], member)
+end
+return #due
+"""
+
+# KEYS: 1 parked list, then streams as PROMOTE. ARGV: channels…
+UNPARK_LUA = """
+local streams = {}
+for i = 1, #ARGV do streams[ARGV[i]] = KEYS[i + 1] end
+local moved = 0
+while true do
+  local member = redis.call('lpop', KEYS[1])
+  if not member then break end
+  local batch = cjson.decode(member)
+  redis.call('xadd', streams[batch.ch], '*', 'c', batch.c, 'ch', batch.ch, 'ids', tostring(batch.ids), 'n', tostring(batch.n))
+  moved = moved + 1
+end
+return moved
+"""
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+@dataclass
+class Batch:
+    campaign_id: str
+    channel: str
+    ids: list[int]
+    attempt: int
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> "Batch":
+        return cls(fields["c"], fields["ch"], [int(x) for x in str(fields["ids"]).split(",") if x], int(fields.get("n", 0)))
+
+    def to_json(self) -> str:
+        return json.dumps({"c": self.campaign_id, "ch": self.channel, "ids": ",".join(map(str, self.ids)), "n": self.attempt})
+
+
+class Dispatcher:
+    """One consumer. Thread-safe to share Redis; use one Dispatcher per thread."""
+
+    def __init__(self, redis_client: redis.Redis, *, campaigns: CampaignStore, senders: Mapping[str, Sender],
+                 addresses: AddressBook, index: CitizenIndex, settings: PushSettings, limiter: RateLimiter,
+                 templates: TemplateRegistry | None = None, clock: Clock | None = None, name: str | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self._redis = redis_client
+        self._campaigns = campaigns
+        self._senders = dict(senders)
+        self._addresses = addresses
+        self._index = index
+        self._settings = settings
+        self._limiter = limiter
+        self._templates = templates or TemplateRegistry()
+        self._clock = clock or SystemClock()
+        self.name = name or consumer_name()
+        self._stop = stop or threading.Event()
+        self._claim = redis_client.register_script(CLAIM_LUA)
+        self._complete = redis_client.register_script(COMPLETE_LUA)
+        self._settle_orphan = redis_client.register_script(SETTLE_ORPHAN_LUA)
+        self._on_wire = redis_client.register_script(ON_WIRE_LUA)
+        self._requeue_orphan = redis_client.register_script(REQUEUE_ORPHAN_LUA)
+        self._promote = redis_client.register_script(PROMOTE_LUA)
+        self._unpark = redis_client.register_script(UNPARK_LUA)
+        self._pool: ThreadPoolExecutor | None = None
+        self._cache: dict[str, tuple[float, Campaign]] = {}
+        self._last_reclaim = 0.0
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._settings.concurrency, thread_name_prefix="push-send")
+        return self._pool
+
+    # --- queue plumbing ---------------------------------------------------------------------------
+
+    def ensure_groups(self) -> None:
+        for channel in CHANNELS:
+            try:
+                self._redis.xgroup_create(keys.stream(channel), keys.GROUP, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    def poll(self, block_ms: int | None = 1000, count: int = 1) -> int:
+        """Read new entries (blocking up to ``block_ms``; None = don't block) and process them."""
+        streams = {keys.stream(channel): ">" for channel in CHANNELS}
+        reply = self._redis.xreadgroup(keys.GROUP, self.name, streams, count=count, block=block_ms)
+        handled = 0
+        for stream, entries in reply or []:
+            for entry_id, fields in entries:
+                self.handle(stream, entry_id, fields)
+                handled += 1
+        return handled
+
+    def reclaim(self, min_idle_seconds: float | None = None) -> int:
+        """Take over entries a dead consumer left pending for longer than ``claim_idle_seconds``."""
+        idle_ms = int(1000 * (self._settings.claim_idle_seconds if min_idle_seconds is None else min_idle_seconds))
+        handled = 0
+        for channel in CHANNELS:
+            start = "0-0"
+            while True:
+                next_start, entries, *_ = self._redis.xautoclaim(keys.stream(channel), keys.GROUP, self.name,
+                                                                 min_idle_time=idle_ms, start_id=start, count=10)
+                for entry_id, fields in entries:
+                    if fields:  # deleted entries come back empty
+                        self.handle(keys.stream(channel), entry_id, fields)
+                        handled += 1
+                    else:
+                        self._redis.xack(keys.stream(channel), keys.GROUP, entry_id)
+                if next_start in ("0-0", b"0-0") or not entries:
+                    break
+                start = next_start
+        return handled
+
+    def maybe_reclaim(self) -> int:
+        now = time.monotonic()
+        if now - self._last_reclaim < max(1.0, self._settings.claim_idle_seconds / 2):
+            return 0
+        self._last_reclaim = now
+        return self.reclaim()
+
+    # --- one entry ------------------------------------------------------------------------------------
+
+    def handle(self, stream: str, entry_id: str, fields: Mapping[str, str]) -> None:
+        # Acked only after every message is terminal, retry-scheduled, parked or in another owner's
+        # hands; Redis being down leaves the entry pending for a reclaim. Any other exception is a
+        # bug or bad data: the batch is failed and dead-lettered so it cannot poison the queue.
+        try:
+            batch = Batch.from_fields(fields)
+        except (KeyError, ValueError):
+            log.error("malformed queue entry dead-lettered", extra={"fields": {"stream": stream}})
+            self._redis.xadd(keys.DEAD_LETTERS, {"c": str(fields.get("c", "")), "ch": str(fields.get("ch", "")), "idx": "",
+                                                 "code": "malformed_entry", "attempts": "0", "at": repr(self._clock.now())},
+                             maxlen=keys.DEAD_MAXLEN, approximate=True)
+            self._redis.xack(stream, keys.GROUP, entry_id)
+            return
+        try:
+            self.process(batch)
+        except redis.RedisError:
+            raise
+        except Exception:
+            log.exception("batch failed", extra={"fields": {"campaign": batch.campaign_id, "channel": batch.channel}})
+            self._fail_batch(batch, "processing_error")
+        self._redis.xack(stream, keys.GROUP, entry_id)
+
+    def process(self, batch: Batch) -> None:
+        try:
+            campaign = self._campaign(batch.campaign_id)
+        except CampaignNotFound:
+            log.warning("queued batch of unknown campaign dropped", extra={"fields": {"campaign": batch.campaign_id}})
+            return
+        if campaign.status in (CANCELLED, FINISHED):
+            self._settle_all(campaign, batch, "cancelled")
+            return
+        if campaign.status != RUNNING:  # paused (or not yet running): keep for resume
+            self._redis.rpush(keys.parked(campaign.id), batch.to_json())
+            return
+        if campaign.end_at is not None and self._clock.now() > campaign.end_at:
+            self._settle_all(campaign, batch, "expired")
+            return
+        sender = self._senders.get(batch.channel)
+        step = self._settings.concurrency
+        for start in range(0, len(batch.ids), step):
+            if start and self._status_changed(campaign):
+                # paused or cancelled mid-batch: the rest waits (parked) or is cancelled
+                rest = Batch(batch.campaign_id, batch.channel, batch.ids[start:], batch.attempt)
+                self.process(rest)
+                return
+            self._send_chunk(campaign, batch, batch.ids[start:start + step], sender)
+
+    def _status_changed(self, campaign: Campaign) -> bool:
+        return self._campaign(campaign.id).status != RUNNING
+
+    def _send_chunk(self, campaign: Campaign, batch: Batch, chunk: Sequence[int], sender: Sender | None) -> None:
+        ch = batch.channel
+        check_opt_out = campaign.category in ("marketing", "policy") and not campaign.forced(ch)
+        claim = f"{self.name}|{self._clock.now()!r}|{batch.attempt}"
+        codes = self._claim(
+            keys=[keys.done(campaign.id, ch), keys.INFLIGHT, keys.seg_opt_out(campaign.category, ch), keys.stats(campaign.id)],
+            args=[campaign.id, ch, claim, repr(self._clock.now()), "1" if check_opt_out else "0", *chunk])
+        claimed = [idx for idx, code in zip(chunk, codes) if code == "ok"]
+        if not claimed:
+            return
+        outcomes: list[Outcome]
+        if sender is None:
+            outcomes = [Outcome(RETRY, "channel_unavailable")] * len(claimed)
+        else:
+            self._limiter.acquire(ch, len(claimed), self._stop)
+            accounts = self._index.accounts(claimed)
+            addresses = self._addresses.lookup(ch, claimed)
+            messages: list[Outbound | None] = []
+            for idx, account, address in zip(claimed, accounts, addresses):
+                field_name = f"{campaign.id}|{ch}|{idx}"
+                messages.append(Outbound(campaign, ch, idx, account, address, message_id(campaign.id, ch, idx),
+                                         on_wire=self._wire_marker(field_name, claim))
+                                if account and address else None)
+            outcomes = list(self.pool.map(lambda m: self._send_one(sender, m), messages))
+        self._record(campaign, batch, claimed, outcomes)
+
+    def _wire_marker(self, field_name: str, claim: str) -> Any:
+        def mark() -> bool:
+            return bool(self._on_wire(keys=[keys.INFLIGHT], args=[field_name, claim]))
+        return mark
+
+    @staticmethod
+    def _send_one(sender: Sender, message: Outbound | None) -> Outcome:
+        if message is None:
+            return Outcome(SKIPPED, "no_channel_address")
+        try:
+            return sender.send(message)
+        except Exception:  # a bug in a sender must not lose the claim: retry, then dead letter
+            log.exception("sender failed", extra={"fields": {"channel": sender.channel}})
+            return Outcome(RETRY, "sender_error")
+
+    def _record(self, campaign: Campaign, batch: Batch, idxs: Sequence[int], outcomes: Sequence[Outcome]) -> None:
+        now = self._clock.now()
+        due = now + min(self._settings.backoff_cap_seconds, self._settings.backoff_seconds * (2 ** batch.attempt))
+        args: list[Any] = [campaign.id, batch.channel, repr(now), minute(now), batch.attempt, self._settings.max_attempts,
+                           keys.MESSAGE_STATE_TTL, keys.wechat_msgid(""), keys.WECHAT_MSGID_TTL, keys.SERIES_TTL,
+                           keys.DEAD_MAXLEN]
+        template = campaign.content.get(batch.channel, {}).get("template_id", "-")
+        registered = self._templates.find(batch.channel, template) if batch.channel in CONSENT_CHANNELS else None
+        refundable = registered is not None and registered.kind == ONE_TIME
+        for idx, outcome in zip(idxs, outcomes):
+            flags = ("z" if outcome.zero_consent else "") + ("d" if outcome.drop_address else "") + (
+                "e" if outcome.counts_as_error else "") + ("r" if refundable else "")
+            msgid = outcome.msgid if (outcome.status == SENT and batch.channel == "wechat" and outcome.msgid) else ""
+            args.extend([idx, outcome.status, outcome.code, msgid, repr(due), flags])
+        outstanding, attempts, errors = self._complete(
+            keys=[keys.done(campaign.id, batch.channel), keys.sent(campaign.id, batch.channel),
+                  keys.unknown(campaign.id, batch.channel), keys.INFLIGHT, keys.stats(campaign.id),
+                  keys.consent(batch.channel, template), keys.consent_has(batch.channel, template), keys.DELAYED,
+                  keys.DEAD_LETTERS, keys.series(campaign.id), keys.address(batch.channel), keys.seg_address(batch.channel)],
+            args=args)
+        self._after(campaign, int(outstanding), int(attempts), int(errors))
+
+    def _settle_all(self, campaign: Campaign, batch: Batch, status: str) -> None:
+        args: list[Any] = [campaign.id, batch.channel, repr(self._clock.now()), minute(self._clock.now()), batch.attempt,
+                           self._settings.max_attempts, keys.MESSAGE_STATE_TTL, keys.wechat_msgid(""), keys.WECHAT_MSGID_TTL,
+                           keys.SERIES_TTL, keys.DEAD_MAXLEN]
+        for idx in batch.ids:
+            args.extend([idx, status, status, "", "0", ""])
+        self._complete(
+            keys=[keys.done(campaign.id, batch.channel), keys.sent(campaign.id, batch.channel),
+                  keys.unknown(campaign.id, batch.channel), keys.INFLIGHT, keys.stats(campaign.id),
+                  keys.consent(batch.channel, "-"), keys.consent_has(batch.channel, "-"), keys.DELAYED,
+                  keys.DEAD_LETTERS, keys.series(campaign.id), keys.address(batch.channel), keys.seg_address(batch.channel)],
+            args=args)
+
+    def _fail_batch(self, batch: Batch, code: str) -> None:
+        now = self._clock.now()
+        args: list[Any] = [batch.campaign_id, batch.channel, repr(now), minute(now), batch.attempt, self._settings.max_attempts,
+                           keys.MESSAGE_STATE_TTL, keys.wechat_msgid(""), keys.WECHAT_MSGID_TTL, keys.SERIES_TTL,
+                           keys.DEAD_MAXLEN]
+        for idx in batch.ids:
+            args.extend([idx, FAILED, code, "", "0", "e"])
+        self._complete(
+            keys=[keys.done(batch.campaign_id, batch.channel), keys.sent(batch.campaign_id, batch.channel),
+                  keys.unknown(batch.campaign_id, batch.channel), keys.INFLIGHT, keys.stats(batch.campaign_id),
+                  keys.consent(batch.channel, "-"), keys.consent_has(batch.channel, "-"), keys.DELAYED, keys.DEAD_LETTERS,
+                  keys.series(batch.campaign_id), keys.address(batch.channel), keys.seg_address(batch.channel)],
+            args=args)
+        self._redis.xadd(keys.DEAD_LETTERS, {"c": batch.campaign_id, "ch": batch.channel, "idx": ",".join(map(str, batch.ids)),
+                                             "code": code, "attempts": str(batch.attempt + 1), "at": repr(now)},
+                         maxlen=keys.DEAD_MAXLEN, approximate=True)
+
+    def _after(self, campaign: Campaign, outstanding: int, attempts: int, errors: int) -> None:
+        if (attempts >= self._settings.pause_min_attempts and errors / max(attempts, 1) > self._settings.pause_error_rate):
+            try:
+                self._campaigns.transition(SYSTEM_ACTOR, campaign.id, "pause", reason="error_rate",
+                                           changes={"attempts": attempts, "errors": errors})
+                self._cache.pop(campaign.id, None)
+                log.warning("campaign auto-paused", extra={"fields": {"campaign": campaign.id, "attempts": attempts,
+                                                                       "errors": errors}})
+            except CampaignStateConflict:
+                pass
+        if outstanding <= 0:
+            finish_if_done(self._redis, self._campaigns, campaign.id)
+
+    def _campaign(self, campaign_id: str) -> Campaign:
+        cached = self._cache.get(campaign_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < 1.0:
+            return cached[1]
+        campaign = self._campaigns.get(campaign_id)
+        self._cache[campaign_id] = (now, campaign)
+        return campaign
+
+    # --- housekeeping (any dispatcher may run it) ----------------------------------------------------------
+
+    def promote_due(self, limit: int = 500) -> int:
+        """Move due deferred batches and retries from the delayed zset into the streams."""
+        moved = 0
+        while True:
+            n = int(self._promote(keys=[keys.DELAYED, *[keys.stream(ch) for ch in CHANNELS]],
+                                  args=[repr(self._clock.now()), limit, *CHANNELS]))
+            moved += n
+            if n < limit:
+                return moved
+
+    def sweep_orphans(self) -> int:
+        """Claims older than ``orphan_seconds`` whose owner is gone: re-queued when the request never
+        left (no wire mark), settled ``unknown`` when it did (never re-sent)."""
+        settled = 0
+        horizon = self._clock.now() - self._settings.orphan_seconds
+        for field_name, value in self._redis.hgetall(keys.INFLIGHT).items():
+            try:
+                cid, ch, idx = field_name.split("|")
+                parts = value.split("|")  # consumer | claimed_at | attempt [| w]
+                on_wire = parts[-1] == "w"
+                claimed_at, attempt = float(parts[1]), int(parts[2])
+            except (ValueError, IndexError):
+                self._redis.hdel(keys.INFLIGHT, field_name)
+                continue
+            if claimed_at > horizon:
+                continue
+            if not on_wire:
+                if self._requeue_orphan(keys=[keys.INFLIGHT, keys.done(cid, ch), keys.DELAYED],
+                                        args=[field_name, value, idx, cid, ch, attempt, repr(self._clock.now())]):
+                    log.warning("claimed send re-queued (never sent)", extra={"fields": {"campaign": cid, "channel": ch}})
+                continue
+            if self._settle_orphan(keys=[keys.INFLIGHT, keys.done(cid, ch), keys.unknown(cid, ch), keys.stats(cid)],
+                                   args=[field_name, value, idx, ch]):
+                settled += 1
+                log.warning("in-flight send settled as unknown", extra={"fields": {"campaign": cid, "channel": ch}})
+                if int(self._redis.hget(keys.stats(cid), "outstanding") or 0) <= 0:
+                    finish_if_done(self._redis, self._campaigns, cid)
+        return settled
+
+    def unpark(self, campaign_id: str) -> int:
+        return int(self._unpark(keys=[keys.parked(campaign_id), *[keys.stream(ch) for ch in CHANNELS]], args=list(CHANNELS)))
+
+    def cancel_parked(self, campaign: Campaign) -> int:
+        count = 0
+        while True:
+            raw = self._redis.lpop(keys.parked(campaign.id))
+            if raw is None:
+                return count
+            batch = Batch.from_fields(json.loads(raw))
+            self._settle_all(campaign, batch, "cancelled")
+            count += len(batch.ids)
+
+    def trim_streams(self) -> None:
+        """Drop acknowledged entries: everything below the oldest pending or undelivered entry."""
+        for channel in CHANNELS:
+            stream = keys.stream(channel)
+            try:
+                groups = self._redis.xinfo_groups(stream)
+            except redis.ResponseError:
+                continue
+            group = next((g for g in groups if g["name"] == keys.GROUP), None)
+            if group is None:
+                continue
+            floor = group["last-delivered-id"]
+            pending = self._redis.xpending(stream, keys.GROUP)
+            if pending and pending.get("pending"):
+                floor = min(floor, pending["min"], key=_stream_id)
+            self._redis.xtrim(stream, minid=floor, approximate=True)
+
+
+def _stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def finish_if_done(redis_client: redis.Redis, campaigns: CampaignStore, campaign_id: str) -> bool:
+    """Running, fully planned and nothing outstanding (nothing parked, deferred or retrying) → finished."""
+    try:
+        campaign = campaigns.get(campaign_id)
+    except CampaignNotFound:
+        return False
+    if campaign.status != RUNNING or campaign.plan_state != "planned":
+        return False
+    if int(redis_client.hget(keys.stats(campaign_id), "outstanding") or 0) > 0:
+        return False
+    try:
+        campaigns.transition(SYSTEM_ACTOR, campaign_id, "finish")
+    except CampaignStateConflict:
+        return False
+    log.info("campaign finished", extra={"fields": {"campaign": campaign_id}})
+    return True

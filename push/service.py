@@ -1,0 +1,250 @@
+"""``PushService``: the facade the HTTP layer calls. One method per endpoint, plain data in and out.
+
+Operator methods take a principal with ``account_id`` and ``roles`` (``auth.service.Principal`` of an
+operator session fits); citizen methods take the citizen's account id. Every failure is a
+``push.errors.PushError`` with ``code``, ``message``, ``details`` and the class attribute
+``http_status``. Results are JSON-ready dicts/lists.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import redis
+
+from auth.crypto import Crypto
+from catalog.model import ReferenceData
+from config import Settings
+from push import keys
+from push.audience import AudienceResolver
+from push.campaigns import (APPROVER, EDITOR, READ_ROLES, Actor, CampaignStore, Operator, check_window,
+                            require_any_role)
+from push.clock import Clock, SystemClock
+from push.consent import ConsentLedger
+from push.directory import AuthDirectory, Directory
+from push.dispatcher import Dispatcher
+from push.errors import CitizenNotFound, InvalidInput
+from push.events import Events
+from push.limits import RateLimiter
+from push.planner import Planner
+from push.profiles import AddressBook, Profiles
+from push.recommendations import Recommender
+from push.senders.alipay import AlipaySender
+from push.senders.app_push import AppPushSender
+from push.senders.inbox import Inbox, InboxSender
+from push.senders.wechat import WeChatSender
+from push.settings import PushSettings
+from push.stats import Stats
+from push.templates import TemplateRegistry
+from push.wechat_events import WeChatEvents
+
+SAMPLE_ADDRESS = {"wechat": "<openid>", "alipay": "<open_id>", "app": {"token": "<device_token>"}, "inbox": None}
+
+
+class PushService:
+    def __init__(self, redis_client: redis.Redis, *, crypto: Crypto, settings: PushSettings | None = None,
+                 reference: ReferenceData | None = None, templates: TemplateRegistry | None = None,
+                 directory: Directory | None = None, catalogue: Any = None, wechat_appid: str = "wx_sandbox_app",
+                 clock: Clock | None = None) -> None:
+        if not redis_client.get_connection_kwargs().get("decode_responses"):
+            raise ValueError("PushService needs a Redis client created with decode_responses=True")
+        self.redis = redis_client
+        self.clock = clock or SystemClock()
+        self.settings = settings or PushSettings()
+        self.reference = reference or ReferenceData.load()
+        self.templates = templates or TemplateRegistry.from_file(self.settings.templates_file)
+        self.crypto = crypto
+        self.directory = directory or AuthDirectory(redis_client, crypto, self.clock)
+        self.stats = Stats(redis_client)
+        self.profiles = Profiles(redis_client, crypto, self.clock)
+        self.index = self.profiles.index
+        self.campaigns = CampaignStore(redis_client, self.reference, self.templates, self.clock)
+        self.audience = AudienceResolver(redis_client, self.reference)
+        self.planner = Planner(redis_client, self.campaigns, self.audience, self.settings, self.clock)
+        self.consent = ConsentLedger(redis_client, self.templates, self.index)
+        self.inbox_store = Inbox(redis_client, self.stats, self.clock)
+        self.events = Events(redis_client, self.reference, self.profiles, self.stats, self.clock)
+        self.recommender = Recommender(redis_client, self.reference, self.profiles, self.events,
+                                       catalogue=catalogue, clock=self.clock)
+        self.addresses = AddressBook(redis_client, crypto)
+        self.wechat_events = WeChatEvents(
+            redis_client, token=self.settings.wechat_push_token, appid=wechat_appid, aes_key=self.settings.wechat_aes_key,
+            window_seconds=self.settings.event_window_seconds, directory=self.directory, consent=self.consent,
+            index=self.index, templates=self.templates, stats=self.stats, clock=self.clock)
+        # Renderers for preview samples (rendering needs no network).
+        self._renderers: dict[str, Any] = {
+            "wechat": WeChatSender("", None),  # type: ignore[arg-type]
+            "alipay": AlipaySender(None),  # type: ignore[arg-type]
+            "app": AppPushSender("", ""),
+            "inbox": InboxSender(self.inbox_store, self.clock),
+        }
+        self.limiter = RateLimiter(redis_client, self.settings.rates)
+        self.queue = self.dispatcher(senders={}, name="console")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, redis_client: redis.Redis, *, push_settings: PushSettings | None = None,
+                      catalogue: Any = None, clock: Clock | None = None) -> "PushService":
+        return cls(redis_client, crypto=Crypto(settings.secret_dir), settings=push_settings or PushSettings.from_env(settings),
+                   catalogue=catalogue, wechat_appid=settings.wechat_appid, clock=clock)
+
+    def dispatcher(self, *, senders: Mapping[str, Any], name: str | None = None, stop: Any = None) -> Dispatcher:
+        return Dispatcher(self.redis, campaigns=self.campaigns, senders=senders, addresses=self.addresses,
+                          index=self.index, settings=self.settings, limiter=self.limiter, templates=self.templates,
+                          clock=self.clock, name=name, stop=stop)
+
+    # === operators: campaigns ================================================================================
+
+    def create_campaign(self, actor: Operator, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """editor → the draft ``{id, status: "draft", version, …}``. 422 invalid_input /
+        invalid_template_data / unknown_template / unknown_region / unknown_item, 403 operator_role_required."""
+        return self.campaigns.create(actor, spec).to_dict()
+
+    def update_campaign(self, actor: Operator, campaign_id: str, changes: Mapping[str, Any], *,
+                        expected_version: int | None = None) -> dict[str, Any]:
+        """editor, draft only (409 campaign_not_editable; 409 version_conflict when ``expected_version`` is stale)."""
+        return self.campaigns.update(actor, campaign_id, changes, expected_version=expected_version).to_dict()
+
+    def get_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
+        require_any_role(actor, READ_ROLES)
+        return self.campaigns.get(campaign_id).to_dict()
+
+    def list_campaigns(self, actor: Operator, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        require_any_role(actor, READ_ROLES)
+        return [c.to_dict() for c in self.campaigns.list(status=status, limit=limit, offset=offset)]
+
+    def submit_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
+        return self.campaigns.transition(actor, campaign_id, "submit").to_dict()
+
+    def approve_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
+        """approver other than the author (403 self_approval_forbidden)."""
+        return self.campaigns.transition(actor, campaign_id, "approve").to_dict()
+
+    def reject_campaign(self, actor: Operator, campaign_id: str, reason: str) -> dict[str, Any]:
+        if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 200:
+            raise InvalidInput("reason", "请填写 1–200 字的退回理由")
+        return self.campaigns.transition(actor, campaign_id, "reject", reason=reason.strip()).to_dict()
+
+    def schedule_campaign(self, actor: Operator, campaign_id: str, *, start_at: float | None = None,
+                          end_at: float | None = None) -> dict[str, Any]:
+        """approved → scheduled; the worker starts it at ``start_at`` (default: the spec's, else now)."""
+        current = self.campaigns.get(campaign_id)
+        start, end = check_window(start_at if start_at is not None else current.start_at,
+                                  end_at if end_at is not None else current.end_at)
+        start = start if start is not None else self.clock.now()
+        if end is not None and end <= max(start, self.clock.now()):
+            raise InvalidInput("end_at", "结束时间须晚于开始时间和当前时间")
+        fields = {"start_at": repr(start), "end_at": repr(end) if end is not None else "\0"}
+        return self.campaigns.transition(actor, campaign_id, "schedule", fields=fields,
+                                         changes={"start_at": start, "end_at": end}).to_dict()
+
+    def pause_campaign(self, actor: Operator, campaign_id: str, reason: str | None = None) -> dict[str, Any]:
+        return self.campaigns.transition(actor, campaign_id, "pause", reason=reason or "operator").to_dict()
+
+    def resume_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
+        """paused → running; parked batches go back to the queues (it continues where it stopped) and
+        the error-rate window restarts."""
+        campaign = self.campaigns.transition(actor, campaign_id, "resume")
+        self.redis.hset(keys.stats(campaign_id), mapping={"attempts": 0, "errors": 0})
+        moved = self.queue.unpark(campaign_id)
+        result = campaign.to_dict()
+        result["resumed_batches"] = moved
+        return result
+
+    def cancel_campaign(self, actor: Operator, campaign_id: str, reason: str | None = None) -> dict[str, Any]:
+        campaign = self.campaigns.transition(actor, campaign_id, "cancel", reason=reason)
+        self.queue.cancel_parked(campaign)
+        return campaign.to_dict()
+
+    def campaign_audit(self, actor: Operator, campaign_id: str) -> list[dict[str, Any]]:
+        require_any_role(actor, READ_ROLES)
+        return self.campaigns.audit(campaign_id)
+
+    def preview_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
+        """Audience and per-channel counts after opt-outs, address, caps, consent and quotas (nothing
+        consumed), plus a rendered payload per channel."""
+        require_any_role(actor, READ_ROLES)
+        campaign = self.campaigns.get(campaign_id)
+        result = self.planner.preview(campaign).to_dict()
+        result["samples"] = {ch: self._renderers[ch].render(campaign, SAMPLE_ADDRESS[ch]) for ch in campaign.effective_channels}
+        return result
+
+    def campaign_stats(self, actor: Operator, campaign_id: str, *, since: float | None = None,
+                       until: float | None = None) -> dict[str, Any]:
+        require_any_role(actor, READ_ROLES)
+        campaign = self.campaigns.get(campaign_id)
+        summary = self.stats.summary(campaign_id)
+        summary["status"] = campaign.status
+        summary["series"] = self.stats.series(campaign_id, since=since, until=until)
+        return summary
+
+    def dead_letters(self, actor: Operator, *, campaign_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        require_any_role(actor, (EDITOR, APPROVER))
+        entries = self.redis.xrevrange(keys.DEAD_LETTERS, count=max(1, min(int(limit), 1000)) * (1 if campaign_id is None else 10))
+        result = [{"id": entry_id, "campaign_id": f["c"], "channel": f["ch"], "code": f["code"],
+                   "attempts": int(f["attempts"]), "at": float(f["at"])} for entry_id, f in entries]
+        if campaign_id is not None:
+            result = [e for e in result if e["campaign_id"] == campaign_id]
+        return result[:limit]
+
+    def tag_citizens(self, actor: Operator, tag: str, account_ids: Iterable[str], *, remove: bool = False) -> dict[str, Any]:
+        require_any_role(actor, (EDITOR,))
+        ids = list(account_ids)
+        if not ids or len(ids) > 10_000 or not all(isinstance(a, str) for a in ids):
+            raise InvalidInput("account_ids")
+        return {"tag": tag, "count": self.profiles.tag(tag, ids, remove=remove)}
+
+    # === citizens =============================================================================================
+
+    def sync_citizen(self, account_id: str) -> dict[str, Any]:
+        """Refresh the citizen's targeting facts and addresses from auth. Call after login, binding,
+        preference and real-name changes (it is idempotent and cheap)."""
+        facts = self.directory.facts(account_id)
+        if facts is None:
+            raise CitizenNotFound()
+        profile = self.profiles.sync(facts)
+        return {"account_id": facts.account_id, "region": profile.region, "enterprise": profile.enterprise,
+                "age_known": profile.birth_ym is not None}
+
+    def record_subscriptions(self, account_id: str, channel: str, results: Mapping[str, str]) -> list[dict[str, Any]]:
+        """``POST /v1/subscriptions``: the popup results ``{template_id: accept|reject|ban|filter}``."""
+        return [s.to_dict() for s in self.consent.record(account_id, channel, results, source="client")]
+
+    def list_subscriptions(self, account_id: str) -> list[dict[str, Any]]:
+        return [s.to_dict() for s in self.consent.list(account_id)]
+
+    def register_device(self, account_id: str, device_token: str, platform: str) -> dict[str, Any]:
+        self.profiles.register_device(account_id, device_token, platform)
+        return {"registered": True, "platform": platform}
+
+    def remove_device(self, account_id: str) -> dict[str, Any]:
+        return {"removed": self.profiles.remove_device(account_id)}
+
+    def inbox(self, account_id: str, *, limit: int = 20, before: float | None = None) -> dict[str, Any]:
+        return self.inbox_store.list(account_id, limit=limit, before=before).to_dict()
+
+    def inbox_unread(self, account_id: str) -> dict[str, int]:
+        return {"unread": self.inbox_store.unread_count(account_id)}
+
+    def mark_inbox_read(self, account_id: str, message_ids: Iterable[str] | None = None) -> dict[str, int]:
+        marked = self.inbox_store.mark_read(account_id, None if message_ids is None else list(message_ids))
+        return {"marked": marked, "unread": self.inbox_store.unread_count(account_id)}
+
+    def record_events(self, account_id: str | None, events: object, *, region: str | None = None) -> dict[str, int]:
+        """≤ 50 behaviour events (search/view/start/finish/view_theme/click); 413 too_many_events."""
+        return self.events.record(account_id, events, region=region)
+
+    def recommendations(self, account_id: str | None, *, region: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self.recommender.recommend(account_id, region=region, limit=limit)]
+
+    # === WeChat message-push URL ================================================================================
+
+    def wechat_verify_url(self, query: Mapping[str, str]) -> str:
+        """GET: returns ``echostr`` to answer with (401 event_signature_invalid otherwise)."""
+        return self.wechat_events.verify_url(query)
+
+    def wechat_event(self, query: Mapping[str, str], body: bytes | str) -> dict[str, int]:
+        """POST: verify and apply; the HTTP layer answers ``success`` (plain text) on return."""
+        return self.wechat_events.handle(query, body)
+
+
+__all__ = ["Actor", "PushService"]

@@ -1,0 +1,250 @@
+"""The push worker: ``python -m push.worker`` (started by ``make run``).
+
+Reads ``config.Settings.from_env()`` and ``push.settings.PushSettings.from_env()``, builds the
+senders (WeChat through the shared access-token holder of ``auth.upstream.factory``, Alipay through
+its ``AlipayClient``, the APP push gateway, the inbox), then runs:
+
+- ``MSB_PUSH_THREADS`` dispatcher threads, each a stream consumer (``host:pid:n``) that also takes
+  over entries of dead consumers (``XAUTOCLAIM``) every ``claim_idle_seconds / 2``;
+- one housekeeping loop (every 0.5 s): start scheduled campaigns and plan them (also re-plans a
+  running campaign whose planner died), promote due deferred/retry batches, settle orphaned
+  in-flight sends, finish campaigns, trim acknowledged stream entries, heartbeat.
+
+SIGTERM/SIGINT: stop reading, let in-flight sends complete and be recorded, ack, exit 0. A SIGKILL
+loses nothing: unacked entries are reclaimed and per-message state prevents double sends (see
+``push.dispatcher``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from auth.clock import SystemClock
+from auth.upstream.alipay import AlipayClient
+from auth.upstream.factory import build_gateways
+from auth.upstream.http import UpstreamHttp, pooled_session
+from auth.upstream.wechat_token import StableTokenSource, WeChatAccessTokenHolder
+from config import ConfigError, Settings
+from push import keys
+from push.campaigns import RUNNING, SYSTEM_ACTOR
+from push.clock import Clock
+from push.dispatcher import Dispatcher, finish_if_done
+from push.errors import CampaignNotFound, CampaignStateConflict
+from push.planner import PlanBusy
+from push.senders.alipay import AlipaySender
+from push.senders.app_push import AppPushSender
+from push.senders.base import Sender
+from push.senders.http import JsonHttp
+from push.senders.inbox import InboxSender
+from push.senders.wechat import WeChatSender
+from push.service import PushService
+from push.settings import PushSettings
+
+log = logging.getLogger("msb.push.worker")
+
+HOUSEKEEPING_SECONDS = 0.5
+TRIM_SECONDS = 60.0
+
+
+def build_senders(settings: Settings, push_settings: PushSettings, redis_client: redis.Redis, service: PushService,
+                  *, token_clock: Clock | None = None) -> dict[str, Sender]:
+    """All four senders; Alipay is left out (its messages retry, then dead-letter) when its keys are missing."""
+    timeout = settings.upstream_timeout_seconds
+    pool = max(16, push_settings.threads * push_settings.concurrency)
+    alipay: AlipayClient | None = None
+    try:
+        gateways = build_gateways(settings, redis_client, clock=token_clock)
+        holder = gateways.wechat_token_holder
+        alipay = gateways.alipay
+    except ConfigError as exc:
+        log.error("alipay channel disabled", extra={"fields": {"reason": str(exc)}})
+        wechat_url = settings.upstream_url("wechat")
+        source = StableTokenSource(wechat_url, settings.wechat_appid, settings.wechat_secret,
+                                   UpstreamHttp("wechat", session=pooled_session(), timeout=timeout))
+        holder = WeChatAccessTokenHolder(redis_client, settings.wechat_appid, source, clock=token_clock, fetch_timeout=timeout)
+    senders: dict[str, Sender] = {
+        "wechat": WeChatSender(settings.upstream_url("wechat"), holder, http=JsonHttp(pool), timeout=timeout),
+        "app": AppPushSender(push_settings.app_push_url, push_settings.app_push_key, http=JsonHttp(pool), timeout=timeout),
+        "inbox": InboxSender(service.inbox_store, service.clock),
+    }
+    if alipay is not None:
+        senders["alipay"] = AlipaySender(alipay)
+    return senders
+
+
+class PushRuntime:
+    def __init__(self, service: PushService, senders: Mapping[str, Sender], *, threads: int | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.service = service
+        self.senders = dict(senders)
+        self.threads = threads or service.settings.threads
+        self.stop = stop or threading.Event()
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._housekeeper = service.dispatcher(senders=self.senders, name=f"{self.name}:hk", stop=self.stop)
+        self._last_trim = 0.0
+
+    # --- housekeeping --------------------------------------------------------------------------------
+
+    def tick(self) -> dict[str, int]:
+        service = self.service
+        now = service.clock.now()
+        started = planned = 0
+        for campaign_id in service.campaigns.scheduled_due(now):
+            try:
+                service.campaigns.transition(SYSTEM_ACTOR, campaign_id, "start")
+                started += 1
+            except (CampaignStateConflict, CampaignNotFound):
+                continue
+        for campaign_id in service.campaigns.running_ids():
+            try:
+                campaign = service.campaigns.get(campaign_id)
+            except CampaignNotFound:
+                continue
+            if campaign.status != RUNNING:
+                continue
+            if campaign.plan_state != "planned":
+                if service.redis.exists(keys.plan_lock(campaign_id)):
+                    continue
+                try:
+                    service.planner.plan(campaign)
+                    planned += 1
+                except PlanBusy:
+                    continue
+            if campaign.plan_state == "planned" or planned:
+                finish_if_done(service.redis, service.campaigns, campaign_id)
+        promoted = self._housekeeper.promote_due()
+        orphans = self._housekeeper.sweep_orphans()
+        if time.monotonic() - self._last_trim > TRIM_SECONDS:
+            self._last_trim = time.monotonic()
+            self._housekeeper.trim_streams()
+            service.redis.hset(keys.WORKERS, self.name, repr(time.time()))
+        return {"started": started, "planned": planned, "promoted": promoted, "orphans": orphans}
+
+    # --- in-process use (tests, tools) -------------------------------------------------------------
+
+    def drain(self, *, max_seconds: float = 30.0, dispatcher: Dispatcher | None = None) -> int:
+        """Tick and dispatch until nothing is ready to send (retries not yet due are left)."""
+        dispatcher = dispatcher or self.service.dispatcher(senders=self.senders, name=f"{self.name}:drain", stop=self.stop)
+        dispatcher.ensure_groups()
+        deadline = time.monotonic() + max_seconds
+        total = 0
+        try:
+            while time.monotonic() < deadline:
+                self.tick()
+                handled = dispatcher.poll(block_ms=None, count=10)
+                total += handled
+                if handled == 0 and not self._due_work():
+                    break
+        finally:
+            if dispatcher is not None:
+                dispatcher.close()
+        return total
+
+    def _due_work(self) -> bool:
+        redis_client = self.service.redis
+        if redis_client.zcount(keys.DELAYED, "-inf", repr(self.service.clock.now())):
+            return True
+        for campaign_id in self.service.campaigns.running_ids():
+            campaign = self.service.campaigns.get(campaign_id)
+            if campaign.status == RUNNING and campaign.plan_state != "planned":
+                return True
+        return False
+
+    # --- the process -----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._retrying(self._housekeeper.ensure_groups)
+        workers = [threading.Thread(target=self._dispatch_loop, args=(n,), name=f"push-dispatch-{n}", daemon=True)
+                   for n in range(self.threads)]
+        for thread in workers:
+            thread.start()
+        log.info("push worker started", extra={"fields": {"threads": self.threads, "channels": sorted(self.senders)}})
+        while not self.stop.is_set():
+            try:
+                self.tick()
+            except redis.RedisError as exc:
+                log.warning("housekeeping failed", extra={"fields": {"error_class": type(exc).__name__}})
+            except Exception:
+                log.exception("housekeeping error")
+            self.stop.wait(HOUSEKEEPING_SECONDS)
+        for thread in workers:
+            thread.join(timeout=30)
+        self._housekeeper.close()
+        log.info("push worker stopped")
+
+    def _dispatch_loop(self, number: int) -> None:
+        dispatcher = self.service.dispatcher(senders=self.senders, name=f"{self.name}:{number}", stop=self.stop)
+        try:
+            while not self.stop.is_set():
+                try:
+                    dispatcher.maybe_reclaim()
+                    dispatcher.poll(block_ms=1000, count=1)
+                except redis.RedisError as exc:
+                    log.warning("dispatch failed", extra={"fields": {"error_class": type(exc).__name__}})
+                    self.stop.wait(1.0)
+                except Exception:  # keep the thread alive whatever happens; the entry stays pending
+                    log.exception("dispatcher error")
+                    self.stop.wait(1.0)
+        finally:
+            dispatcher.close()
+
+    def _retrying(self, action: Any) -> None:
+        while not self.stop.is_set():
+            try:
+                action()
+                return
+            except redis.RedisError:
+                log.warning("redis not reachable yet; retrying")
+                self.stop.wait(1.0)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname.lower(),
+                                 "logger": record.name, "msg": record.getMessage()}
+        entry.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.WARNING)
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    push_settings = PushSettings.from_env(settings)
+    configure_logging(settings.log_level)
+    redis_client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+    service = PushService.from_settings(settings, redis_client, push_settings=push_settings)
+    senders = build_senders(settings, push_settings, redis_client, service, token_clock=SystemClock())
+    runtime = PushRuntime(service, senders, threads=push_settings.threads)
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("stopping", extra={"fields": {"signal": signum}})
+        runtime.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    runtime.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Pure pieces: WeChat value rules, quiet-hours arithmetic, birth-month ranges, the token bucket,
+settings from the environment."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from config import ConfigError, settings_for_tests
+from push.audience import birth_months
+from push.clock import quiet_until, shanghai_ts
+from push.limits import RateLimiter
+from push.settings import PushSettings
+from push.templates import check_wechat_value
+
+
+@pytest.mark.parametrize("key,value,ok", [
+    ("thing1", "养老金资格认证", True), ("thing1", "一" * 20, True), ("thing1", "一" * 21, False), ("thing1", " ", False),
+    ("phrase2", "待办理", True), ("phrase2", "已经受理完成了", False), ("phrase2", "ok", False),
+    ("time3", "2019年10月1日 15:01", True), ("time3", "15:01", True), ("time3", "2026-03-02 09:00~2026-03-02 17:00", True),
+    ("time3", "明天上午", False), ("date4", "2026年3月2日", True), ("date4", "03/02", False),
+    ("character_string1", "NMG-2026-000123", True), ("character_string1", "内蒙古", False), ("character_string1", "x" * 33, False),
+    ("number1", "12.5", True), ("number1", "1" * 33, False), ("letter1", "ABC", True), ("letter1", "AB1", False),
+    ("amount1", "¥100.50", True), ("amount1", "100元", True), ("amount1", "一百元", False),
+    ("phone_number1", "0471-1234567", True), ("car_number1", "蒙A12345", True), ("car_number1", "蒙A123456789", False),
+    ("name1", "巴特尔", True), ("name1", "Bater Chen", True), ("name1", "巴特尔1", False), ("symbol1", "★", True),
+    ("unknownkey1", "x", False), ("thing", "x", False),
+])
+def test_wechat_value_rules(key: str, value: str, ok: bool) -> None:
+    assert (check_wechat_value(key, value) is None) is ok
+
+
+def test_quiet_hours_wrap_midnight() -> None:
+    assert quiet_until(shanghai_ts(2026, 3, 2, 21, 59), "22:00", "08:00") is None
+    assert quiet_until(shanghai_ts(2026, 3, 2, 22, 0), "22:00", "08:00") == shanghai_ts(2026, 3, 3, 8, 0)
+    assert quiet_until(shanghai_ts(2026, 3, 3, 3, 0), "22:00", "08:00") == shanghai_ts(2026, 3, 3, 8, 0)
+    assert quiet_until(shanghai_ts(2026, 3, 3, 8, 0), "22:00", "08:00") is None
+    assert quiet_until(shanghai_ts(2026, 3, 3, 12, 30), "12:00", "14:00") == shanghai_ts(2026, 3, 3, 14, 0)
+    assert quiet_until(shanghai_ts(2026, 3, 3, 23, 0), "00:00", "00:00") is None  # disabled
+
+
+def test_birth_months_cover_an_age_range() -> None:
+    months = birth_months(date(2026, 3, 15), 60, 60)
+    assert months[0] == "196503" and months[-1] == "196603"  # boundary months included (month precision)
+    assert "196502" not in months and "196604" not in months
+    assert len(birth_months(date(2026, 3, 15), 0, 130)) == 131 * 12 + 1
+
+
+def test_token_bucket_is_shared_and_atomic(redis_client) -> None:
+    now = [1000.0]
+    limiter = RateLimiter(redis_client, {"wechat": 10.0, "inbox": 0.0}, timer=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    assert limiter.try_take("wechat", 25) == (10, 0.1)  # burst of one second's worth
+    assert limiter.try_take("wechat", 1)[0] == 0
+    now[0] += 0.5
+    assert limiter.try_take("wechat", 10)[0] == 5
+    assert limiter.acquire("wechat", 20) == 20 and now[0] >= 1002.5  # waited for the refill
+    assert limiter.try_take("inbox", 10_000) == (10_000, 0.0)  # 0 = unlimited
+
+
+def test_push_settings_from_env() -> None:
+    base = settings_for_tests(sandbox_url="http://127.0.0.1:9")
+    settings = PushSettings.from_env(base, {"MSB_PUSH_QUIET_HOURS": "23:00-07:30", "MSB_PUSH_RATE_WECHAT": "50",
+                                            "MSB_PUSH_QUOTA_APP": "1000", "MSB_PUSH_DAILY_CAP": "3"})
+    assert (settings.quiet_start, settings.quiet_end, settings.daily_cap) == ("23:00", "07:30", 3)
+    assert settings.rates["wechat"] == 50 and settings.quotas["app"] == 1000 and settings.app_push_url == "http://127.0.0.1:9"
+    with pytest.raises(ConfigError):
+        PushSettings.from_env(base, {"MSB_PUSH_DAILY_CAP": "zero"})
+    with pytest.raises(ConfigError):
+        PushSettings.from_env(base, {"MSB_PUSH_WECHAT_AES_KEY": "short"})
