@@ -121,5 +121,35 @@ class CatalogueHolder:
         return True
 
 
+class ResponseCacheHolder:
+    """The process's ``bff.cache.ResponseCache`` (anonymous responses on Redis, see bff/cache/README.md).
+
+    Built by ``init_app``; a new app (tests) closes the previous cache. Attribute access is
+    forwarded, so ``response_cache.get_or_compute(...)`` and ``response_cache.invalidate_tag(...)``
+    work on the module-level singleton.
+    """
+
+    def __init__(self) -> None:
+        self._cache = None
+
+    def init_app(self, app: Flask, url: str) -> None:
+        from bff.cache import ResponseCache
+
+        previous, self._cache = self._cache, ResponseCache(url)
+        if previous is not None:
+            previous.close()
+        app.extensions["response_cache"] = self
+
+    @property
+    def cache(self):
+        if self._cache is None:
+            raise RuntimeError("ResponseCacheHolder used before init_app")
+        return self._cache
+
+    def __getattr__(self, name: str):
+        return getattr(self.cache, name)
+
+
 redis_store = RedisStore()
 catalogue_holder = CatalogueHolder()
+response_cache = ResponseCacheHolder()

@@ -17,6 +17,14 @@ def public_cache_control(max_age_seconds: int) -> str:
     return f"public, max-age={max_age_seconds}"
 
 
+def add_vary(response: Response, *headers: str) -> Response:
+    """Name request headers the representation depends on (RFC 9110 §12.5.5), keeping any already
+    listed; a 304 made from this response keeps the header."""
+    for header in headers:
+        response.vary.add(header)
+    return response
+
+
 def _etag_for(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 

@@ -29,6 +29,18 @@ class HotArgsSchema(RegionArgsSchema):
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
 
 
+class LocalizedTextSchema(Schema):
+    """A display string in the requested language, with its BCP 47 tag (WCAG 3.1.2)."""
+
+    text = fields.String(required=True)
+    lang = fields.String(required=True, metadata={"description": "`mn-Mong` or `zh-Hans`", "example": "mn-Mong"})
+    fallback = fields.Boolean(required=True, metadata={"description": "Mongolian was asked for; this is the Chinese text"})
+
+
+LOCAL_REGION_DOC = {"description": "only with `Accept-Language: mn`: the region name in Mongolian where known"}
+LOCAL_NAME_DOC = {"description": "only with `Accept-Language: mn`: the item name in Mongolian (Chinese fallback, marked)"}
+
+
 class ItemSummarySchema(Schema):
     basic_code = fields.String(required=True)
     implementation_code = fields.String()
@@ -44,6 +56,8 @@ class ItemSummarySchema(Schema):
     visits = fields.Integer()
     promised_days = fields.Integer()
     popularity = fields.Integer()
+    name_local = fields.Nested(LocalizedTextSchema, metadata=LOCAL_NAME_DOC)
+    region_name_local = fields.Nested(LocalizedTextSchema, allow_none=True, metadata=LOCAL_REGION_DOC)
 
 
 class SearchHitSchema(ItemSummarySchema):
@@ -85,6 +99,7 @@ class SuggestResultSchema(Schema):
 
 class HotResultSchema(Schema):
     region = fields.String(allow_none=True)
+    region_name_local = fields.Nested(LocalizedTextSchema, allow_none=True, metadata=LOCAL_REGION_DOC)
     items = fields.List(fields.Nested(ItemSummarySchema), required=True)
 
 
@@ -145,4 +160,150 @@ class ThemeDetailSchema(Schema):
     description = fields.String()
     aliases = fields.List(fields.String())
     region = fields.String(allow_none=True)
+    region_name_local = fields.Nested(LocalizedTextSchema, allow_none=True, metadata=LOCAL_REGION_DOC)
     items = fields.List(fields.Nested(ItemSummarySchema), required=True)
+
+
+# -- elder mode (长辈版, `X-Client-Mode: elder`): see accessibility/README.md --------------------
+
+
+class SpokenTextSchema(Schema):
+    text = fields.String(required=True)
+    speech_text = fields.String(required=True, metadata={"description": "for text-to-speech: numbers, dates and phones written out"})
+
+
+class ContactSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "`hotline` (12345, always first) or `department`"})
+    name = fields.String(required=True)
+    phone = fields.String(required=True)
+    tel = fields.String(required=True, metadata={"example": "tel:12345"})
+    a11y_label = fields.String(required=True)
+    speech_text = fields.String(required=True)
+
+
+class HelpSchema(Schema):
+    title = fields.String(required=True)
+    contacts = fields.List(fields.Nested(ContactSchema), required=True)
+    speech_text = fields.String(required=True)
+
+
+class ColourPairSchema(Schema):
+    role = fields.String(required=True)
+    foreground = fields.String(required=True)
+    background = fields.String(required=True)
+    contrast = fields.Float(required=True)
+
+
+class PresentationSchema(Schema):
+    """Rendering tokens of the elder UI (MIIT 适老化 §1–§2); clients render, the BFF only advises."""
+
+    min_body_dp = fields.Integer(required=True)
+    body_dp = fields.Integer(required=True)
+    min_title_dp = fields.Integer(required=True)
+    touch_target_dp = fields.Integer(required=True)
+    min_touch_target_dp = fields.Integer(required=True)
+    line_height = fields.Float(required=True)
+    paragraph_spacing = fields.Float(required=True)
+    tiles_per_row = fields.Integer(required=True)
+    max_tiles = fields.Integer(required=True)
+    min_contrast = fields.Float(required=True)
+    colours = fields.List(fields.Nested(ColourPairSchema), required=True)
+    no_popups = fields.Boolean(required=True)
+    font_family = fields.String(required=True)
+
+
+class ElderTileSchema(Schema):
+    basic_code = fields.String(required=True)
+    title = fields.String(required=True, metadata={"description": "plain name"})
+    name = fields.String(required=True, metadata={"description": "official name"})
+    summary = fields.String(required=True, metadata={"description": "one plain sentence"})
+    speech_text = fields.String(required=True)
+    a11y_label = fields.String(required=True)
+    path = fields.String(required=True, metadata={"description": "BFF detail route"})
+    link = fields.String(metadata={"description": "home only: where the client opens it (deep link or mini-program page)"})
+    region_code = fields.String(allow_none=True)
+    region_name = fields.String(allow_none=True)
+    name_local = fields.Nested(LocalizedTextSchema, metadata=LOCAL_NAME_DOC)
+    region_name_local = fields.Nested(LocalizedTextSchema, allow_none=True, metadata=LOCAL_REGION_DOC)
+
+
+class ElderSearchResultSchema(Schema):
+    mode = fields.String(required=True, metadata={"example": "elder"})
+    query = fields.String(required=True)
+    total = fields.Integer(required=True)
+    shown = fields.Integer(required=True)
+    has_more = fields.Boolean(required=True)
+    items = fields.List(fields.Nested(ElderTileSchema), required=True, metadata={"description": "at most 5"})
+    speech_text = fields.String(required=True)
+    help = fields.Nested(HelpSchema, required=True)
+    presentation = fields.Nested(PresentationSchema, required=True)
+
+
+class ChecklistEntrySchema(Schema):
+    index = fields.Integer(required=True)
+    text = fields.String(required=True, metadata={"description": "plain wording"})
+    official = fields.String(required=True)
+    optional = fields.Boolean(required=True)
+    checked = fields.Boolean(required=True)
+    speech_text = fields.String(required=True)
+
+
+class VisitsSchema(Schema):
+    count = fields.Integer(required=True)
+    text = fields.String(required=True)
+    speech_text = fields.String(required=True)
+
+
+class DurationSchema(Schema):
+    promised_days = fields.Integer(allow_none=True)
+    text = fields.String(required=True)
+    speech_text = fields.String(required=True)
+
+
+class WhereSchema(Schema):
+    address = fields.String(required=True)
+    office_hours = fields.String(required=True)
+    text = fields.String(required=True)
+    speech_text = fields.String(required=True)
+
+
+class CallSchema(Schema):
+    department = fields.String(required=True)
+    phone = fields.String(required=True)
+    tel = fields.String(required=True)
+    a11y_label = fields.String(required=True)
+    speech_text = fields.String(required=True)
+
+
+class OnlineSchema(Schema):
+    available = fields.Boolean(required=True)
+    path = fields.String(allow_none=True)
+    text = fields.String(required=True)
+
+
+class ElderItemDetailSchema(Schema):
+    mode = fields.String(required=True, metadata={"example": "elder"})
+    basic_code = fields.String(required=True)
+    title = fields.String(required=True)
+    name = fields.String(required=True)
+    summary = fields.String(required=True)
+    checklist = fields.List(fields.Nested(ChecklistEntrySchema), required=True, metadata={"description": "materials to bring"})
+    conditions = fields.Nested(SpokenTextSchema, required=True)
+    visits = fields.Nested(VisitsSchema, required=True)
+    duration = fields.Nested(DurationSchema, required=True)
+    fee = fields.Nested(SpokenTextSchema, required=True)
+    where = fields.Nested(WhereSchema, required=True)
+    call = fields.Nested(CallSchema, required=True, allow_none=True)
+    online = fields.Nested(OnlineSchema, required=True)
+    region_code = fields.String(allow_none=True)
+    region_name = fields.String(allow_none=True)
+    speech_text = fields.String(required=True)
+    help = fields.Nested(HelpSchema, required=True)
+    presentation = fields.Nested(PresentationSchema, required=True)
+    name_local = fields.Nested(LocalizedTextSchema, metadata=LOCAL_NAME_DOC)
+    region_name_local = fields.Nested(LocalizedTextSchema, allow_none=True, metadata=LOCAL_REGION_DOC)
+
+
+# One success response per operation, in two documented shapes chosen by X-Client-Mode.
+SEARCH_RESPONSE = {"oneOf": [SearchResultSchema, ElderSearchResultSchema]}
+ITEM_DETAIL_RESPONSE = {"oneOf": [ItemDetailSchema, ElderItemDetailSchema]}
