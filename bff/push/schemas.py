@@ -1,0 +1,461 @@
+"""Request and response schemas of push campaigns, recommendations, subscriptions, devices and the inbox
+(one success schema per endpoint).
+
+Requests are checked for shape here (types, lengths, enumerations → 422 ``validation_failed``); the
+meaning (known templates, WeChat value rules per key prefix, known regions/items/themes, schedule
+windows) is checked by ``push`` and answered with its own codes (422 ``invalid_template_data``,
+``unknown_template``, ``unknown_region``, ``unknown_item`` …), naming the field.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, pre_load, validate
+
+from bff.auth.schemas import FullMatch
+from push.campaigns import CATEGORIES, STATUSES
+from push.consent import RESULTS
+from push.errors import TooManyEvents
+from push.events import EVENT_TYPES, MAX_BATCH, MAX_QUERY
+from push.profiles import APP_PLATFORMS
+from push.settings import CHANNELS, CONSENT_CHANNELS
+
+REGION = FullMatch(r"^[0-9]{6}$", error="a 6-digit administrative division code")
+BASIC_CODE = validate.Length(min=1, max=32)
+TEMPLATE_ID = validate.Length(min=1, max=64)
+MAX_TS = 4_102_444_800  # 2100-01-01: any later "timestamp" is a mistake (milliseconds?)
+TIMESTAMP = validate.Range(min=1, max=MAX_TS)
+
+
+class _Strict(Schema):
+    """Unknown fields are refused (422), as marshmallow does by default."""
+
+
+# --- citizen requests ---------------------------------------------------------------------------------
+
+
+class RecommendationArgsSchema(_Strict):
+    region = fields.String(validate=REGION, metadata={"description": "6-digit region code; a signed-in citizen's home region wins", "example": "150102"})
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=20), metadata={"description": "anonymous callers get at most 5"})
+
+
+class EventSchema(_Strict):
+    type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    item = fields.String(validate=BASIC_CODE, metadata={"description": "basic code (view/start/finish; optional for search: the result picked)", "example": "B0096"})
+    query = fields.String(validate=validate.Length(min=1, max=MAX_QUERY), metadata={"description": "search: what was typed"})
+    theme = fields.String(validate=validate.Length(min=1, max=16), metadata={"description": "view_theme: the 一件事 theme code", "example": "T01"})
+    message_id = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "click: the id of the push or inbox message"})
+
+
+class EventBatchSchema(_Strict):
+    events = fields.List(fields.Nested(EventSchema), required=True, validate=validate.Length(min=1),
+                         metadata={"description": f"at most {MAX_BATCH} events (413 `too_many_events` above)"})
+    region = fields.String(validate=REGION, metadata={"description": "anonymous callers: the region the app shows (feeds regional popularity)"})
+
+    @pre_load
+    def _batch_size(self, data, **kwargs):
+        # Checked before validating each event: a huge batch is refused without looking inside.
+        if isinstance(data, dict) and isinstance(data.get("events"), list) and len(data["events"]) > MAX_BATCH:
+            raise TooManyEvents(MAX_BATCH)
+        return data
+
+
+class SubscriptionResultsSchema(_Strict):
+    channel = fields.String(required=True, validate=validate.OneOf(CONSENT_CHANNELS))
+    results = fields.Dict(
+        keys=fields.String(validate=TEMPLATE_ID), values=fields.String(validate=validate.OneOf(RESULTS)),
+        required=True, validate=validate.Length(min=1, max=5),
+        metadata={"description": "the popup's per-template answers, as `wx.requestSubscribeMessage` / "
+                  "`my.requestSubscribeMessage` report them: accept, reject, ban (switched off for good), filter",
+                  "example": {"wx_tpl_service_reminder": "accept"}})
+
+
+class SubscriptionArgsSchema(_Strict):
+    channel = fields.String(validate=validate.OneOf(CONSENT_CHANNELS))
+
+
+class DeviceSchema(_Strict):
+    device_token = fields.String(required=True, validate=FullMatch(r"^[A-Za-z0-9:_\-.]{8,256}$", error="a push token from the vendor SDK"))
+    platform = fields.String(required=True, validate=validate.OneOf(APP_PLATFORMS))
+
+
+class InboxArgsSchema(_Strict):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    before = fields.Float(validate=TIMESTAMP, metadata={"description": "`next_before` of the previous page"})
+
+
+# --- citizen responses -----------------------------------------------------------------------------------
+
+
+class RecommendedThemeSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class RecommendedItemSchema(Schema):
+    basic_code = fields.String(required=True, metadata={"example": "B0096"})
+    name = fields.String(required=True)
+    reason = fields.String(required=True, metadata={"description": "why, for the citizen", "example": "您最近搜索了“出生医学证明”"})
+    reason_code = fields.String(required=True, metadata={"description": "in_progress | search | theme | life_stage | popular_region | popular"})
+    theme = fields.Nested(RecommendedThemeSchema, required=True, allow_none=True)
+
+
+class RecommendationsSchema(Schema):
+    items = fields.List(fields.Nested(RecommendedItemSchema), required=True)
+    personalised = fields.Boolean(required=True)
+
+
+class EventsAcceptedSchema(Schema):
+    accepted = fields.Integer(required=True)
+
+
+class SubscriptionSchema(Schema):
+    channel = fields.String(required=True)
+    template_id = fields.String(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "one_time (one accept = one message) | long_term"})
+    remaining = fields.Integer(required=True, allow_none=True, metadata={"description": "one-time sends left; null for long-term"})
+    active = fields.Boolean(required=True)
+
+
+class SubscriptionListSchema(Schema):
+    items = fields.List(fields.Nested(SubscriptionSchema), required=True)
+
+
+class DeviceRegisteredSchema(Schema):
+    registered = fields.Boolean(required=True)
+    platform = fields.String(required=True)
+
+
+class DeviceRemovedSchema(Schema):
+    removed = fields.Boolean(required=True)
+
+
+class InboxMessageSchema(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    text = fields.String(required=True)
+    page = fields.String(required=True, allow_none=True)
+    category = fields.String(required=True)
+    campaign = fields.String(required=True)
+    at = fields.Float(required=True)
+    read = fields.Boolean(required=True)
+
+
+class InboxPageSchema(Schema):
+    items = fields.List(fields.Nested(InboxMessageSchema), required=True)
+    unread = fields.Integer(required=True)
+    next_before = fields.Float(required=True, allow_none=True)
+
+
+class UnreadSchema(Schema):
+    unread = fields.Integer(required=True)
+
+
+class MarkedSchema(Schema):
+    marked = fields.Integer(required=True)
+    unread = fields.Integer(required=True)
+
+
+# --- WeChat message-push URL -------------------------------------------------------------------------------
+
+
+class WeChatQuerySchema(Schema):
+    """Query of WeChat's calls; other parameters WeChat may add are ignored."""
+
+    class Meta:
+        unknown = "exclude"
+
+    signature = fields.String(validate=validate.Length(max=64))
+    timestamp = fields.String(validate=validate.Length(max=20))
+    nonce = fields.String(validate=validate.Length(max=64))
+    echostr = fields.String(validate=validate.Length(max=256), metadata={"description": "GET (URL check) only"})
+    encrypt_type = fields.String(validate=validate.Length(max=16))
+    msg_signature = fields.String(validate=validate.Length(max=64))
+
+
+# --- operator requests ---------------------------------------------------------------------------------------
+
+
+class WeChatContentSchema(_Strict):
+    template_id = fields.String(required=True, validate=TEMPLATE_ID, metadata={"example": "wx_tpl_service_reminder"})
+    data = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=32)), values=fields.Raw(), required=True,
+                       metadata={"description": "`{key: value}` or WeChat's `{key: {value}}`; each value is checked "
+                                 "against its key prefix (thing ≤ 20 chars, phrase ≤ 5 汉字, time, …)",
+                                 "example": {"thing1": "养老金资格认证"}})
+    page = fields.String(allow_none=True, validate=validate.Length(max=512))
+    miniprogram_state = fields.String(validate=validate.OneOf(("developer", "trial", "formal")))
+
+
+class AlipayContentSchema(_Strict):
+    template_id = fields.String(required=True, validate=TEMPLATE_ID, metadata={"example": "ali_tpl_service_reminder"})
+    data = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=32)), values=fields.Raw(), required=True,
+                       metadata={"description": "`{keywordN: value}`, values ≤ 50 chars"})
+    page = fields.String(allow_none=True, validate=validate.Length(max=512))
+
+
+class AppContentSchema(_Strict):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    payload = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), values=fields.Raw(),
+                          metadata={"description": "extra data for the APP (≤ 1 KB as JSON)"})
+
+
+class InboxContentSchema(_Strict):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ContentSchema(_Strict):
+    wechat = fields.Nested(WeChatContentSchema)
+    alipay = fields.Nested(AlipayContentSchema)
+    app = fields.Nested(AppContentSchema)
+    inbox = fields.Nested(InboxContentSchema)
+
+
+_LIST = validate.Length(max=200)
+
+
+class AudienceRulesSchema(_Strict):
+    """All optional, AND across rules, OR inside a list."""
+
+    regions = fields.List(fields.String(validate=REGION), validate=_LIST,
+                          metadata={"description": "home region; a 盟市 code includes all its 旗县, 150000 is everyone", "example": ["150100"]})
+    age_min = fields.Integer(validate=validate.Range(min=0, max=130), metadata={"description": "from the verified ID number"})
+    age_max = fields.Integer(validate=validate.Range(min=0, max=130))
+    subject = fields.String(validate=validate.OneOf(("any", "person", "enterprise")))
+    themes = fields.List(fields.String(validate=validate.Length(min=1, max=16)), validate=_LIST, metadata={"description": "touched any of these 一件事"})
+    handled = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST, metadata={"description": "finished (办结) any of these items"})
+    not_handled = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST, metadata={"description": "finished none of these items"})
+    started_not_finished = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST)
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=32)), validate=_LIST)
+
+
+class ScheduleSchema(_Strict):
+    start_at = fields.Float(allow_none=True, validate=TIMESTAMP, metadata={"description": "Unix seconds; default: when scheduled"})
+    end_at = fields.Float(allow_none=True, validate=TIMESTAMP, metadata={"description": "Unix seconds; unsent messages expire then (window ≤ 90 days)"})
+
+
+class CampaignCreateSchema(_Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES),
+                             metadata={"description": "service (no opt-out, always in the inbox) | policy | marketing"})
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True, validate=validate.Length(min=1, max=4),
+                           metadata={"description": "in priority order", "example": ["wechat", "inbox"]})
+    content = fields.Nested(ContentSchema, required=True, metadata={"description": "one entry per channel (service campaigns: inbox too)"})
+    page = fields.String(allow_none=True, validate=validate.Length(max=512), metadata={"description": "target mini-program page", "example": "pages/item/detail?code=B0096"})
+    audience = fields.Nested(AudienceRulesSchema)
+    schedule = fields.Nested(ScheduleSchema)
+    max_per_citizen = fields.Integer(validate=validate.Range(min=1, max=4),
+                                     metadata={"description": "messages per citizen across the channels (default: one per channel)"})
+    note = fields.String(validate=validate.Length(max=500))
+
+
+class CampaignUpdateSchema(CampaignCreateSchema):
+    """Only the given fields change (drafts only)."""
+
+    name = fields.String(validate=validate.Length(min=1, max=60))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), validate=validate.Length(min=1, max=4))
+    content = fields.Nested(ContentSchema)
+    version = fields.Integer(validate=validate.Range(min=0, max=2**31), metadata={
+        "description": "the version you edited; 409 `version_conflict` when someone saved in between"})
+
+
+class CampaignListArgsSchema(_Strict):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
+
+
+class RejectSchema(_Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ReasonSchema(_Strict):
+    reason = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class StatsArgsSchema(_Strict):
+    since = fields.Float(validate=TIMESTAMP)
+    until = fields.Float(validate=TIMESTAMP)
+
+
+class EstimateSchema(_Strict):
+    audience = fields.Nested(AudienceRulesSchema, load_default=dict)
+    category = fields.String(validate=validate.OneOf(CATEGORIES),
+                             metadata={"description": "marketing/policy: per-channel counts leave out the opted-out"})
+
+
+# --- operator responses ----------------------------------------------------------------------------------------
+
+
+class WindowSchema(Schema):
+    start_at = fields.Float(required=True, allow_none=True)
+    end_at = fields.Float(required=True, allow_none=True)
+
+
+class CampaignSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    category = fields.String(required=True)
+    channels = fields.List(fields.String(), required=True)
+    effective_channels = fields.List(fields.String(), required=True, metadata={"description": "service campaigns add the inbox"})
+    content = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+    page = fields.String(required=True, allow_none=True)
+    audience = fields.Dict(required=True)
+    schedule = fields.Nested(WindowSchema, required=True)
+    max_per_citizen = fields.Integer(required=True)
+    note = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": " | ".join(STATUSES)})
+    version = fields.Integer(required=True)
+    author = fields.String(required=True)
+    created_at = fields.Float(required=True)
+    updated_at = fields.Float(required=True)
+    approved_by = fields.String(required=True, allow_none=True)
+    approved_at = fields.Float(required=True, allow_none=True)
+    rejection = fields.String(required=True, allow_none=True)
+    paused_reason = fields.String(required=True, allow_none=True)
+    plan_state = fields.String(required=True, allow_none=True)
+    resumed_batches = fields.Integer(metadata={"description": "resume only: parked batches sent back to the queues"})
+
+
+class FiguresSchema(Schema):
+    audience = fields.Integer(required=True)
+    planned = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    delivered = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    opened = fields.Integer(required=True)
+    clicked = fields.Integer(required=True)
+
+
+class CampaignSummarySchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    category = fields.String(required=True)
+    channels = fields.List(fields.String(), required=True)
+    status = fields.String(required=True)
+    version = fields.Integer(required=True)
+    author = fields.String(required=True)
+    approved_by = fields.String(required=True, allow_none=True)
+    schedule = fields.Nested(WindowSchema, required=True)
+    created_at = fields.Float(required=True)
+    updated_at = fields.Float(required=True)
+    figures = fields.Nested(FiguresSchema, required=True)
+
+
+class CampaignListSchema(Schema):
+    items = fields.List(fields.Nested(CampaignSummarySchema), required=True)
+
+
+_COUNTS = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ChannelPlanSchema(Schema):
+    channel = fields.String(required=True)
+    candidates = fields.Integer(required=True)
+    enqueued = fields.Integer(required=True, metadata={"description": "would be sent"})
+    deferred_until = fields.Float(required=True, allow_none=True, metadata={"description": "quiet hours: sent then"})
+    skipped = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class PreviewSchema(Schema):
+    campaign_id = fields.String(required=True)
+    audience = fields.Integer(required=True, metadata={"description": "citizens matching the rules"})
+    reach = fields.Integer(required=True, metadata={"description": "citizens who would get at least one message"})
+    enqueued = fields.Integer(required=True)
+    quiet_hours_deferred = fields.Integer(required=True)
+    skipped = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                          metadata={"description": "opted_out, no_channel_address, duplicate, frequency_cap, no_quota"})
+    channels = fields.Dict(keys=fields.String(), values=fields.Nested(ChannelPlanSchema), required=True)
+    samples = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True, metadata={"description": "rendered payload per channel"})
+    seconds = fields.Float(required=True)
+    dry_run = fields.Boolean(required=True)
+
+
+class AuditEntrySchema(Schema):
+    id = fields.String(required=True)
+    at = fields.Float(required=True)
+    actor = fields.String(required=True, metadata={"description": "operator account id, or `system` (worker)"})
+    action = fields.String(required=True)
+    from_ = fields.String(required=True, allow_none=True, attribute="from", data_key="from")
+    to = fields.String(required=True)
+    changes = fields.Raw(required=True)
+
+
+class AuditSchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema), required=True)
+
+
+class SeriesPointSchema(Schema):
+    minute = fields.Integer(required=True, metadata={"description": "start of the minute, Unix seconds"})
+    planned = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    delivered = fields.Integer(required=True)
+    opened = fields.Integer(required=True)
+    clicked = fields.Integer(required=True)
+
+
+class StatsSchema(Schema):
+    campaign_id = fields.String(required=True)
+    status = fields.String(required=True)
+    audience = fields.Integer(required=True)
+    reach = fields.Integer(required=True)
+    planned = fields.Integer(required=True)
+    deferred = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    delivered = fields.Integer(required=True)
+    delivery_failed = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    unknown = fields.Integer(required=True)
+    retries = fields.Integer(required=True)
+    dead = fields.Integer(required=True)
+    cancelled = fields.Integer(required=True)
+    expired = fields.Integer(required=True)
+    skipped = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                          metadata={"description": "by reason: opted_out, no_channel_address, duplicate, frequency_cap, no_quota"})
+    skipped_by_channel = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()), required=True)
+    quiet_hours_deferred = fields.Integer(required=True)
+    opened = fields.Integer(required=True)
+    clicked = fields.Integer(required=True)
+    outstanding = fields.Integer(required=True)
+    attempts = fields.Integer(required=True)
+    errors = fields.Integer(required=True)
+    error_rate = fields.Float(required=True)
+    channels = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()), required=True)
+    failed_codes = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()), required=True)
+    series = fields.List(fields.Nested(SeriesPointSchema), required=True)
+
+
+class CountySchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.String(required=True)
+    kind = fields.String(required=True)
+
+
+class CitySchema(CountySchema):
+    children = fields.List(fields.Nested(CountySchema), required=True)
+
+
+class RegionTreeSchema(CountySchema):
+    children = fields.List(fields.Nested(CitySchema), required=True)
+
+
+class EstimateResultSchema(Schema):
+    audience = fields.Integer(required=True, metadata={"description": "citizens matching the rules"})
+    reachable = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                            metadata={"description": "per channel: with an address (and not opted out for the category); "
+                                      "WeChat/Alipay consent is per template and shown by the campaign preview"})
+
+
+class TemplateSchema(Schema):
+    channel = fields.String(required=True)
+    template_id = fields.String(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(required=True)
+    keys = fields.List(fields.String(), required=True)
+
+
+class TemplateListSchema(Schema):
+    items = fields.List(fields.Nested(TemplateSchema), required=True)

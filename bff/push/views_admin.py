@@ -1,0 +1,258 @@
+"""Console side of push: campaigns (draft → submitted → approved by another operator → scheduled →
+running ⇄ paused → finished / cancelled), preview, audit, statistics, the region tree and a live
+audience estimate for the audience builder. Operator tokens (audience ``msb-console``).
+
+Roles: ``editor`` creates, edits (drafts only) and submits; ``approver`` approves or rejects (never
+their own campaign: 403 ``self_approval_forbidden``); editors and approvers schedule, pause, resume
+and cancel; every operator role reads. Only approved campaigns are ever sent. Each change is audited.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from bff.auth.security import current_principal, operator_required
+from bff.cache_http import invalidate_notices
+from bff.extensions import ErrorEnvelopeSchema, catalogue_holder
+from bff.push import schemas
+from bff.push.extension import push_service
+from push import keys
+from push.audience import validate_rules
+from push.campaigns import READ_ROLES, require_any_role
+from push.clock import local_today
+from push.profiles import ADDRESS_CHANNELS
+from push.redisutil import scratch_name
+from push.service import PushService
+
+blp = Blueprint("push_admin", __name__, url_prefix="/v1/admin",
+                description="Push campaigns for console operators: authoring, four-eyes approval, sending and statistics")
+
+NO_STORE = {"Cache-Control": "no-store"}
+ROLE_403 = "`operator_role_required`: the operator lacks the role"
+
+
+def _errors(*statuses: int):
+    descriptions = {
+        403: ROLE_403,
+        404: "`campaign_not_found`",
+        409: "`campaign_state_conflict` / `campaign_not_editable` / `version_conflict`",
+        422: "Invalid input: `validation_failed`, `invalid_input`, `invalid_template_data`, `unknown_template`, "
+             "`unknown_region`, `unknown_item` (`errors.field` names the field)",
+    }
+
+    def decorate(view):
+        for status in statuses:
+            view = blp.alt_response(status, schema=ErrorEnvelopeSchema, description=descriptions[status])(view)
+        return view
+
+    return decorate
+
+
+def _service() -> PushService:
+    return push_service.service
+
+
+def _answer(payload: Any, status: int = 200) -> tuple[Any, int, dict[str, str]]:
+    return payload, status, dict(NO_STORE)
+
+
+def _figures(service: PushService, campaign: dict[str, Any]) -> dict[str, Any]:
+    stats = service.stats.summary(campaign["id"])
+    figures = {name: stats[name] for name in ("audience", "planned", "sent", "delivered", "failed", "opened", "clicked")}
+    keep = ("id", "name", "category", "channels", "status", "version", "author", "approved_by", "schedule",
+            "created_at", "updated_at")
+    return {**{k: campaign[k] for k in keep}, "figures": figures}
+
+
+@blp.route("/campaigns")
+class Campaigns(MethodView):
+    @operator_required(blp)
+    @_errors(403)
+    @blp.arguments(schemas.CampaignListArgsSchema, location="query")
+    @blp.response(200, schemas.CampaignListSchema)
+    def get(self, args):
+        """Campaigns, newest first, with status and key figures (audience, planned, sent, delivered,
+        failed, opened, clicked)."""
+        service = _service()
+        found = service.list_campaigns(current_principal(), status=args.get("status"), limit=args["limit"], offset=args["offset"])
+        return _answer({"items": [_figures(service, c) for c in found]})
+
+    @operator_required(blp, role="editor")
+    @blp.arguments(schemas.CampaignCreateSchema)
+    @blp.response(201, schemas.CampaignSchema)
+    def post(self, body):
+        """Create a draft (editor): name, category, channels in priority order, content per channel
+        (WeChat template data checked against WeChat's value rules, Alipay template, APP title/body,
+        inbox text), target page, audience rules, schedule window, per-citizen cap."""
+        return _answer(_service().create_campaign(current_principal(), body), 201)
+
+
+@blp.route("/campaigns/<string:campaign_id>")
+class Campaign(MethodView):
+    @operator_required(blp)
+    @_errors(403, 404)
+    @blp.response(200, schemas.CampaignSchema)
+    def get(self, campaign_id):
+        """One campaign with its full spec and lifecycle fields."""
+        return _answer(_service().get_campaign(current_principal(), campaign_id))
+
+    @operator_required(blp, role="editor")
+    @_errors(404, 409)
+    @blp.arguments(schemas.CampaignUpdateSchema)
+    @blp.response(200, schemas.CampaignSchema)
+    def patch(self, body, campaign_id):
+        """Edit a draft (editor): only the given fields change; send `version` to detect concurrent edits."""
+        changes = dict(body)
+        version = changes.pop("version", None)
+        return _answer(_service().update_campaign(current_principal(), campaign_id, changes, expected_version=version))
+
+
+@blp.route("/campaigns/<string:campaign_id>/preview")
+class CampaignPreview(MethodView):
+    @operator_required(blp)
+    @_errors(403, 404)
+    @blp.response(200, schemas.PreviewSchema)
+    def get(self, campaign_id):
+        """Audience size, overall and per channel, after opt-outs, channel addresses, caps, consent and
+        quotas (nothing is consumed), and a rendered sample per channel."""
+        return _answer(_service().preview_campaign(current_principal(), campaign_id))
+
+
+NOTICE_CHANGING_ACTIONS = frozenset({"schedule", "pause", "resume", "cancel"})
+
+
+def _transition(action: str, doc: str, *, role: str | None = None, arguments: Any = None):
+    """A lifecycle endpoint ``POST /campaigns/<id>/<action>`` answering the campaign."""
+
+    def view(self, *args, **kwargs):
+        body = args[0] if args else {}
+        service, actor, campaign_id = _service(), current_principal(), kwargs["campaign_id"]
+        if action == "reject":
+            answer = service.reject_campaign(actor, campaign_id, body["reason"])
+        elif action in ("pause", "cancel"):
+            method = service.pause_campaign if action == "pause" else service.cancel_campaign
+            answer = method(actor, campaign_id, body.get("reason"))
+        elif action == "schedule":
+            answer = service.schedule_campaign(actor, campaign_id, start_at=body.get("start_at"), end_at=body.get("end_at"))
+        else:
+            answer = getattr(service, f"{action}_campaign")(actor, campaign_id)
+        if action in NOTICE_CHANGING_ACTIONS:
+            # A policy campaign going live or away changes the notices on every cached home screen.
+            invalidate_notices()
+        return _answer(answer)
+
+    view.__name__ = "post"
+    view.__doc__ = doc
+    view = blp.response(200, schemas.CampaignSchema)(view)
+    if arguments is not None:
+        view = blp.arguments(arguments)(view)
+    view = _errors(403, 404, 409)(view)
+    view = operator_required(blp, role=role)(view)
+    blp.route(f"/campaigns/<string:campaign_id>/{action}")(type(f"Campaign{action.title()}", (MethodView,), {"post": view}))
+
+
+_transition("submit", "Submit a draft for approval (editor).", role="editor")
+_transition("approve", "Approve a submitted campaign (approver, not its author: 403 `self_approval_forbidden`).", role="approver")
+_transition("reject", "Send a submitted campaign back to draft with a reason (approver).", role="approver",
+            arguments=schemas.RejectSchema)
+_transition("schedule", "Schedule an approved campaign (editor or approver); it starts at `start_at` "
+            "(default: the spec's, else now). Only approved campaigns are sent.", arguments=schemas.ScheduleSchema)
+_transition("pause", "Pause a running campaign (editor or approver); queued messages are parked.", arguments=schemas.ReasonSchema)
+_transition("resume", "Resume a paused campaign where it stopped (editor or approver).")
+_transition("cancel", "Cancel a campaign that has not finished (editor or approver); unsent messages are dropped.",
+            arguments=schemas.ReasonSchema)
+
+
+@blp.route("/campaigns/<string:campaign_id>/audit")
+class CampaignAudit(MethodView):
+    @operator_required(blp)
+    @_errors(403, 404)
+    @blp.response(200, schemas.AuditSchema)
+    def get(self, campaign_id):
+        """Who did what, when: every change of the campaign, oldest first (`system` is the worker)."""
+        return _answer({"items": _service().campaign_audit(current_principal(), campaign_id)})
+
+
+@blp.route("/campaigns/<string:campaign_id>/stats")
+class CampaignStats(MethodView):
+    @operator_required(blp)
+    @_errors(403, 404)
+    @blp.arguments(schemas.StatsArgsSchema, location="query")
+    @blp.response(200, schemas.StatsSchema)
+    def get(self, args, campaign_id):
+        """Planned, sent, delivered, failed, skipped by reason (opted out, no channel address, no
+        quota, frequency cap, duplicate), quiet-hours deferrals, opened/clicked, per channel, and a
+        per-minute series for the chart (`since` / `until` bound it)."""
+        return _answer(_service().campaign_stats(current_principal(), campaign_id, since=args.get("since"), until=args.get("until")))
+
+
+@blp.route("/push-templates")
+class Templates(MethodView):
+    @operator_required(blp)
+    @_errors(403)
+    @blp.response(200, schemas.TemplateListSchema)
+    def get(self):
+        """The WeChat / Alipay message templates campaigns may use, with their data keys."""
+        require_any_role(current_principal(), READ_ROLES)
+        return _answer({"items": [t.to_dict() for t in _service().templates.all()]})
+
+
+@blp.route("/regions")
+class Regions(MethodView):
+    @operator_required(blp)
+    @blp.alt_response(503, schema=ErrorEnvelopeSchema, description="`catalogue_unavailable`: the index is loading")
+    @blp.response(200, schemas.RegionTreeSchema)
+    def get(self):
+        """The 盟市 / 旗县 tree for the audience builder (a 盟市 in `audience.regions` includes its 旗县)."""
+        tree = catalogue_holder.get().regions
+
+        def node(region, children=None):
+            result = {"code": region.code, "name": region.name, "level": region.level, "kind": region.kind}
+            if children is not None:
+                result["children"] = children
+            return result
+
+        cities = [node(city, [node(county) for county in tree.counties(city.code)]) for city in tree.cities()]
+        return node(tree.province, cities), 200, {"Cache-Control": "private, max-age=300"}
+
+
+@blp.route("/audience/estimate")
+class AudienceEstimate(MethodView):
+    @operator_required(blp)
+    @_errors(403)
+    @blp.arguments(schemas.EstimateSchema)
+    @blp.response(200, schemas.EstimateResultSchema)
+    def post(self, body):
+        """Live audience size for the rules being built, and per channel how many can be reached
+        (have an address and, for `category` marketing/policy, have not opted out)."""
+        require_any_role(current_principal(), READ_ROLES)
+        return _answer(estimate(_service(), body["audience"], body.get("category")))
+
+
+def estimate(service: PushService, raw_rules: Any, category: str | None) -> dict[str, Any]:
+    """Audience size and per-channel reachability of a rule set (scratch bitmaps, deleted after)."""
+    rules = validate_rules(raw_rules, service.reference)
+    audience_key = service.audience.resolve(rules, local_today(service.clock))
+    part, opted = keys.scratch(scratch_name("estimate")), keys.scratch(scratch_name("estimate-opt"))
+    channels = (*ADDRESS_CHANNELS, "inbox")
+    try:
+        pipe = service.redis.pipeline(transaction=False)
+        pipe.bitcount(audience_key)
+        counted = [0]
+        for channel in channels:
+            if channel == "inbox":
+                pipe.copy(audience_key, part, replace=True)
+            else:
+                pipe.bitop("AND", part, audience_key, keys.seg_address(channel))
+            if category in ("marketing", "policy"):
+                pipe.bitop("AND", opted, part, keys.seg_opt_out(category, channel))
+                pipe.bitop("XOR", part, part, opted)
+            pipe.bitcount(part)
+            counted.append(len(pipe.command_stack) - 1)
+        results = pipe.execute()
+    finally:
+        service.redis.delete(audience_key, part, opted)
+    return {"audience": int(results[0]),
+            "reachable": {channel: int(results[position]) for channel, position in zip(channels, counted[1:])}}
