@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: run test bench index reindex stop setup redis-bin clean
+.PHONY: run test bench index reindex stop setup redis-bin chromium-bin clean
 
 setup: $(DEPS_STAMP) redis-bin
 
@@ -22,6 +22,10 @@ $(DEPS_STAMP): requirements.txt | $(VENV)/bin/python
 redis-bin:
 	@scripts/ensure_redis.sh
 
+# The console's browser tests drive Debian's Chromium (no browser download from elsewhere).
+chromium-bin:
+	@scripts/ensure_chromium.sh
+
 run: setup
 	@scripts/run.sh
 
@@ -31,7 +35,7 @@ index: setup
 reindex: setup
 	$(PY) -m catalog build --out var/index --scale $${MSB_CATALOG_SCALE:-1.0}
 
-test: setup
+test: setup chromium-bin
 	$(VENV)/bin/pytest
 
 bench: setup
