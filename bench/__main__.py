@@ -20,7 +20,7 @@ def _print_section(title: str, figures: dict) -> None:
 
 
 def main() -> None:
-    from bench import catalog_bench, http_auth, http_search
+    from bench import catalog_bench, http_auth, http_home, http_search
     from bench.stack import running_stack
 
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -30,6 +30,8 @@ def main() -> None:
 
     with running_stack(index_dir=index_dir, work_dir=BENCH_DIR) as stack:
         _print_section("search over HTTP (gunicorn 2 workers x 4 threads)", http_search.run(stack.api_base, stack.api_process))
+        _print_section("cached home and search vs a bare Flask endpoint",
+                       http_home.run(stack.api_base, stack.bare_base, stack.api_process))
         _print_section("login and refresh over HTTP", http_auth.run(stack.api_base, stack.sandbox_base, seconds=10))
 
 

@@ -16,6 +16,7 @@ from tools.redis_server import RedisServer, free_port
 class Stack:
     api_base: str
     sandbox_base: str
+    bare_base: str
     redis_url: str
     api_process: Popen
 
@@ -25,7 +26,7 @@ def running_stack(*, index_dir: Path, work_dir: Path) -> Iterator[Stack]:
     secrets = ensure_dev_keys(work_dir / "secrets")
     redis_server = RedisServer(work_dir / "redis")
     redis_server.start()
-    sandbox_port, api_port = free_port(), free_port()
+    sandbox_port, api_port, bare_port = free_port(), free_port(), free_port()
     sandbox = processes.start_gunicorn("sandbox.wsgi:app", port=sandbox_port, env=sandbox_env(secrets),
                                        workers=1, threads=8, log_path=work_dir / "bench-sandbox.log")
     api_env = {
@@ -40,11 +41,17 @@ def running_stack(*, index_dir: Path, work_dir: Path) -> Iterator[Stack]:
     }
     api = processes.start_gunicorn("wsgi:app", port=api_port, env=api_env, workers=2, threads=4,
                                    log_path=work_dir / "bench-api.log")
+    # The baseline for the cache figures: a bare Flask JSON endpoint under the same gunicorn configuration.
+    bare = processes.start_gunicorn("bench.bare_app:app", port=bare_port, env={}, workers=2, threads=4,
+                                    log_path=work_dir / "bench-bare.log")
     try:
         processes.wait_until_ready(f"http://127.0.0.1:{sandbox_port}/_drive/health", process=sandbox)
         processes.wait_until_ready(f"http://127.0.0.1:{api_port}/readyz", process=api)
-        yield Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}", redis_server.url, api)
+        processes.wait_until_ready(f"http://127.0.0.1:{bare_port}/readyz", process=bare)
+        yield Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}",
+                    f"http://127.0.0.1:{bare_port}", redis_server.url, api)
     finally:
+        processes.stop(bare)
         processes.stop(api)
         processes.stop(sandbox)
         redis_server.stop()

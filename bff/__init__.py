@@ -6,7 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bff import docs, http_cache, request_log
 from bff.errors import register_error_handlers
-from bff.extensions import api, catalogue_holder, redis_store
+from bff.extensions import api, catalogue_holder, redis_store, response_cache
 from config import Settings
 
 API_VERSION = "1.0"
@@ -37,11 +37,20 @@ def register_blueprints(app: Flask) -> None:
     from bff import auth as identity
     from bff.catalog import blp as catalog_blp
     from bff.health import blp as health_blp
+    from bff.home import blp as home_blp
+    from bff import push
 
     api.register_blueprint(health_blp)
     api.register_blueprint(catalog_blp)
+    api.register_blueprint(home_blp)
     for blueprint in identity.blueprints():
         api.register_blueprint(blueprint)
+    for blueprint in push.blueprints():
+        api.register_blueprint(blueprint)
+    # The operator console: plain Flask pages and assets, not part of the OpenAPI spec.
+    from bff.console import bp as console_bp
+
+    app.register_blueprint(console_bp)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -57,12 +66,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
+    from bff.auth import auth_service
+    from bff.home.sources import PushSources, home_sources
+    from bff.push import push_service
+
     redis_store.init_app(app, settings.redis_url)
     catalogue_holder.init_app(app, settings.index_dir)
+    response_cache.init_app(app, settings.redis_url)
     api.init_app(app)
-    from bff.auth import auth_service
-
     auth_service.init_app(app, settings, redis_store.client)
+    push_service.init_app(app, settings, redis_store.client)
+    # Home's recommendations, policy notices and unread count come from push.
+    home_sources.init_app(app, PushSources(push_service.proxy(app)))
     register_blueprints(app)
     app.register_blueprint(docs.bp)
     register_error_handlers(app)
