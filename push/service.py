@@ -17,8 +17,8 @@ from catalog.model import ReferenceData
 from config import Settings
 from push import keys
 from push.audience import AudienceResolver
-from push.campaigns import (APPROVER, EDITOR, READ_ROLES, Actor, CampaignStore, Operator, check_window,
-                            require_any_role)
+from push.campaigns import (APPROVER, EDITOR, FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator,
+                            check_window, require_any_role)
 from push.clock import Clock, SystemClock
 from push.consent import ConsentLedger
 from push.directory import AuthDirectory, Directory
@@ -26,6 +26,7 @@ from push.dispatcher import Dispatcher
 from push.errors import CitizenNotFound, InvalidInput
 from push.events import Events
 from push.limits import RateLimiter
+from push.notices import live_policy_notices
 from push.planner import Planner
 from push.profiles import AddressBook, Profiles
 from push.recommendations import Recommender
@@ -232,6 +233,11 @@ class PushService:
     def record_events(self, account_id: str | None, events: object, *, region: str | None = None) -> dict[str, int]:
         """≤ 50 behaviour events (search/view/start/finish/view_theme/click); 413 too_many_events."""
         return self.events.record(account_id, events, region=region)
+
+    def policy_notices(self, *, region: str, limit: int = 5) -> list[dict[str, Any]]:
+        """Home-screen notices: live policy campaigns whose audience covers ``region`` (never marketing)."""
+        candidates = [*self.campaigns.list(status=RUNNING, limit=100), *self.campaigns.list(status=FINISHED, limit=100)]
+        return live_policy_notices(candidates, region=region, tree=self.reference.regions, now=self.clock.now(), limit=limit)
 
     def recommendations(self, account_id: str | None, *, region: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self.recommender.recommend(account_id, region=region, limit=limit)]

@@ -28,8 +28,8 @@ let templatesLoaded = false;
 
 // --- roles -------------------------------------------------------------------------------------
 
-// Literal, as the API checks them: an admin without editor/approver reads everything but cannot act.
-const hasRole = (role) => Boolean(me && me.roles.includes(role));
+// As the API checks them: admins hold every role (but, like everyone, never approve their own campaign).
+const hasRole = (role) => Boolean(me && (me.roles.includes(role) || me.roles.includes("admin")));
 const canEdit = () => hasRole("editor");
 const canApprove = () => hasRole("approver");
 const canOperate = () => hasRole("editor") || hasRole("approver");
