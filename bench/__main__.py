@@ -20,7 +20,7 @@ def _print_section(title: str, figures: dict) -> None:
 
 
 def main() -> None:
-    from bench import catalog_bench, http_auth, http_home, http_search
+    from bench import catalog_bench, http_auth, http_home, http_search, push_bench
     from bench.stack import running_stack
 
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
@@ -33,6 +33,10 @@ def main() -> None:
         _print_section("cached home and search vs a bare Flask endpoint",
                        http_home.run(stack.api_base, stack.bare_base, stack.api_process))
         _print_section("login and refresh over HTTP", http_auth.run(stack.api_base, stack.sandbox_base, seconds=10))
+
+    # After the stack is down: planning and dispatch want the cores (and their own Redis and sandbox).
+    print("\n== push: plan a campaign over 1 M synthetic citizens, then dispatch to the sandbox WeChat channel ==")
+    push_bench.main()
 
 
 if __name__ == "__main__":

@@ -20,8 +20,14 @@ def public_cache_control(max_age_seconds: int) -> str:
 def add_vary(response: Response, *headers: str) -> Response:
     """Name request headers the representation depends on (RFC 9110 §12.5.5), keeping any already
     listed; a 304 made from this response keeps the header."""
-    for header in headers:
-        response.vary.add(header)
+    # Plain string work: werkzeug's ``response.vary`` re-parses and re-serialises the header on every
+    # add, which cost more than the rest of a cache hit.
+    existing = response.headers.get("Vary")
+    listed = [name.strip() for name in existing.split(",") if name.strip()] if existing else []
+    known = {name.lower() for name in listed}
+    listed.extend(header for header in headers if header.lower() not in known)
+    if listed:
+        response.headers["Vary"] = ", ".join(listed)
     return response
 
 
