@@ -337,7 +337,7 @@ def test_pause_resume_while_sending_and_cancel(stack, people, new_page) -> None:
     gina = stack.operator("ops.gina", "admin")
     reader = new_page()
     login(reader, gina)
-    expect(reader.get_by_role("link", name="新建活动")).to_be_visible()
+    expect(reader.get_by_role("link", name="新建活动").first).to_be_visible()
     reader.goto(f"/console/#/campaigns/{campaign_id}")
     expect(status_badge(reader)).to_have_text("已完成")
     expect(reader.locator(".actions button")).to_have_count(0)
