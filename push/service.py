@@ -220,8 +220,8 @@ class PushService:
     def remove_device(self, account_id: str) -> dict[str, Any]:
         return {"removed": self.profiles.remove_device(account_id)}
 
-    def inbox(self, account_id: str, *, limit: int = 20, before: float | None = None) -> dict[str, Any]:
-        return self.inbox_store.list(account_id, limit=limit, before=before).to_dict()
+    def inbox(self, account_id: str, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        return self.inbox_store.list(account_id, limit=limit, cursor=cursor).to_dict()
 
     def inbox_unread(self, account_id: str) -> dict[str, int]:
         return {"unread": self.inbox_store.unread_count(account_id)}

@@ -79,7 +79,8 @@ class DeviceSchema(_Strict):
 
 class InboxArgsSchema(_Strict):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    before = fields.Float(validate=TIMESTAMP, metadata={"description": "`next_before` of the previous page"})
+    cursor = fields.String(validate=validate.Length(min=3, max=160),
+                           metadata={"description": "`next_cursor` of the previous page"})
 
 
 # --- citizen responses -----------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ class InboxMessageSchema(Schema):
 class InboxPageSchema(Schema):
     items = fields.List(fields.Nested(InboxMessageSchema), required=True)
     unread = fields.Integer(required=True)
-    next_before = fields.Float(required=True, allow_none=True)
+    next_cursor = fields.String(required=True, allow_none=True)
 
 
 class UnreadSchema(Schema):

@@ -129,8 +129,8 @@ class Messages(MethodView):
     @blp.arguments(schemas.InboxArgsSchema, location="query")
     @blp.response(200, schemas.InboxPageSchema)
     def get(self, args):
-        """The in-app inbox, newest first; page on with `before=<next_before>`."""
-        page = push_service.service.inbox(current_principal().account_id, limit=args["limit"], before=args.get("before"))
+        """The in-app inbox, newest first; page on with `cursor=<next_cursor>`."""
+        page = push_service.service.inbox(current_principal().account_id, limit=args["limit"], cursor=args.get("cursor"))
         return private(page)
 
 

@@ -43,10 +43,10 @@ return 1
 class InboxPage:
     items: list[dict[str, Any]]
     unread: int
-    next_before: float | None
+    next_cursor: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"items": self.items, "unread": self.unread, "next_before": self.next_before}
+        return {"items": self.items, "unread": self.unread, "next_cursor": self.next_cursor}
 
 
 class Inbox:
@@ -61,10 +61,19 @@ class Inbox:
             keys=[keys.inbox(account_id), keys.inbox_messages(account_id), keys.inbox_unread(account_id)],
             args=[message["id"], repr(message["at"]), json.dumps(message, ensure_ascii=False), keys.INBOX_KEEP, keys.INBOX_TTL]))
 
-    def list(self, account_id: str, *, limit: int = 20, before: float | None = None) -> InboxPage:
+    def list(self, account_id: str, *, limit: int = 20, cursor: str | None = None) -> InboxPage:
+        """Newest first. The cursor names the last message served (delivery time and id), so messages
+        delivered in the same instant are neither skipped nor repeated across pages."""
         limit = max(1, min(int(limit), 100))
-        upper = f"({before}" if before is not None else "+inf"
-        ids = self._redis.zrevrangebyscore(keys.inbox(account_id), upper, "-inf", start=0, num=limit + 1, withscores=True)
+        key = keys.inbox(account_id)
+        if cursor is None:
+            ids = self._redis.zrevrangebyscore(key, "+inf", "-inf", start=0, num=limit + 1, withscores=True)
+        else:
+            score, last_id = _parse_cursor(cursor)
+            # Ties are ordered by id, descending: those at or after the last served id were served.
+            ties = int(self._redis.zcount(key, score, score))
+            ids = self._redis.zrevrangebyscore(key, score, "-inf", start=0, num=limit + 1 + ties, withscores=True)
+            ids = [(mid, at) for mid, at in ids if not (at == score and mid >= last_id)][:limit + 1]
         page, more = ids[:limit], len(ids) > limit
         pipe = self._redis.pipeline(transaction=False)
         pipe.hmget(keys.inbox_messages(account_id), [mid for mid, _ in page] or ["-"])
@@ -77,7 +86,8 @@ class Inbox:
             item = json.loads(body)
             item["read"] = mid not in unread
             items.append(item)
-        return InboxPage(items, len(unread), page[-1][1] if more and page else None)
+        next_cursor = f"{page[-1][1]!r}|{page[-1][0]}" if more and page else None
+        return InboxPage(items, len(unread), next_cursor)
 
     def unread_count(self, account_id: str) -> int:
         return int(self._redis.scard(keys.inbox_unread(account_id)))
@@ -125,3 +135,14 @@ class InboxSender:
             return Outcome(ABANDONED, "abandoned")
         self._inbox.deliver(message.account_id, body)
         return Outcome(SENT, "ok")
+
+
+def _parse_cursor(cursor: str) -> tuple[float, str]:
+    score, separator, message_id = cursor.partition("|")
+    try:
+        value = float(score)
+    except ValueError:
+        raise InvalidInput("cursor") from None
+    if not separator or not message_id or value != value or value in (float("inf"), float("-inf")):
+        raise InvalidInput("cursor")
+    return value, message_id

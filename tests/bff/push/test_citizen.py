@@ -62,14 +62,17 @@ def test_inbox_read_flow(api, ops, runtime, clock) -> None:
     cid = api.launch({"name": "证照到期", "category": "service", "channels": ["inbox"], "content": {"inbox": INBOX},
                       "audience": {"regions": ["150102"]}}, ops["editor"], ops["approver"])
     runtime.drain()
-    clock.advance(60)  # the page cursor is the delivery time: two messages of one instant would tie
+    # Same clock instant on purpose: the cursor must page through messages that tie on delivery time.
     second = api.launch({"name": "证照到期二", "category": "service", "channels": ["inbox"], "content": {"inbox": INBOX},
                          "audience": {"regions": ["150102"]}}, ops["editor"], ops["approver"])
     runtime.drain()
     page = api.ok("GET", "/v1/messages?limit=1", citizen["token"])
-    assert page["unread"] == 2 and len(page["items"]) == 1 and page["next_before"] is not None
-    rest = api.ok("GET", "/v1/messages", citizen["token"], query_string={"limit": 1, "before": page["next_before"]})
-    assert len(rest["items"]) == 1 and rest["next_before"] is None
+    assert page["unread"] == 2 and len(page["items"]) == 1 and page["next_cursor"] is not None
+    rest = api.ok("GET", "/v1/messages", citizen["token"], query_string={"limit": 1, "cursor": page["next_cursor"]})
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert rest["items"][0]["id"] != page["items"][0]["id"]
+    bad = api.call("GET", "/v1/messages", citizen["token"], query_string={"cursor": "nonsense"})
+    assert bad.status_code == 422
     message = page["items"][0]
     assert message["read"] is False and message["text"] == INBOX["text"]
     assert api.ok("POST", f"/v1/messages/{message['id']}/read", citizen["token"]) == {"marked": 1, "unread": 1}
