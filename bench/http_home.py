@@ -93,7 +93,7 @@ def _load(base: str, requests_: list[tuple[str, dict[str, str]]], *, clients: in
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    cached = sum(statuses[s] for s in ("local", "hit", "stale", "coalesced", "waited"))
+    cached = sum(statuses[s] for s in ("hot", "local", "hit", "stale", "coalesced", "waited"))
     return {
         "requests_per_second": round(len(samples) / elapsed, 1),
         "errors": errors,

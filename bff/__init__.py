@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bff import docs, http_cache, request_log
 from bff.errors import register_error_handlers
 from bff.extensions import api, catalogue_holder, redis_store, response_cache
+from bff.hot_path import HotPath
 from config import Settings
 
 API_VERSION = "1.0"
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     if settings.trusted_proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=settings.trusted_proxy_hops)
+    if settings.hot_path_seconds:
+        HotPath(settings.hot_path_seconds).install(app, version=lambda: catalogue_holder.get().version)
     app.config.update(_api_config(settings))
     app.config["SETTINGS"] = settings
     app.config["TESTING"] = settings.testing

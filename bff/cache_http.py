@@ -26,7 +26,7 @@ flask-smorest's decorators::
   ``CatalogueHolder._RELOAD_CHECK_SECONDS``).
 * **Headers**: ``ETag`` (304 with weak comparison by ``bff.http_cache``, keeping Cache-Control,
   ETag and Vary), ``Cache-Control: public, max-age=…``, ``Vary``, ``Content-Language``, ``X-Cache``
-  (local | hit | stale | miss | coalesced | waited | bypass).
+  (local | hit | stale | miss | coalesced | waited | bypass; ``hot`` when ``bff.hot_path`` answered).
 * **Redis down**: the cache computes uncached (``X-Cache: bypass``); nothing here needs Redis.
 
 Invalidation: ``invalidate_notices()`` (the push layer calls it when campaign notices change) and
@@ -39,9 +39,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, current_app, has_request_context, request
+from flask import Response, current_app, has_app_context, has_request_context, request
 
-from bff import client_context
+from bff import client_context, hot_path
 from bff.cache import CachedResponse, ResponseCache, Variant
 from bff.cache import keys as cache_keys
 from bff.extensions import ErrorEnvelopeSchema, catalogue_holder, response_cache
@@ -122,6 +122,9 @@ def respond(result: CachedResponse, *, cache_control: str, vary: tuple[str, ...]
     if language is not None:
         headers["Content-Language"] = CONTENT_LANGUAGE[language]
     add_vary(response, *vary)
+    hot = hot_path.of(current_app)
+    if hot is not None:
+        hot.remember(request.environ, response)
     return response
 
 
@@ -171,9 +174,19 @@ def invalidate_notices(cache: ResponseCache | None = None) -> int | None:
     Outside the API process (a push worker without ``create_app``) pass a ``ResponseCache`` built on
     the same Redis: the generation counter lives in Redis, so every API worker sees it.
     """
+    _clear_hot_path()
     return (cache or response_cache).invalidate_tag("notices")
 
 
 def invalidate_catalogue(cache: ResponseCache | None = None) -> int | None:
     """Drop every cached catalogue and home answer (rebuilds need not call it: see the docstring)."""
+    _clear_hot_path()
     return (cache or response_cache).invalidate_tag("catalog")
+
+
+def _clear_hot_path() -> None:
+    """This process forgets at once; other workers' hot paths expire within their TTL."""
+    if has_app_context():
+        hot = hot_path.of(current_app)
+        if hot is not None:
+            hot.clear()

@@ -67,9 +67,13 @@ def configure_logging(level: str) -> None:
 access_log = logging.getLogger("msb.request")
 
 
+def request_id_from(incoming: str) -> str | None:
+    """The client's request id when it is safe to echo and log, else None."""
+    return incoming if _VALID_REQUEST_ID.match(incoming) else None
+
+
 def _start_request() -> None:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, "")) or uuid.uuid4().hex
     g.request_started = time.perf_counter()
 
 
@@ -93,6 +97,26 @@ def _finish_request(response: Response) -> Response:
         },
     )
     return response
+
+
+def log_hot_request(environ: dict, request_id: str, started: float) -> None:
+    """The access line of a request answered by ``bff.hot_path`` (before Flask)."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    access_log.info(
+        "request",
+        extra={
+            "fields": {
+                "method": environ.get("REQUEST_METHOD"),
+                "path": environ.get("PATH_INFO"),
+                "status": 200,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": request_id,
+                "channel": environ.get("HTTP_X_CLIENT_CHANNEL"),
+                "cache": "hot",
+            }
+        },
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -49,6 +49,8 @@ class Settings:
     upstream_timeout_seconds: float = 3.0
     # Catalogue responses are the same for everyone; clients and CDNs may keep them this long.
     catalog_max_age_seconds: int = 300
+    # Anonymous public cache hits answered before Flask from process memory (bff/hot_path.py); 0 = off.
+    hot_path_seconds: float = 2.0
     secret_dir: Path = PROJECT_ROOT / "var" / "secrets"
     token_issuer: str = "https://msb.zwfw.nmg.gov.cn"
     # Reverse proxies in front of gunicorn whose X-Forwarded-For we trust (rate limits key on client IP).
@@ -84,6 +86,7 @@ class Settings:
         "MSB_SANDBOX_URL": ("sandbox_url", str),
         "MSB_UPSTREAM_TIMEOUT": ("upstream_timeout_seconds", float),
         "MSB_CATALOG_MAX_AGE": ("catalog_max_age_seconds", int),
+        "MSB_HOT_PATH_SECONDS": ("hot_path_seconds", float),
         "MSB_SECRET_DIR": ("secret_dir", Path),
         "MSB_TOKEN_ISSUER": ("token_issuer", str),
         "MSB_TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", int),
@@ -129,6 +132,8 @@ class Settings:
             raise ConfigError("MSB_SANDBOX must be off in production: the stand-ins are for development and tests")
         if not 0 < self.catalog_scale <= 1.0:
             raise ConfigError(f"MSB_CATALOG_SCALE must be in (0, 1], got {self.catalog_scale}")
+        if self.hot_path_seconds < 0:
+            raise ConfigError("MSB_HOT_PATH_SECONDS must be 0 (off) or positive")
         if self.upstream_timeout_seconds <= 0:
             raise ConfigError("MSB_UPSTREAM_TIMEOUT must be positive")
 
@@ -167,5 +172,8 @@ class Settings:
 
 def settings_for_tests(**changes: object) -> Settings:
     """Settings for the test harness: small catalogue, sandbox on, verbose logs."""
-    base = Settings(environment="test", catalog_scale=0.02, sandbox_enabled=True, log_level="INFO")
+    # The hot path is off by default in tests: cache tests drive the response cache's own clock,
+    # which a real-time in-memory layer in front would shadow (tests/bff/test_hot_path.py turns it on).
+    base = Settings(environment="test", catalog_scale=0.02, sandbox_enabled=True, log_level="INFO",
+                    hot_path_seconds=0.0)
     return base.with_changes(**changes) if changes else base
