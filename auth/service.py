@@ -8,7 +8,7 @@ per-identity limit, then resolves (or creates, or merges) the account and opens 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +196,20 @@ class AuthService:
         self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
         self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)
         self.operators = Operators(redis_client, self.clock, self.limiter, self.audit, password_hasher)
+        self._account_listeners: list[Callable[[str], None]] = []
+
+    def add_account_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(account_id)`` after anything that changes what other services may hold
+        about a citizen: a login (new account or merge), bindings, real name, preferences, enterprises."""
+        self._account_listeners.append(listener)
+
+    def _changed(self, *account_ids: str) -> None:
+        for listener in self._account_listeners:
+            for account_id in account_ids:
+                try:
+                    listener(account_id)
+                except Exception as exc:  # a listener's failure never undoes or fails the identity change
+                    log.warning("account listener failed", extra={"fields": {"error_class": type(exc).__name__}})
 
     # --- citizen logins -------------------------------------------------------------------------
 
@@ -278,6 +292,7 @@ class AuthService:
         )
         self.audit.record("bind", account_id=attachment.account_id, channel="wechat", binding="phone", via="wechat")
         self._audit_merges(attachment.account_id, attachment.merged, reason="phone")
+        self._changed(attachment.account_id)
         return self.accounts.summary(attachment.account_id)
 
     def _open_session(self, attachment: Attachment, *, channel: str, amr: tuple[str, ...], client_ip: str) -> TokenPair:
@@ -295,6 +310,7 @@ class AuthService:
             family=family.family_id,
         )
         self._audit_merges(account_id, attachment.merged, reason=channel)
+        self._changed(account_id)
         return TokenPair(access.token, refresh_token, access.expires_in, self.accounts.summary(account_id))
 
     def _audit_merges(self, survivor: str, absorbed: Iterable[str], *, reason: str) -> None:
@@ -406,6 +422,7 @@ class AuthService:
             result = self.realname.verify(account_id, name, id_number)
         self.audit.record("realname", account_id=result.account_id, level=result.realname_level)
         self._audit_merges(result.account_id, result.merged_from, reason="realname")
+        self._changed(result.account_id)
         return result
 
     def me(self, account_id: str) -> AccountView:
@@ -414,13 +431,17 @@ class AuthService:
 
     def update_preferences(self, account_id: str, changes: Mapping[str, Any]) -> Preferences:
         """PATCH semantics: only the given fields change (see ``auth.preferences.apply_changes``)."""
-        return self.accounts.update_preferences(self.accounts.resolve(account_id), changes)
+        account_id = self.accounts.resolve(account_id)
+        preferences = self.accounts.update_preferences(account_id, changes)
+        self._changed(account_id)
+        return preferences
 
     def remove_binding(self, account_id: str, channel: str, binding_id: str | None = None) -> AccountView:
         account_id = self.accounts.resolve(account_id)
         removed = self.accounts.unbind(account_id, channel, binding_id)
         for binding in removed:
             self.audit.record("unbind", account_id=account_id, binding=binding.binding_id)
+        self._changed(account_id)
         return self.me(account_id)
 
     # --- enterprises ------------------------------------------------------------------------------
@@ -446,6 +467,7 @@ class AuthService:
         self.audit.record(
             "enterprise_link", account_id=account_id, enterprise=enterprise_id, role=link.role, status=link.status
         )
+        self._changed(account_id)
         return link
 
     def approve_enterprise_agent(self, account_id: str, enterprise_id: str, agent_account_id: str) -> EnterpriseLink:
@@ -460,6 +482,7 @@ class AuthService:
             role=link.role,
             status=link.status,
         )
+        self._changed(agent_account_id)
         return link
 
     def unlink_enterprise(self, account_id: str, enterprise_id: str, member_account_id: str | None = None) -> None:
@@ -469,6 +492,7 @@ class AuthService:
         self.audit.record(
             "enterprise_unlink", account_id=member, related_account_id=account_id, enterprise=enterprise_id
         )
+        self._changed(member)
 
     def act_for(self, principal: Principal, enterprise_id: str | None) -> AccessGrant:
         """Switch the session's acting context to an enterprise (or back with None); returns a new

@@ -79,6 +79,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app)
     auth_service.init_app(app, settings, redis_store.client)
     push_service.init_app(app, settings, redis_store.client)
+    # Push keeps its own copy of each citizen's targeting facts: identity tells it what changed.
+    auth_service.add_account_listener(app, lambda account_id: push_service.get(app).sync_citizen(account_id))
     # Home's recommendations, policy notices and unread count come from push.
     home_sources.init_app(app, PushSources(push_service.proxy(app)))
     register_blueprints(app)

@@ -7,6 +7,7 @@ keeps its own instance in ``app.extensions`` so several apps in one process (tes
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
@@ -24,6 +25,7 @@ class _Slot:
     settings: Settings
     redis_client: redis.Redis
     clock: Clock | None
+    account_listeners: list[Callable[[str], None]] = field(default_factory=list)
     service: AuthService | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -33,7 +35,10 @@ class _Slot:
             return service
         with self.lock:
             if self.service is None:
-                self.service = _build(self.settings, self.redis_client, self.clock)
+                service = _build(self.settings, self.redis_client, self.clock)
+                for listener in self.account_listeners:
+                    service.add_account_listener(listener)
+                self.service = service
             return self.service
 
 
@@ -61,13 +66,19 @@ class AuthServiceHolder:
         app.extensions[EXTENSION_KEY] = _Slot(settings, redis_client, clock)
         register_security_scheme(app)
 
+    def add_account_listener(self, app: Flask, listener: Callable[[str], None]) -> None:
+        """``listener(account_id)`` after every identity change (see ``AuthService.add_account_listener``)."""
+        self._slot(app).account_listeners.append(listener)
+
     def get(self, app: Flask | None = None) -> AuthService:
-        app = app or current_app
+        return self._slot(app or current_app).get()
+
+    @staticmethod
+    def _slot(app: Flask) -> _Slot:
         try:
-            slot: _Slot = app.extensions[EXTENSION_KEY]
+            return app.extensions[EXTENSION_KEY]
         except KeyError:
             raise RuntimeError("auth_service used before init_app") from None
-        return slot.get()
 
     @property
     def service(self) -> AuthService:

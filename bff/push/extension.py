@@ -2,11 +2,10 @@
 
 Like ``bff.auth.extension``: each app keeps its own slot in ``app.extensions`` (several apps in one
 process never share a service), and nothing is built until a request needs it, so creating an app
-(CLI, docs) reads no push settings. ``init_app`` also installs the hook that keeps push's copy of a
-citizen's targeting facts (home region, opt-outs, bindings, birth month, enterprise link) in step
-with identity: after a successful login, preference, binding, real-name or enterprise change the
-citizen is re-synced (``PushService.sync_citizen``), so the planner honours ``PUT /v1/me/preferences``
-opt-outs on the next plan.
+(CLI, docs) reads no push settings. ``sync_citizen`` is registered by the app factory as an identity
+account listener: push's copy of a citizen's targeting facts (home region, opt-outs, bindings, birth
+month, enterprise link) is re-synced after every login, preference, binding, real-name or enterprise
+change, so the planner honours ``PUT /v1/me/preferences`` opt-outs on the next plan.
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, current_app
 
 from config import Settings
 from push.clock import Clock
@@ -26,13 +25,6 @@ from push.settings import PushSettings
 log = logging.getLogger("msb.push.http")
 
 EXTENSION_KEY = "push_service"
-_HOOK_FLAG = "push_sync_hook"
-_PRINCIPAL = "msb_principal"  # where bff.auth.security keeps the request's principal
-# Successful unsafe requests under these prefixes may change what push knows about the citizen.
-_SYNC_PREFIXES = ("/v1/me", "/v1/auth/")
-# Login answers carry the account in the body (there is no principal on the request yet).
-_LOGIN_PATHS = frozenset({"/v1/auth/wechat/login", "/v1/auth/alipay/login", "/v1/auth/app/login"})
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _LiveCatalogue:
@@ -70,9 +62,6 @@ class PushServiceHolder:
                  push_settings: PushSettings | None = None) -> None:
         """(Re)configure the app's push service; tests pass a controllable ``clock`` and settings."""
         app.extensions[EXTENSION_KEY] = _Slot(settings, redis_client, clock, push_settings)
-        if not app.extensions.get(_HOOK_FLAG):
-            app.extensions[_HOOK_FLAG] = True
-            app.after_request(_sync_after_identity_change)
 
     def get(self, app: Flask | None = None) -> PushService:
         app = app or current_app
@@ -102,37 +91,6 @@ class _ServiceProxy:
 
 
 push_service = PushServiceHolder()
-
-
-def _accounts_to_sync(response: Response) -> set[str]:
-    if response.status_code >= 300 or request.method in _SAFE_METHODS:
-        return set()
-    path = request.path
-    accounts: set[str] = set()
-    principal = g.get(_PRINCIPAL)
-    if principal is not None and principal.type == "person" and path.startswith(_SYNC_PREFIXES):
-        accounts.add(principal.account_id)
-    if path in _LOGIN_PATHS or path == "/v1/me/realname":  # a login, or a merge that changed the id
-        body = response.get_json(silent=True) if response.is_json else None
-        if isinstance(body, dict):
-            account = body.get("account")
-            account_id = account.get("id") if isinstance(account, dict) else body.get("account_id")
-            if isinstance(account_id, str) and (account is None or account.get("type", "person") == "person"):
-                accounts.add(account_id)
-    return accounts
-
-
-def _sync_after_identity_change(response: Response) -> Response:
-    accounts = _accounts_to_sync(response)
-    if not accounts:
-        return response
-    try:
-        service = push_service.get()
-        for account_id in sorted(accounts):
-            service.sync_citizen(account_id)
-    except Exception as error:  # never fail the identity answer; the next change or push call re-syncs
-        log.warning("push sync failed", extra={"fields": {"error_class": type(error).__name__}})
-    return response
 
 
 def ensure_synced(service: PushService, account_id: str) -> None:

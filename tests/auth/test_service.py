@@ -309,3 +309,22 @@ def test_logs_never_carry_personal_data_or_secrets(service, wechat, alipay, sms,
     )
     for secret in secrets_seen:
         assert secret not in logged
+
+
+class TestAccountListeners:
+    def test_listeners_hear_logins_and_profile_changes(self, service, sms):
+        heard = []
+        service.add_account_listener(heard.append)
+        account_id = sms_login(service, sms).account.id
+        service.update_preferences(account_id, {"mode": "elder"})
+        assert heard == [account_id, account_id]
+
+    def test_a_failing_listener_never_fails_the_identity_change(self, service, sms, caplog):
+        def broken(account_id):
+            raise RuntimeError("push is down")
+
+        service.add_account_listener(broken)
+        pair = sms_login(service, sms)
+        assert pair.access_token
+        assert service.update_preferences(pair.account.id, {"language": "mn"}).to_dict()["language"] == "mn"
+        assert any(r.getMessage() == "account listener failed" for r in caplog.records)
