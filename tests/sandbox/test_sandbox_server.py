@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
@@ -16,14 +15,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tools.processes import start_gunicorn, stop, wait_until_ready
+from tools.redis_server import free_port
 
 APPID, SECRET, ALIPAY_APP_ID = "wx_env_app", "wx_env_secret", "2021000000004242"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, app_private_key: rsa.RSAPri
     key_file.write_bytes(
         app_private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    port = _free_port()
+    port = free_port()
     env = {
         "MSB_SANDBOX_WECHAT_APPID": APPID,
         "MSB_SANDBOX_WECHAT_SECRET": SECRET,
