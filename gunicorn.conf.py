@@ -2,6 +2,11 @@
 import os
 
 bind = os.environ.get("MSB_BIND", "127.0.0.1:8700")
+# Our own control socket under var/: gunicorn's default (~/.gunicorn/gunicorn.ctl) is shared by every
+# gunicorn on the machine, so stopping one stack would remove another's.
+_run_dir = os.path.join(os.environ.get("MSB_DATA_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "var")), "run")
+os.makedirs(_run_dir, exist_ok=True)
+control_socket = os.path.join(_run_dir, "gunicorn-api-" + bind.rsplit(":", 1)[-1] + ".ctl")
 # Threads suit this service: search releases the GIL and Redis calls wait on the network.
 worker_class = "gthread"
 workers = int(os.environ.get("MSB_WORKERS", "2"))

@@ -1,4 +1,4 @@
-"""Opaque account ids: a type prefix and 128 random bits in lower-case base32.
+"""Prefixes of identity's opaque ids (see ``kernel.ids``).
 
 They go into token ``sub`` claims, so they carry no phone, ID number or openid and are not
 sequential (no enumeration, no account-count leak).
@@ -6,13 +6,8 @@ sequential (no enumeration, no account-count leak).
 
 from __future__ import annotations
 
-import base64
-import secrets
+from kernel.ids import new_id  # noqa: F401  (the generator lives in the kernel)
 
 PERSON_PREFIX = "acc_"
 ENTERPRISE_PREFIX = "ent_"
 OPERATOR_PREFIX = "op_"
-
-
-def new_id(prefix: str) -> str:
-    return prefix + base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()

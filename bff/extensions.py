@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from flask import Flask
 from flask_smorest import Api
 from marshmallow import Schema, fields
+
+from kernel.redis import redis_client
 
 if TYPE_CHECKING:
     from catalog.service import Catalogue
@@ -44,16 +44,7 @@ class RedisStore:
         self._client: redis.Redis | None = None
 
     def init_app(self, app: Flask, url: str) -> None:
-        self._client = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            # redis-py 8's default retry backs off for seconds per command when Redis refuses
-            # connections; one quick retry keeps "Redis down" a fast 503 instead of a hang.
-            retry=Retry(NoBackoff(), 1),
-            socket_timeout=1.0,
-            socket_connect_timeout=0.5,
-            health_check_interval=15,
-        )
+        self._client = redis_client(url)
         app.extensions["redis_store"] = self
 
     @property

@@ -10,27 +10,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
+from kernel.env import ConfigError, as_bool as _as_bool, as_number as _as_number  # noqa: F401
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-class ConfigError(ValueError):
-    """An environment variable holds a value the service cannot run with."""
-
-
-def _as_bool(name: str, raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
-
-
-def _as_number(name: str, raw: str, kind: type) -> int | float:
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
 
 
 @dataclass(frozen=True)

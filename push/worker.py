@@ -16,7 +16,6 @@ loses nothing: unacked entries are reclaimed and per-message state prevents doub
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -35,6 +34,8 @@ from auth.upstream.factory import build_gateways
 from auth.upstream.http import UpstreamHttp, pooled_session
 from auth.upstream.wechat_token import StableTokenSource, WeChatAccessTokenHolder
 from config import ConfigError, Settings
+from kernel.logging import configure_logging
+from kernel.redis import redis_client as kernel_redis_client
 from push import keys
 from push.campaigns import RUNNING, SYSTEM_ACTOR
 from push.clock import Clock
@@ -208,30 +209,12 @@ class PushRuntime:
                 self.stop.wait(1.0)
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname.lower(),
-                                 "logger": record.name, "msg": record.getMessage()}
-        entry.update(getattr(record, "fields", None) or {})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("urllib3.connectionpool").setLevel(logging.WARNING)
-
-
 def main() -> int:
     settings = Settings.from_env()
     push_settings = PushSettings.from_env(settings)
     configure_logging(settings.log_level)
-    redis_client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+    # The worker waits on blocking stream reads, so its socket timeout must outlast them.
+    redis_client = kernel_redis_client(settings.redis_url, socket_timeout=None, health_check_interval=30)
     service = PushService.from_settings(settings, redis_client, push_settings=push_settings)
     senders = build_senders(settings, push_settings, redis_client, service, token_clock=SystemClock())
     runtime = PushRuntime(service, senders, threads=push_settings.threads)

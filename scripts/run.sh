@@ -9,7 +9,7 @@ export MSB_DATA_DIR="${MSB_DATA_DIR:-$PWD/var}"
 export MSB_SANDBOX="${MSB_SANDBOX:-1}"
 SANDBOX_PORT="${MSB_SANDBOX_PORT:-8701}"
 export MSB_SANDBOX_URL="${MSB_SANDBOX_URL:-http://127.0.0.1:$SANDBOX_PORT}"
-mkdir -p var/log
+mkdir -p var/log "$MSB_DATA_DIR/run"
 
 scripts/redis.sh start
 # Development key pairs for the Alipay RSA2 exchange with the sandbox (never committed).
@@ -25,6 +25,7 @@ if [ "$MSB_SANDBOX" = "1" ] && [ -f sandbox/wsgi.py ]; then
   env MSB_SANDBOX_ALIPAY_APP_PUBLIC_KEY_FILE="$MSB_DATA_DIR/secrets/alipay_app_public.pem" \
       MSB_SANDBOX_ALIPAY_PRIVATE_KEY_FILE="$MSB_DATA_DIR/secrets/alipay_platform_private.pem" \
   "$VENV/bin/gunicorn" sandbox.wsgi:app --bind "127.0.0.1:$SANDBOX_PORT" --workers 1 --threads 8 \
+    --control-socket "$MSB_DATA_DIR/run/gunicorn-sandbox-$SANDBOX_PORT.ctl" \
     --worker-class gthread >>var/log/sandbox.log 2>&1 &
   children+=($!)
   echo "sandbox stand-ins on $MSB_SANDBOX_URL (log: var/log/sandbox.log)"

@@ -37,6 +37,8 @@ def start_gunicorn(app_path: str, *, port: int, env: dict[str, str], workers: in
         str(VENV_BIN / "gunicorn"), app_path,
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+        # Each server its own control socket beside its log (the default path is shared machine-wide).
+        "--control-socket", str(log_path.parent / f"gunicorn-{port}.ctl"),
         *(extra_args or []),
     ]
     log_file = open(log_path, "ab")
