@@ -17,3 +17,23 @@ keepalive = 5
 # Access logs come from the app itself (one JSON line per request, no query strings).
 accesslog = None
 errorlog = "-"
+
+# Prometheus: every worker writes its samples to files here and /metrics aggregates them. scripts/run.sh
+# names (and empties) one directory shared with the push worker; otherwise the API gets its own,
+# emptied when the master starts so counters restart with the server.
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+_metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(_run_dir, "prometheus-api-" + bind.rsplit(":", 1)[-1]))
+
+
+def on_starting(server):
+    import shutil
+
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bff import docs, http_cache, request_log
+from bff import docs, http_cache, metrics, request_log
 from bff.errors import register_error_handlers
 from bff.extensions import api, catalogue_holder, redis_store, response_cache
 from bff.hot_path import HotPath
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     home_sources.init_app(app, PushSources(push_service.proxy(app)))
     register_blueprints(app)
     app.register_blueprint(docs.bp)
+    metrics.init_app(app, queue_depths=lambda: push_service.get(app).queue_depths())
     register_error_handlers(app)
     request_log.init_app(app)
     http_cache.init_app(app)

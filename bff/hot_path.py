@@ -87,6 +87,7 @@ class _Middleware:
         found = self._hot_path.lookup(environ)
         if found is None:
             return self._wsgi_app(environ, start_response)
+        from bff.metrics import observe_request
         from bff.request_log import log_hot_request, request_id_from
 
         started = time.perf_counter()
@@ -94,6 +95,7 @@ class _Middleware:
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", "")) or uuid.uuid4().hex
         start_response("200 OK", [*headers, ("Content-Length", str(len(body))), ("X-Request-ID", request_id)])
         log_hot_request(environ, request_id, started)
+        observe_request("hot_path", "GET", 200, started, "hot")
         return [body]
 
 

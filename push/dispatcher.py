@@ -55,6 +55,7 @@ from typing import Any
 
 import redis
 
+from kernel.metrics import PUSH_SENDS
 from push import keys
 from push.campaigns import CANCELLED, FINISHED, RUNNING, SYSTEM_ACTOR, Campaign, CampaignStore
 from push.clock import Clock, SystemClock, minute
@@ -465,6 +466,7 @@ class Dispatcher:
         registered = self._templates.find(batch.channel, template) if batch.channel in CONSENT_CHANNELS else None
         refundable = registered is not None and registered.kind == ONE_TIME
         for idx, outcome in zip(idxs, outcomes):
+            PUSH_SENDS.labels(batch.channel, outcome.status).inc()
             flags = ("z" if outcome.zero_consent else "") + ("d" if outcome.drop_address else "") + (
                 "e" if outcome.counts_as_error else "") + ("r" if refundable else "")
             msgid = outcome.msgid if (outcome.status == SENT and batch.channel == "wechat" and outcome.msgid) else ""

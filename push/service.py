@@ -34,7 +34,7 @@ from push.senders.alipay import AlipaySender
 from push.senders.app_push import AppPushSender
 from push.senders.inbox import Inbox, InboxSender
 from push.senders.wechat import WeChatSender
-from push.settings import PushSettings
+from push.settings import CHANNELS, PushSettings
 from push.stats import Stats
 from push.templates import TemplateRegistry
 from push.wechat_events import WeChatEvents
@@ -186,6 +186,21 @@ class PushService:
         if campaign_id is not None:
             result = [e for e in result if e["campaign_id"] == campaign_id]
         return result[:limit]
+
+    def queue_depths(self) -> dict[str, int]:
+        """Messages waiting per dispatch queue (undelivered + unacknowledged), the delayed set and dead letters."""
+        depths: dict[str, int] = {}
+        for channel in CHANNELS:
+            try:
+                groups = self.redis.xinfo_groups(keys.stream(channel))
+            except redis.ResponseError:  # no stream yet: nothing was ever queued on that channel
+                depths[channel] = 0
+                continue
+            group = next((g for g in groups if g["name"] == keys.GROUP), None)
+            depths[channel] = int(group["pending"]) + int(group.get("lag") or 0) if group else 0
+        depths["delayed"] = int(self.redis.zcard(keys.DELAYED))
+        depths["dead_letters"] = int(self.redis.xlen(keys.DEAD_LETTERS))
+        return depths
 
     def tag_citizens(self, actor: Operator, tag: str, account_ids: Iterable[str], *, remove: bool = False) -> dict[str, Any]:
         require_any_role(actor, (EDITOR,))

@@ -10,6 +10,16 @@ export MSB_SANDBOX="${MSB_SANDBOX:-1}"
 SANDBOX_PORT="${MSB_SANDBOX_PORT:-8701}"
 export MSB_SANDBOX_URL="${MSB_SANDBOX_URL:-http://127.0.0.1:$SANDBOX_PORT}"
 mkdir -p var/log "$MSB_DATA_DIR/run"
+# One Prometheus multi-process directory for the API workers and the push worker, emptied per start.
+export PROMETHEUS_MULTIPROC_DIR="$MSB_DATA_DIR/run/prometheus"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+# /metrics answers only with this bearer token (generated once per machine, never committed).
+if [ -z "${MSB_METRICS_TOKEN:-}" ]; then
+  mkdir -p "$MSB_DATA_DIR/secrets"
+  [ -s "$MSB_DATA_DIR/secrets/metrics.token" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$MSB_DATA_DIR/secrets/metrics.token")
+  MSB_METRICS_TOKEN="$(cat "$MSB_DATA_DIR/secrets/metrics.token")"
+  export MSB_METRICS_TOKEN
+fi
 
 scripts/redis.sh start
 # Development key pairs for the Alipay RSA2 exchange with the sandbox (never committed).
