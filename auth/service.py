@@ -8,7 +8,7 @@ per-identity limit, then resolves (or creates, or merges) the account and opens 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ from auth.errors import (
     SmsCodeExpired,
     SmsCodeInvalid,
     TokenInvalid,
+    UpstreamUnavailable,
 )
 from auth.identifiers import mask_phone, normalize_phone, normalize_uscc
 from auth.operators import Operators, require_role
@@ -63,8 +64,12 @@ from auth.refresh_tokens import (
 from auth.signing_keys import SigningKeys
 from auth.sms_codes import CODE_TTL, SmsCheck, SmsCodes
 from auth.tokens import DEFAULT_ACCESS_TTL, LEEWAY_SECONDS, MAX_ACCESS_TTL, IssuedToken, TokenService
+from kernel.events import EventBus
 
 log = logging.getLogger("msb.auth")
+
+# Published after every identity change other packages may mirror (push re-syncs the citizen).
+ACCOUNT_CHANGED = "account.changed"
 
 CONSOLE = "console"
 ENTERPRISE_ACTIVE = "active"
@@ -164,13 +169,14 @@ class AuthService:
         redis_client: redis.Redis,
         *,
         wechat: WeChatGateway,
-        alipay: AlipayGateway,
+        alipay: AlipayGateway | None,
         identity: IdentityPlatform,
         sms: SmsGateway,
         secret_dir: Path | str,
         clock: Clock | None = None,
         config: AuthConfig = AuthConfig(),
         password_hasher: PasswordHasher | None = None,
+        events: EventBus | None = None,
     ) -> None:
         if not redis_client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("AuthService needs a Redis client created with decode_responses=True")
@@ -196,20 +202,14 @@ class AuthService:
         self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
         self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)
         self.operators = Operators(redis_client, self.clock, self.limiter, self.audit, password_hasher)
-        self._account_listeners: list[Callable[[str], None]] = []
-
-    def add_account_listener(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(account_id)`` after anything that changes what other services may hold
-        about a citizen: a login (new account or merge), bindings, real name, preferences, enterprises."""
-        self._account_listeners.append(listener)
+        self.events = events or EventBus()
 
     def _changed(self, *account_ids: str) -> None:
-        for listener in self._account_listeners:
-            for account_id in account_ids:
-                try:
-                    listener(account_id)
-                except Exception as exc:  # a listener's failure never undoes or fails the identity change
-                    log.warning("account listener failed", extra={"fields": {"error_class": type(exc).__name__}})
+        """Publish ``account.changed`` after anything that changes what other services may hold about a
+        citizen: a login (new account or merge), bindings, real name, preferences, enterprises. The bus
+        isolates subscribers' failures: they never undo or fail the identity change."""
+        for account_id in account_ids:
+            self.events.publish(ACCOUNT_CHANGED, account_id=account_id)
 
     # --- citizen logins -------------------------------------------------------------------------
 
@@ -241,6 +241,8 @@ class AuthService:
 
     def login_alipay(self, auth_code: str, *, client_ip: str) -> TokenPair:
         self.limiter.hit((LOGIN_IP, ip_subject(client_ip)))
+        if self._alipay is None:  # the Alipay keys are not configured on this deployment
+            raise UpstreamUnavailable(upstream="alipay")
         with self._failures_audited("login_failed", "alipay", client_ip):
             identity = self._alipay.exchange_auth_code(auth_code)
         self.limiter.hit((LOGIN_SUBJECT, f"alipay_open_id:{identity.open_id}"))

@@ -1,14 +1,22 @@
 """The HTTP layer: ``create_app(settings)`` builds the BFF for gunicorn, the CLI and the tests."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bff import docs, http_cache, metrics, request_log
 from bff.errors import register_error_handlers
-from bff.extensions import api, catalogue_holder, redis_store, response_cache
+from bff.extensions import SERVICES_KEY, api
 from bff.hot_path import HotPath
 from config import Settings
+from push.campaigns import CAMPAIGN_STATE_CHANGED
+
+if TYPE_CHECKING:
+    from bootstrap import Services
+    from kernel.clock import Clock
+    from push.settings import PushSettings
 
 API_VERSION = "1.0"
 
@@ -54,38 +62,38 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(console_bp)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, services: "Services | None" = None, clock: "Clock | None" = None,
+               push_clock: "Clock | None" = None, push_settings: "PushSettings | None" = None) -> Flask:
+    """The BFF on the services of ``bootstrap`` (built here unless given; tests pass clocks and settings)."""
     settings = settings or Settings.from_env()
     request_log.configure_logging(settings.log_level)
+    # Imported here: the composition root builds bff's response cache, so it imports bff.cache (and so bff).
+    from bootstrap import bootstrap
+
+    services = services or bootstrap(settings, clock=clock, push_clock=push_clock, push_settings=push_settings)
 
     app = Flask(__name__)
+    app.extensions[SERVICES_KEY] = services
     if settings.trusted_proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops, x_proto=settings.trusted_proxy_hops)
     if settings.hot_path_seconds:
-        HotPath(settings.hot_path_seconds).install(app, version=lambda: catalogue_holder.get().version)
+        hot = HotPath(settings.hot_path_seconds)
+        hot.install(app, version=lambda: services.catalogue.get().version)
+        # Other workers' hot paths expire within their few seconds; this one forgets changed notices at once.
+        services.events.subscribe(CAMPAIGN_STATE_CHANGED, lambda event: hot.clear())
     app.config.update(_api_config(settings))
     app.config["SETTINGS"] = settings
     app.config["TESTING"] = settings.testing
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    from bff.auth import auth_service
-    from bff.home.sources import PushSources, home_sources
-    from bff.push import push_service
-
-    redis_store.init_app(app, settings.redis_url)
-    catalogue_holder.init_app(app, settings.index_dir)
-    response_cache.init_app(app, settings.redis_url)
     api.init_app(app)
-    auth_service.init_app(app, settings, redis_store.client)
-    push_service.init_app(app, settings, redis_store.client)
-    # Push keeps its own copy of each citizen's targeting facts: identity tells it what changed.
-    auth_service.add_account_listener(app, lambda account_id: push_service.get(app).sync_citizen(account_id))
-    # Home's recommendations, policy notices and unread count come from push.
-    home_sources.init_app(app, PushSources(push_service.proxy(app)))
+    from bff.auth.security import register_security_scheme
+
+    register_security_scheme(app)
     register_blueprints(app)
     app.register_blueprint(docs.bp)
-    metrics.init_app(app, queue_depths=lambda: push_service.get(app).queue_depths())
+    metrics.init_app(app, queue_depths=services.push.queue_depths)
     register_error_handlers(app)
     request_log.init_app(app)
     http_cache.init_app(app)

@@ -29,8 +29,8 @@ flask-smorest's decorators::
   (local | hit | stale | miss | coalesced | waited | bypass; ``hot`` when ``bff.hot_path`` answered).
 * **Redis down**: the cache computes uncached (``X-Cache: bypass``); nothing here needs Redis.
 
-Invalidation: ``invalidate_notices()`` (the push layer calls it when campaign notices change) and
-``invalidate_catalogue()`` (manual; rebuilds are covered by the build id in the key).
+Invalidation: campaign state changes bump the ``notices`` tag (subscribed in ``bootstrap``, in the API
+and the push worker alike); catalogue rebuilds need none (the build id is part of the key).
 """
 from __future__ import annotations
 
@@ -39,16 +39,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, current_app, has_app_context, has_request_context, request
+from flask import Response, current_app, has_request_context, request
 
 from bff import client_context, hot_path
-from bff.cache import CachedResponse, ResponseCache, Variant
+from bff.cache import CachedResponse, Variant
 from bff.cache import keys as cache_keys
-from bff.extensions import ErrorEnvelopeSchema, catalogue_holder, response_cache
+from bff.extensions import ErrorEnvelopeSchema, services
 from bff.http_cache import add_vary, public_cache_control
 
-__all__ = ["cached", "ViewCompute", "cached_body", "respond", "raw_params", "invalidate_notices",
-           "invalidate_catalogue", "CATALOGUE_PARAM", "Uncacheable"]
+__all__ = ["cached", "ViewCompute", "cached_body", "respond", "raw_params", "CATALOGUE_PARAM",
+           "Uncacheable"]
 
 # Key parameter carrying the catalogue build id (query names never start with "_").
 CATALOGUE_PARAM = "_build"
@@ -108,7 +108,7 @@ def raw_params(names: tuple[str, ...]) -> dict[str, str]:
 
 
 def cached_body(route: str, params: Mapping[str, Any], variant: Variant, compute: ViewCompute) -> CachedResponse:
-    return response_cache.get_or_compute(route, params, variant, compute)
+    return services().response_cache.get_or_compute(route, params, variant, compute)
 
 
 def respond(result: CachedResponse, *, cache_control: str, vary: tuple[str, ...],
@@ -153,7 +153,7 @@ def cached(blp: Any, route: str, *, query: type | None = None,
             params: dict[str, Any] = raw_params(names)
             variant = context.variant(depends_on)
             compute = ViewCompute(view, args, kwargs, path=request.path, query=params, variant=variant)
-            key = {**params, **kwargs, CATALOGUE_PARAM: catalogue_holder.get().version}
+            key = {**params, **kwargs, CATALOGUE_PARAM: services().catalogue.get().version}
             try:
                 result = cached_body(route, key, variant, compute)
             except Uncacheable as answer:
@@ -165,28 +165,3 @@ def cached(blp: Any, route: str, *, query: type | None = None,
         return wrapper
 
     return decorator
-
-
-def invalidate_notices(cache: ResponseCache | None = None) -> int | None:
-    """Campaign notices changed: every cached home answer is recomputed on its next request.
-
-    For the push layer; returns the new generation, or None when Redis is down (applied on recovery).
-    Outside the API process (a push worker without ``create_app``) pass a ``ResponseCache`` built on
-    the same Redis: the generation counter lives in Redis, so every API worker sees it.
-    """
-    _clear_hot_path()
-    return (cache or response_cache).invalidate_tag("notices")
-
-
-def invalidate_catalogue(cache: ResponseCache | None = None) -> int | None:
-    """Drop every cached catalogue and home answer (rebuilds need not call it: see the docstring)."""
-    _clear_hot_path()
-    return (cache or response_cache).invalidate_tag("catalog")
-
-
-def _clear_hot_path() -> None:
-    """This process forgets at once; other workers' hot paths expire within their TTL."""
-    if has_app_context():
-        hot = hot_path.of(current_app)
-        if hot is not None:
-            hot.clear()

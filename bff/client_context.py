@@ -114,11 +114,11 @@ def negotiate_language(header: str | None) -> str | None:
 
 def _signed_in() -> tuple["Principal", "AccountView"]:
     from auth.tokens import CITIZEN_AUDIENCES
-    from bff.auth.extension import auth_service
+    from bff.extensions import services
     from bff.auth.security import authenticate
 
     principal = authenticate(CITIZEN_AUDIENCES)
-    return principal, auth_service.service.me(principal.account_id)
+    return principal, services().identity.me(principal.account_id)
 
 
 def resolve(*, optional_auth: bool = False) -> ClientContext:

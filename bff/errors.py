@@ -88,11 +88,9 @@ def _domain_statuses() -> dict[type[Exception], int]:
 
     Imported here rather than at module top so domain packages stay free of Flask and of us.
     """
-    from bff.extensions import CatalogueUnavailable
     from catalog import errors as catalog
 
     return {
-        CatalogueUnavailable: 503,
         catalog.IndexUnavailable: 503,
         catalog.ItemNotFound: 404,
         catalog.ThemeNotFound: 404,

@@ -1,23 +1,17 @@
-"""Module-level singletons with ``init_app``, so blueprints import them without a running app."""
+"""The flask-smorest ``Api`` with the one error envelope, and ``services()``: the composition root's result
+for the current app (``create_app`` keeps it in ``app.extensions``)."""
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import redis
-from flask import Flask
+from flask import current_app
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
-from kernel.redis import redis_client
-
 if TYPE_CHECKING:
-    from catalog.service import Catalogue
+    from bootstrap import Services
 
-log = logging.getLogger("msb.extensions")
+SERVICES_KEY = "services"
 
 
 class ErrorEnvelopeSchema(Schema):
@@ -37,110 +31,6 @@ class BffApi(Api):
 api = BffApi()
 
 
-class RedisStore:
-    """One connection pool per process; short timeouts so a dead Redis fails fast (503, not a hang)."""
-
-    def __init__(self) -> None:
-        self._client: redis.Redis | None = None
-
-    def init_app(self, app: Flask, url: str) -> None:
-        self._client = redis_client(url)
-        app.extensions["redis_store"] = self
-
-    @property
-    def client(self) -> redis.Redis:
-        if self._client is None:
-            raise RuntimeError("RedisStore used before init_app")
-        return self._client
-
-
-class CatalogueUnavailable(Exception):
-    code = "catalogue_unavailable"
-    message = "服务事项目录正在加载，请稍后再试 (the catalogue index is not loaded)"
-    headers = {"Retry-After": "10"}
-
-
-class CatalogueHolder:
-    """Opens the search index lazily and picks up atomic rebuilds without a restart."""
-
-    _RELOAD_CHECK_SECONDS = 2.0
-
-    def __init__(self) -> None:
-        self._index_dir: Path | None = None
-        self._catalogue: "Catalogue | None" = None
-        self._last_check = 0.0
-        self._lock = threading.Lock()
-        self.last_error: str | None = None
-
-    def init_app(self, app: Flask, index_dir: Path) -> None:
-        self._index_dir = index_dir
-        self._catalogue = None
-        app.extensions["catalogue"] = self
-
-    def _open(self) -> "Catalogue | None":
-        from catalog.service import Catalogue
-
-        try:
-            catalogue = Catalogue.open(self._index_dir)
-        except FileNotFoundError:
-            self.last_error = "index not built (run `make index`)"
-            return None
-        self.last_error = None
-        return catalogue
-
-    def get(self) -> "Catalogue":
-        catalogue = self._catalogue
-        now = time.monotonic()
-        if catalogue is not None and now - self._last_check < self._RELOAD_CHECK_SECONDS:
-            return catalogue
-        with self._lock:
-            self._last_check = now
-            if self._catalogue is None:
-                self._catalogue = self._open()
-            else:
-                self._catalogue.reload_if_changed()
-            if self._catalogue is None:
-                raise CatalogueUnavailable()
-            return self._catalogue
-
-    @property
-    def loaded(self) -> bool:
-        try:
-            self.get()
-        except CatalogueUnavailable:
-            return False
-        return True
-
-
-class ResponseCacheHolder:
-    """The process's ``bff.cache.ResponseCache`` (anonymous responses on Redis, see bff/cache/README.md).
-
-    Built by ``init_app``; a new app (tests) closes the previous cache. Attribute access is
-    forwarded, so ``response_cache.get_or_compute(...)`` and ``response_cache.invalidate_tag(...)``
-    work on the module-level singleton.
-    """
-
-    def __init__(self) -> None:
-        self._cache = None
-
-    def init_app(self, app: Flask, url: str) -> None:
-        from bff.cache import ResponseCache
-
-        previous, self._cache = self._cache, ResponseCache(url)
-        if previous is not None:
-            previous.close()
-        app.extensions["response_cache"] = self
-
-    @property
-    def cache(self):
-        if self._cache is None:
-            raise RuntimeError("ResponseCacheHolder used before init_app")
-        return self._cache
-
-    def __getattr__(self, name: str):
-        return getattr(self.cache, name)
-
-
-redis_store = RedisStore()
-catalogue_holder = CatalogueHolder()
-response_cache = ResponseCacheHolder()
+def services() -> "Services":
+    """The app's services (built once by ``bootstrap.bootstrap`` in ``create_app``)."""
+    return current_app.extensions[SERVICES_KEY]

@@ -25,6 +25,7 @@ import redis
 
 from auth.ids import new_id
 from catalog.model import ReferenceData
+from kernel.events import EventBus
 from push import keys
 from push.audience import validate_rules
 from push.clock import Clock, SystemClock
@@ -34,6 +35,8 @@ from push.settings import CHANNELS
 from push.templates import TemplateRegistry, check_page, validate_alipay_data, validate_wechat_data
 
 CATEGORIES = ("service", "policy", "marketing")
+# Published on every status change, by the API (operators) and the worker (scheduled starts, finishes).
+CAMPAIGN_STATE_CHANGED = "campaign.state_changed"
 DRAFT, SUBMITTED, APPROVED, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED = (
     "draft", "submitted", "approved", "scheduled", "running", "paused", "cancelled", "finished")
 STATUSES = (DRAFT, SUBMITTED, APPROVED, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED)
@@ -264,11 +267,12 @@ DELETE = "\0"  # field value meaning "remove the field"
 
 class CampaignStore:
     def __init__(self, redis_client: redis.Redis, reference: ReferenceData, templates: TemplateRegistry,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, events: EventBus | None = None) -> None:
         self._redis = redis_client
         self._reference = reference
         self._templates = templates
         self._clock = clock or SystemClock()
+        self._events = events or EventBus()
         self._mutate = redis_client.register_script(_MUTATE)
 
     # --- reads ------------------------------------------------------------------------------------------
@@ -356,6 +360,9 @@ class CampaignStore:
         if reason:
             audit_changes["reason"] = reason[:200]
         self._write(campaign_id, actor, action, audit_changes, allowed=allowed, new_status=target, fields=extra)
+        if target != current.status:
+            self._events.publish(CAMPAIGN_STATE_CHANGED, campaign_id=campaign_id, status=target,
+                                 previous=current.status, category=current.category)
         return self.get(campaign_id)
 
     def set_fields(self, campaign_id: str, fields: Mapping[str, str], *, action: str, actor: Operator = SYSTEM_ACTOR) -> None:

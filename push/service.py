@@ -15,6 +15,7 @@ import redis
 from auth.crypto import Crypto
 from catalog.model import ReferenceData
 from config import Settings
+from kernel.events import EventBus
 from push import keys
 from push.audience import AudienceResolver
 from push.campaigns import (APPROVER, EDITOR, FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator,
@@ -46,7 +47,7 @@ class PushService:
     def __init__(self, redis_client: redis.Redis, *, crypto: Crypto, settings: PushSettings | None = None,
                  reference: ReferenceData | None = None, templates: TemplateRegistry | None = None,
                  directory: Directory | None = None, catalogue: Any = None, wechat_appid: str = "wx_sandbox_app",
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, events: EventBus | None = None) -> None:
         if not redis_client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("PushService needs a Redis client created with decode_responses=True")
         self.redis = redis_client
@@ -59,7 +60,8 @@ class PushService:
         self.stats = Stats(redis_client)
         self.profiles = Profiles(redis_client, crypto, self.clock)
         self.index = self.profiles.index
-        self.campaigns = CampaignStore(redis_client, self.reference, self.templates, self.clock)
+        self.events_bus = events or EventBus()
+        self.campaigns = CampaignStore(redis_client, self.reference, self.templates, self.clock, events=self.events_bus)
         self.audience = AudienceResolver(redis_client, self.reference)
         self.planner = Planner(redis_client, self.campaigns, self.audience, self.settings, self.clock)
         self.consent = ConsentLedger(redis_client, self.templates, self.index)
@@ -84,9 +86,9 @@ class PushService:
 
     @classmethod
     def from_settings(cls, settings: Settings, redis_client: redis.Redis, *, push_settings: PushSettings | None = None,
-                      catalogue: Any = None, clock: Clock | None = None) -> "PushService":
+                      catalogue: Any = None, clock: Clock | None = None, events: EventBus | None = None) -> "PushService":
         return cls(redis_client, crypto=Crypto(settings.secret_dir), settings=push_settings or PushSettings.from_env(settings),
-                   catalogue=catalogue, wechat_appid=settings.wechat_appid, clock=clock)
+                   catalogue=catalogue, wechat_appid=settings.wechat_appid, clock=clock, events=events)
 
     def dispatcher(self, *, senders: Mapping[str, Any], name: str | None = None, stop: Any = None) -> Dispatcher:
         return Dispatcher(self.redis, campaigns=self.campaigns, senders=senders, addresses=self.addresses,

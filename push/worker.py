@@ -1,8 +1,8 @@
 """The push worker: ``python -m push.worker`` (started by ``make run``).
 
-Reads ``config.Settings.from_env()`` and ``push.settings.PushSettings.from_env()``, builds the
-senders (WeChat through the shared access-token holder of ``auth.upstream.factory``, Alipay through
-its ``AlipayClient``, the APP push gateway, the inbox), then runs:
+Reads ``config.Settings.from_env()`` and ``push.settings.PushSettings.from_env()``, builds every service
+through the composition root (``bootstrap``, as the API does) and the senders over its gateways (WeChat
+through the shared access-token holder, Alipay, the APP push gateway, the inbox), then runs:
 
 - ``MSB_PUSH_THREADS`` dispatcher threads, each a stream consumer (``host:pid:n``) that also takes
   over entries of dead consumers (``XAUTOCLAIM``) every ``claim_idle_seconds / 2``;
@@ -28,12 +28,9 @@ from typing import Any
 
 import redis
 
-from auth.clock import SystemClock
-from auth.upstream.alipay import AlipayClient
-from auth.upstream.factory import build_gateways
-from auth.upstream.http import UpstreamHttp, pooled_session
-from auth.upstream.wechat_token import StableTokenSource, WeChatAccessTokenHolder
-from config import ConfigError, Settings
+from auth.upstream.factory import Gateways
+from bootstrap import bootstrap
+from config import Settings
 from kernel.logging import configure_logging
 from kernel.redis import redis_client as kernel_redis_client
 from push import keys
@@ -57,29 +54,22 @@ HOUSEKEEPING_SECONDS = 0.5
 TRIM_SECONDS = 60.0
 
 
-def build_senders(settings: Settings, push_settings: PushSettings, redis_client: redis.Redis, service: PushService,
-                  *, token_clock: Clock | None = None) -> dict[str, Sender]:
-    """All four senders; Alipay is left out (its messages retry, then dead-letter) when its keys are missing."""
+def build_senders(gateways: Gateways, service: PushService, settings: Settings) -> dict[str, Sender]:
+    """The four senders over the composition root's gateways (WeChat shares identity's token holder);
+    Alipay is left out (its messages retry, then dead-letter) when its gateway could not be built."""
     timeout = settings.upstream_timeout_seconds
-    pool = max(16, push_settings.threads * push_settings.concurrency)
-    alipay: AlipayClient | None = None
-    try:
-        gateways = build_gateways(settings, redis_client, clock=token_clock)
-        holder = gateways.wechat_token_holder
-        alipay = gateways.alipay
-    except ConfigError as exc:
-        log.error("alipay channel disabled", extra={"fields": {"reason": str(exc)}})
-        wechat_url = settings.upstream_url("wechat")
-        source = StableTokenSource(wechat_url, settings.wechat_appid, settings.wechat_secret,
-                                   UpstreamHttp("wechat", session=pooled_session(), timeout=timeout))
-        holder = WeChatAccessTokenHolder(redis_client, settings.wechat_appid, source, clock=token_clock, fetch_timeout=timeout)
+    pool = max(16, service.settings.threads * service.settings.concurrency)
     senders: dict[str, Sender] = {
-        "wechat": WeChatSender(settings.upstream_url("wechat"), holder, http=JsonHttp(pool), timeout=timeout),
-        "app": AppPushSender(push_settings.app_push_url, push_settings.app_push_key, http=JsonHttp(pool), timeout=timeout),
+        "wechat": WeChatSender(settings.upstream_url("wechat"), gateways.wechat_token_holder, http=JsonHttp(pool),
+                               timeout=timeout),
+        "app": AppPushSender(service.settings.app_push_url, service.settings.app_push_key, http=JsonHttp(pool),
+                             timeout=timeout),
         "inbox": InboxSender(service.inbox_store, service.clock),
     }
-    if alipay is not None:
-        senders["alipay"] = AlipaySender(alipay)
+    if gateways.alipay is not None:
+        senders["alipay"] = AlipaySender(gateways.alipay)
+    else:
+        log.error("alipay channel disabled: its gateway is not configured")
     return senders
 
 
@@ -215,9 +205,9 @@ def main() -> int:
     configure_logging(settings.log_level)
     # The worker waits on blocking stream reads, so its socket timeout must outlast them.
     redis_client = kernel_redis_client(settings.redis_url, socket_timeout=None, health_check_interval=30)
-    service = PushService.from_settings(settings, redis_client, push_settings=push_settings)
-    senders = build_senders(settings, push_settings, redis_client, service, token_clock=SystemClock())
-    runtime = PushRuntime(service, senders, threads=push_settings.threads)
+    services = bootstrap(settings, redis_client=redis_client, push_settings=push_settings)
+    senders = build_senders(services.gateways, services.push, settings)
+    runtime = PushRuntime(services.push, senders, threads=push_settings.threads)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("stopping", extra={"fields": {"signal": signum}})

@@ -1,7 +1,11 @@
-"""Build the real upstream clients from ``config.Settings``: one pooled HTTP session per system,
-the Alipay keys read once, one WeChat token holder shared by everything that needs the token."""
+"""Build the upstream clients that can be built from ``config.Settings``: one pooled HTTP session per
+system, the Alipay keys read once, one WeChat token holder shared by everything that needs the token.
+
+A gateway whose configuration is missing (the Alipay key files) is ``None`` and logged: the process still
+starts, Alipay logins answer 503 ``upstream_unavailable`` and the push worker leaves the channel out."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +20,13 @@ from auth.upstream.wechat import WeChatClient
 from auth.upstream.wechat_token import StableTokenSource, WeChatAccessTokenHolder
 from config import ConfigError, Settings
 
+log = logging.getLogger("msb.upstream")
+
 
 @dataclass(frozen=True)
 class Gateways:
     wechat: WeChatClient
-    alipay: AlipayClient
+    alipay: AlipayClient | None
     identity: GovIdentityClient
     sms: SmsClient
     # Exposed for the push code (subscribeMessage.send needs the same token).
@@ -37,10 +43,19 @@ def build_gateways(settings: Settings, redis_client: redis.Redis, *, clock: Cloc
         UpstreamHttp("wechat", session=wechat_session, timeout=timeout),
     )
     holder = WeChatAccessTokenHolder(redis_client, settings.wechat_appid, token_source, clock=clock, fetch_timeout=timeout)
-    app_private_key_path, alipay_public_key_path = settings.alipay_keys
     return Gateways(
         wechat=WeChatClient(wechat_url, settings.wechat_appid, settings.wechat_secret, holder, session=wechat_session, timeout=timeout),
-        alipay=AlipayClient(
+        alipay=_alipay_or_none(settings, timeout, clock),
+        identity=GovIdentityClient(settings.upstream_url("gov_identity"), settings.gov_app_key, session=pooled_session(), timeout=timeout),
+        sms=SmsClient(settings.upstream_url("sms"), settings.sms_app_key, session=pooled_session(), timeout=timeout),
+        wechat_token_holder=holder,
+    )
+
+
+def _alipay_or_none(settings: Settings, timeout: float, clock: Clock | None) -> AlipayClient | None:
+    app_private_key_path, alipay_public_key_path = settings.alipay_keys
+    try:
+        return AlipayClient(
             settings.upstream_url("alipay"),
             settings.alipay_app_id,
             _read_key(app_private_key_path, "Alipay app private key"),
@@ -48,11 +63,10 @@ def build_gateways(settings: Settings, redis_client: redis.Redis, *, clock: Cloc
             session=pooled_session(),
             timeout=timeout,
             clock=clock,
-        ),
-        identity=GovIdentityClient(settings.upstream_url("gov_identity"), settings.gov_app_key, session=pooled_session(), timeout=timeout),
-        sms=SmsClient(settings.upstream_url("sms"), settings.sms_app_key, session=pooled_session(), timeout=timeout),
-        wechat_token_holder=holder,
-    )
+        )
+    except ConfigError as exc:
+        log.error("alipay gateway not configured", extra={"fields": {"reason": str(exc)}})
+        return None
 
 
 def _read_key(path: Path, what: str) -> bytes:

@@ -1,10 +1,8 @@
-"""Unified identity over HTTP: thin views over ``auth.service.AuthService``.
+"""Unified identity over HTTP: thin views over ``auth.service.AuthService`` (``services().identity``).
 
-``blueprints()`` lists what the app factory registers; ``auth_service`` is the extension holder and
-``bff.auth.security`` the bearer-token helpers other blueprints use to require a signed-in citizen,
-a real-name level or an operator role.
+``blueprints()`` lists what the app factory registers; ``bff.auth.security`` holds the bearer-token helpers
+other blueprints use to require a signed-in citizen, a real-name level or an operator role.
 """
-from bff.auth.extension import auth_service
 
 
 def blueprints():
@@ -15,4 +13,4 @@ def blueprints():
     return [auth_blp, me_blp, admin_blp]
 
 
-__all__ = ["auth_service", "blueprints"]
+__all__ = ["blueprints"]

@@ -19,7 +19,7 @@ from flask import Flask, g, request
 from auth.errors import EnterpriseLinkRequired, RefreshTokenInvalid, TokenError, TokenInvalid
 from auth.service import AuthService, Principal, TokenPair
 from auth.tokens import CHANNEL_AUDIENCES, CITIZEN_AUDIENCES, MAX_TOKEN_LENGTH
-from bff.auth.extension import auth_service
+from bff.extensions import services
 from bff.extensions import ErrorEnvelopeSchema, api
 
 BEARER_SCHEME = "bearerAuth"
@@ -84,7 +84,7 @@ def authenticate(audiences: tuple[str, ...]) -> Principal:
     cached: Principal | None = g.get(_PRINCIPAL)
     if cached is not None:
         return cached
-    service = auth_service.service
+    service = services().identity
     principal = service.authenticate_access_token(bearer_token(), audiences=audiences)
     if principal.type == "person":
         principal = _acting_for(service, principal)
@@ -171,7 +171,7 @@ def register_security_scheme(app: Flask) -> None:
 def refuse_misrouted_refresh(pair: TokenPair) -> None:
     """A console refresh token at the citizen endpoint (or the reverse) is misrouted or stolen: end
     that session instead of handing its new tokens out on the wrong endpoint, and answer 401."""
-    service = auth_service.service
+    service = services().identity
     claims = service.tokens.verify(pair.access_token, audiences=tuple(CHANNEL_AUDIENCES.values()))
     service.refresh_tokens.revoke_family(claims.session_id)
     raise RefreshTokenInvalid()

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bff.auth import schemas
-from bff.auth.extension import auth_service
+from bff.extensions import services
 from bff.auth.security import client_ip, current_principal, operator_required, refuse_misrouted_refresh
 from bff.auth.views_auth import no_store
 from bff.extensions import ErrorEnvelopeSchema
@@ -24,7 +24,7 @@ class OperatorLogin(MethodView):
     @blp.response(200, schemas.TokenPairSchema)
     def post(self, body):
         """Username + password → console token pair (30 min idle, 12 h absolute session)."""
-        pair = auth_service.service.login_operator(body["username"], body["password"], client_ip=client_ip())
+        pair = services().identity.login_operator(body["username"], body["password"], client_ip=client_ip())
         return no_store(pair.to_dict())
 
 
@@ -35,7 +35,7 @@ class OperatorRefresh(MethodView):
     @blp.response(200, schemas.TokenPairSchema)
     def post(self, body):
         """Rotate a console refresh token."""
-        pair = auth_service.service.refresh(body["refresh_token"])
+        pair = services().identity.refresh(body["refresh_token"])
         if pair.account.type != "operator":
             refuse_misrouted_refresh(pair)
         return no_store(pair.to_dict())
@@ -48,7 +48,7 @@ class OperatorLogout(MethodView):
     def post(self):
         """End this console session."""
         principal = current_principal()
-        auth_service.service.logout(principal.account_id, principal.session_id)
+        services().identity.logout(principal.account_id, principal.session_id)
         return "", 204, {"Cache-Control": "no-store"}
 
 
@@ -59,7 +59,7 @@ class OperatorMe(MethodView):
     def get(self):
         """The signed-in operator and their roles."""
         principal = current_principal()
-        operator = auth_service.service.operators.get(principal.account_id)
+        operator = services().identity.operators.get(principal.account_id)
         username = operator.username if operator is not None else ""
         return {"id": principal.account_id, "type": "operator", "username": username, "roles": list(principal.roles)}, 200, {
             "Cache-Control": "private, no-store"

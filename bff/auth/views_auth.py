@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bff.auth import schemas
-from bff.auth.extension import auth_service
+from bff.extensions import services
 from bff.auth.security import citizen_required, client_ip, current_principal, refuse_misrouted_refresh
 from bff.extensions import ErrorEnvelopeSchema
 
@@ -37,7 +37,7 @@ class WeChatLogin(MethodView):
     @blp.response(200, schemas.TokenPairSchema)
     def post(self, body):
         """Log in from the WeChat mini-program with the `wx.login()` code (same unionid = same account)."""
-        pair = auth_service.service.login_wechat(body["code"], client_ip=client_ip())
+        pair = services().identity.login_wechat(body["code"], client_ip=client_ip())
         return no_store(pair.to_dict())
 
 
@@ -48,7 +48,7 @@ class AlipayLogin(MethodView):
     @blp.response(200, schemas.TokenPairSchema)
     def post(self, body):
         """Log in from the Alipay mini-program with the `my.getAuthCode()` code."""
-        pair = auth_service.service.login_alipay(body["auth_code"], client_ip=client_ip())
+        pair = services().identity.login_alipay(body["auth_code"], client_ip=client_ip())
         return no_store(pair.to_dict())
 
 
@@ -60,7 +60,7 @@ class SmsSend(MethodView):
     @blp.response(200, schemas.SmsCodeSentSchema)
     def post(self, body):
         """Send a 6-digit login code by SMS (the same answer whether or not the phone has an account)."""
-        sent = auth_service.service.send_sms_code(body["phone"], client_ip=client_ip())
+        sent = services().identity.send_sms_code(body["phone"], client_ip=client_ip())
         return no_store(sent.to_dict())
 
 
@@ -71,7 +71,7 @@ class AppLogin(MethodView):
     @blp.response(200, schemas.TokenPairSchema)
     def post(self, body):
         """Log in to the APP with a phone number and the SMS code (5 wrong codes lock the phone 15 min)."""
-        pair = auth_service.service.login_app_sms(body["phone"], body["sms_code"], client_ip=client_ip())
+        pair = services().identity.login_app_sms(body["phone"], body["sms_code"], client_ip=client_ip())
         return no_store(pair.to_dict())
 
 
@@ -85,7 +85,7 @@ class WeChatPhone(MethodView):
     def post(self, body):
         """Bind the phone number from WeChat's phone button. If another account already has it, the two
         become one account (`account.id` names the survivor; current tokens keep working)."""
-        summary = auth_service.service.bind_wechat_phone(current_principal().account_id, body["code"])
+        summary = services().identity.bind_wechat_phone(current_principal().account_id, body["code"])
         return no_store({"account": summary.to_dict()})
 
 
@@ -102,7 +102,7 @@ class Refresh(MethodView):
     def post(self, body):
         """Exchange a refresh token for a new pair. Every use rotates it; a retry within 30 s of a lost
         answer gets the same new pair."""
-        service = auth_service.service
+        service = services().identity
         pair = service.refresh(body["refresh_token"])
         if pair.account.type != "person":
             refuse_misrouted_refresh(pair)
@@ -118,7 +118,7 @@ class Logout(MethodView):
         """End this session (the refresh token stops working and the access token is refused at once),
         or every session of the account with `all_devices: true`."""
         principal = current_principal()
-        auth_service.service.logout(principal.account_id, principal.session_id, all_devices=body["all_devices"])
+        services().identity.logout(principal.account_id, principal.session_id, all_devices=body["all_devices"])
         return "", 204, dict(NO_STORE)
 
 
@@ -127,4 +127,4 @@ class Jwks(MethodView):
     @blp.response(200, schemas.JwksSchema)
     def get(self):
         """Public keys that verify access tokens (ES256). Cacheable; refetch on an unknown `kid`."""
-        return auth_service.service.jwks(), 200, {"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"}
+        return services().identity.jwks(), 200, {"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"}

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from auth.realname import RealnameLevel
 from bff.auth import schemas
-from bff.auth.extension import auth_service
+from bff.extensions import services
 from bff.auth.security import citizen_required, current_principal
 from bff.extensions import ErrorEnvelopeSchema
 
@@ -32,7 +32,7 @@ class Me(MethodView):
     @blp.response(200, schemas.MeSchema)
     def get(self):
         """Profile with masked ID number and phones, bindings, enterprises, level and preferences."""
-        return private(_view(auth_service.service.me(current_principal().account_id)))
+        return private(_view(services().identity.me(current_principal().account_id)))
 
 
 @blp.route("/preferences")
@@ -43,7 +43,7 @@ class MePreferences(MethodView):
     def put(self, body):
         """Change preferences: only the fields given change (mode standard/elder, language zh/mn,
         6-digit home region, push opt-outs per category)."""
-        preferences = auth_service.service.update_preferences(current_principal().account_id, body)
+        preferences = services().identity.update_preferences(current_principal().account_id, body)
         return private(preferences.to_dict())
 
 
@@ -56,7 +56,7 @@ class MeBinding(MethodView):
     @blp.response(200, schemas.MeSchema)
     def delete(self, args, channel):
         """Unbind a login channel (`wechat`, `alipay` or `phone`); the last one cannot be removed."""
-        view = auth_service.service.remove_binding(current_principal().account_id, channel, args.get("binding_id"))
+        view = services().identity.remove_binding(current_principal().account_id, channel, args.get("binding_id"))
         return private(_view(view))
 
 
@@ -71,7 +71,7 @@ class MeRealname(MethodView):
         """Verify name + ID number against the population register (三级). The ID number's check digit
         is validated first (422 `invalid_id_number`); a mismatch is 422 `realname_mismatch`. Two accounts
         verified as the same person become one, keeping every binding."""
-        result = auth_service.service.verify_realname(current_principal().account_id, body["name"], body["id_number"])
+        result = services().identity.verify_realname(current_principal().account_id, body["name"], body["id_number"])
         return private(result.to_dict())
 
 
@@ -86,7 +86,7 @@ class MeEnterprises(MethodView):
     def post(self, body):
         """Link an enterprise by its USCC (needs real-name 三级: else 403 `realname_level_required`).
         The legal representative gets an active link; anyone else a pending agent (经办人) link."""
-        link = auth_service.service.link_enterprise(current_principal().account_id, body["uscc"])
+        link = services().identity.link_enterprise(current_principal().account_id, body["uscc"])
         return private(link.to_dict(), 201)
 
 
@@ -98,7 +98,7 @@ class MeEnterpriseAgentApproval(MethodView):
     @blp.response(200, schemas.EnterpriseLinkSchema)
     def post(self, body, enterprise_id):
         """Legal representative only: approve an agent's pending link (the agent shows their account id)."""
-        link = auth_service.service.approve_enterprise_agent(
+        link = services().identity.approve_enterprise_agent(
             current_principal().account_id, enterprise_id, body["account_id"]
         )
         return private(link.to_dict())
@@ -112,7 +112,7 @@ class MeEnterprise(MethodView):
     @blp.response(204)
     def delete(self, args, enterprise_id):
         """Leave an enterprise, or (legal representative) remove a member with `?member=<account id>`."""
-        auth_service.service.unlink_enterprise(current_principal().account_id, enterprise_id, args.get("member"))
+        services().identity.unlink_enterprise(current_principal().account_id, enterprise_id, args.get("member"))
         return "", 204, dict(PRIVATE)
 
 
@@ -125,5 +125,5 @@ class MeActingFor(MethodView):
     def post(self, body):
         """Switch this session to act for an enterprise (active link required), or back with `null`.
         Returns a new access token; later refreshes keep the context while the link stays active."""
-        grant = auth_service.service.act_for(current_principal(), body["enterprise_id"])
+        grant = services().identity.act_for(current_principal(), body["enterprise_id"])
         return private(grant.to_dict())

@@ -22,7 +22,7 @@ from accessibility import elder_item_detail, elder_search, localize
 from bff import client_context
 from bff.cache_http import cached
 from bff.catalog import schemas
-from bff.extensions import catalogue_holder
+from bff.extensions import services
 
 blp = Blueprint("catalog", __name__, url_prefix="/v1", description="Government service items and 一件事 themes")
 
@@ -53,7 +53,7 @@ class ItemSearch(MethodView):
         and the help block (`has_more` offers the next `page`); `page_size` is then fixed.
         """
         query = args.pop("q")
-        catalogue = catalogue_holder.get()
+        catalogue = services().catalogue.get()
         if _elder():
             args["page_size"] = ELDER_PAGE_SIZE
             payload = elder_search(catalogue.search(query, **args), region=args.get("region"))
@@ -70,7 +70,7 @@ class ItemSuggest(MethodView):
     @blp.response(200, schemas.SuggestResultSchema)
     def get(self, args):
         """Up to 10 completions while the citizen types."""
-        suggestions = catalogue_holder.get().suggest(args["q"], region=args.get("region"))
+        suggestions = services().catalogue.get().suggest(args["q"], region=args.get("region"))
         return {"query": args["q"], "suggestions": [s.to_dict() for s in suggestions]}
 
 
@@ -81,7 +81,7 @@ class HotItems(MethodView):
     @blp.response(200, schemas.HotResultSchema)
     def get(self, args):
         """The most needed items for a region."""
-        items = catalogue_holder.get().hot(region=args.get("region"), limit=args["limit"])
+        items = services().catalogue.get().hot(region=args.get("region"), limit=args["limit"])
         return _localized({"region": args.get("region"), "items": [item.to_dict() for item in items]})
 
 
@@ -96,7 +96,7 @@ class ItemDetail(MethodView):
         `X-Client-Mode: elder` answers the 长辈版 shape: materials as a checklist, plain conditions,
         trips in words, where to go and whom to call, speech text, the help block (12345 first).
         """
-        detail = catalogue_holder.get().item_detail(basic_code, region=args.get("region"))
+        detail = services().catalogue.get().item_detail(basic_code, region=args.get("region"))
         if _elder():
             return jsonify(schemas.ElderItemDetailSchema().dump(_localized(elder_item_detail(detail))))
         return jsonify(schemas.ItemDetailSchema().dump(_localized(detail.to_dict())))
@@ -108,7 +108,7 @@ class ThemeList(MethodView):
     @blp.response(200, schemas.ThemeListSchema)
     def get(self):
         """一件事 bundles."""
-        return {"themes": [theme.to_dict() for theme in catalogue_holder.get().themes()]}
+        return {"themes": [theme.to_dict() for theme in services().catalogue.get().themes()]}
 
 
 @blp.route("/themes/<string:code>", parameters=HEADERS)
@@ -118,5 +118,5 @@ class ThemeDetail(MethodView):
     @blp.response(200, schemas.ThemeDetailSchema)
     def get(self, args, code):
         """A 一件事 bundle with its items as the region names them."""
-        theme = catalogue_holder.get().theme(code, region=args.get("region"))
+        theme = services().catalogue.get().theme(code, region=args.get("region"))
         return _localized(theme.to_dict())

@@ -5,7 +5,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bff.errors import ApiError
-from bff.extensions import CatalogueUnavailable, catalogue_holder, redis_store
+from bff.extensions import services
+from catalog.live import CatalogueUnavailable
 from bff.health.schemas import LivenessSchema, ReadinessSchema
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")
@@ -27,16 +28,16 @@ class Readiness(MethodView):
         """Redis answers and the search index is loaded."""
         checks: dict[str, str] = {}
         try:
-            redis_store.client.ping()
+            services().redis.ping()
             checks["redis"] = "ok"
         except redis.exceptions.RedisError as exc:
             checks["redis"] = f"unavailable ({type(exc).__name__})"
         version = None
         try:
-            version = catalogue_holder.get().version
+            version = services().catalogue.get().version
             checks["catalogue"] = "ok"
         except CatalogueUnavailable:
-            checks["catalogue"] = catalogue_holder.last_error or "not loaded"
+            checks["catalogue"] = services().catalogue.last_error or "not loaded"
         failing = {name: state for name, state in checks.items() if state != "ok"}
         if failing:
             raise ApiError(503, "not_ready", "服务尚未就绪 (not ready)", errors=failing, headers={"Retry-After": "5"})

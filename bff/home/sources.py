@@ -5,8 +5,7 @@
 * ``NullSources`` (default): no notices, no inbox (0), and regional popularity from
   ``Catalogue.hot`` as the shared recommendations ("本地区热门"); no personal recommendations.
 * ``PushSources(push_service)``: adapts ``push.service.PushService`` (``recommendations``,
-  ``inbox_unread``, and ``policy_notices`` once the facade offers it). Wire it in ``create_app``
-  with ``home_sources.init_app(app, PushSources(lambda: push_service.get(app)))``.
+  ``inbox_unread``, ``policy_notices``). The composition root (``bootstrap``) wires it.
 
 Shared sections (``recommendations(account_id=None)``, ``notices``) are computed inside cached
 anonymous answers, possibly in a background thread: they get plain arguments, never the request.
@@ -99,24 +98,3 @@ def guarded(section: str, call: Callable[[], Any], default: Any) -> Any:
     except Exception as error:  # a home screen without notices beats no home screen
         log.warning("home section unavailable", extra={"fields": {"section": section, "error_class": type(error).__name__}})
         return default
-
-
-class HomeSourcesHolder:
-    """Module-level singleton: usable from background cache refreshes, where there is no app context."""
-
-    def __init__(self) -> None:
-        self._sources: HomeSources | None = None
-
-    def init_app(self, app: Any, sources: HomeSources | None = None) -> None:
-        from bff.extensions import catalogue_holder
-
-        self._sources = sources or NullSources(catalogue_holder.get)
-        app.extensions["home_sources"] = self
-
-    def get(self) -> HomeSources:
-        if self._sources is None:
-            raise RuntimeError("home sources used before init_app")
-        return self._sources
-
-
-home_sources = HomeSourcesHolder()

@@ -20,10 +20,9 @@ from bff import client_context
 from bff.cache import keys as cache_keys
 from bff.cache_http import (BAD_HEADER_DOC, CATALOGUE_PARAM, CONTENT_LANGUAGE, Uncacheable, ViewCompute,
                             cached_body, raw_params, respond, vary_for)
-from bff.extensions import ErrorEnvelopeSchema, catalogue_holder
+from bff.extensions import ErrorEnvelopeSchema, services
 from bff.home import build
 from bff.home.schemas import HomeArgsSchema, HomeSchema
-from bff.home.sources import home_sources
 from bff.http_cache import add_vary, public_cache_control
 
 blp = Blueprint("home", __name__, url_prefix="/v1/home",
@@ -43,7 +42,7 @@ def _personal_response(shared: bytes, status: str, context: client_context.Clien
     """The shared body with this citizen's parts merged in (``private``: never in a shared cache)."""
     body = json.loads(shared)
     body.update(build.personal_parts(
-        context.account, home_sources.get(), account_id=context.principal.account_id, region=region,
+        context.account, services().home_sources, account_id=context.principal.account_id, region=region,
         channel=context.channel, mode=context.mode, language=context.language))
     response = current_app.response_class(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
@@ -71,7 +70,7 @@ def home_cached(view):
         variant = context.variant(ALL_DIMENSIONS)
         compute = ViewCompute(view, args, kwargs, path=request.path, query=params, variant=variant)
         try:
-            result = cached_body(ROUTE, {**params, CATALOGUE_PARAM: catalogue_holder.get().version}, variant, compute)
+            result = cached_body(ROUTE, {**params, CATALOGUE_PARAM: services().catalogue.get().version}, variant, compute)
         except Uncacheable as answer:
             return answer.response
         if context.signed_in:
@@ -100,5 +99,5 @@ class Home(MethodView):
         context = client_context.current()
         region = build.default_region(args.get("region"), context.home_region)
         # The shared part only: the citizen's own parts are merged in by ``home_cached``.
-        return build.anonymous_home(catalogue_holder.get(), home_sources.get(), region=region,
+        return build.anonymous_home(services().catalogue.get(), services().home_sources, region=region,
                                     channel=context.channel, mode=context.mode, language=context.language)

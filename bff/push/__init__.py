@@ -1,11 +1,9 @@
-"""Push campaigns and recommendations over HTTP: thin views over ``push.service.PushService``.
+"""Push campaigns and recommendations over HTTP: thin views over ``push.service.PushService`` (``services().push``).
 
-``push_service`` is the extension holder (``init_app(app, settings, redis_client)``);
 ``blueprints()`` lists what the app factory registers: the citizen side (``/v1/recommendations``,
 ``/v1/events``, ``/v1/subscriptions``, ``/v1/devices``, ``/v1/messages``), WeChat's message-push URL
 (``/v1/channels/wechat/events``) and the console (``/v1/admin/campaigns`` …).
 """
-from bff.push.extension import push_service
 
 
 def blueprints():
@@ -16,4 +14,4 @@ def blueprints():
     return [citizen_blp, channels_blp, admin_blp]
 
 
-__all__ = ["blueprints", "push_service"]
+__all__ = ["blueprints"]

@@ -14,10 +14,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bff.auth.security import current_principal, operator_required
-from bff.cache_http import invalidate_notices
-from bff.extensions import ErrorEnvelopeSchema, catalogue_holder
+from bff.extensions import ErrorEnvelopeSchema, services
 from bff.push import schemas
-from bff.push.extension import push_service
+from bff.extensions import services
 from push import keys
 from push.audience import validate_rules
 from push.campaigns import READ_ROLES, require_any_role
@@ -51,7 +50,7 @@ def _errors(*statuses: int):
 
 
 def _service() -> PushService:
-    return push_service.service
+    return services().push
 
 
 def _answer(payload: Any, status: int = 200) -> tuple[Any, int, dict[str, str]]:
@@ -120,9 +119,6 @@ class CampaignPreview(MethodView):
         return _answer(_service().preview_campaign(current_principal(), campaign_id))
 
 
-NOTICE_CHANGING_ACTIONS = frozenset({"schedule", "pause", "resume", "cancel"})
-
-
 def _transition(action: str, doc: str, *, role: str | None = None, arguments: Any = None):
     """A lifecycle endpoint ``POST /campaigns/<id>/<action>`` answering the campaign."""
 
@@ -138,9 +134,6 @@ def _transition(action: str, doc: str, *, role: str | None = None, arguments: An
             answer = service.schedule_campaign(actor, campaign_id, start_at=body.get("start_at"), end_at=body.get("end_at"))
         else:
             answer = getattr(service, f"{action}_campaign")(actor, campaign_id)
-        if action in NOTICE_CHANGING_ACTIONS:
-            # A policy campaign going live or away changes the notices on every cached home screen.
-            invalidate_notices()
         return _answer(answer)
 
     view.__name__ = "post"
@@ -206,7 +199,7 @@ class Regions(MethodView):
     @blp.response(200, schemas.RegionTreeSchema)
     def get(self):
         """The 盟市 / 旗县 tree for the audience builder (a 盟市 in `audience.regions` includes its 旗县)."""
-        tree = catalogue_holder.get().regions
+        tree = services().catalogue.get().regions
 
         def node(region, children=None):
             result = {"code": region.code, "name": region.name, "level": region.level, "kind": region.kind}

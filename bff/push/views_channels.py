@@ -19,7 +19,7 @@ from flask_smorest import Blueprint
 from bff.errors import ApiError
 from bff.extensions import ErrorEnvelopeSchema
 from bff.push import schemas
-from bff.push.extension import push_service
+from bff.extensions import services
 from push.errors import EventMalformed, EventSignatureInvalid
 from push.wechat_events import MAX_BODY
 
@@ -68,7 +68,7 @@ class WeChatEvents(MethodView):
     @blp.response(200, content_type="text/plain", description="`echostr`, as plain text")
     def get(self, args):
         """WeChat's URL check when the push URL is saved: answers `echostr` if the signature is ours."""
-        return _text(push_service.service.wechat_verify_url(_query()))
+        return _text(services().push.wechat_verify_url(_query()))
 
     @_documented
     @blp.alt_response(413, schema=ErrorEnvelopeSchema, description="Body larger than 64 KB")
@@ -84,5 +84,5 @@ class WeChatEvents(MethodView):
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise EventMalformed() from None
-        push_service.service.wechat_event(query, text)
+        services().push.wechat_event(query, text)
         return _text("success")

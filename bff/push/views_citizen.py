@@ -14,7 +14,8 @@ from auth.tokens import CITIZEN_AUDIENCES
 from bff.auth.security import BEARER_SCHEME, authenticate, citizen_required, current_principal
 from bff.extensions import ErrorEnvelopeSchema
 from bff.push import schemas
-from bff.push.extension import ensure_synced, push_service
+from bff.extensions import services
+from bff.push.sync import ensure_synced
 
 blp = Blueprint("push", __name__, url_prefix="/v1",
                 description="Recommendations, behaviour events, message subscriptions, APP devices and the inbox")
@@ -32,7 +33,7 @@ def _optional_citizen_id() -> str | None:
     if "Authorization" not in request.headers:
         return None
     account_id = authenticate(CITIZEN_AUDIENCES).account_id
-    ensure_synced(push_service.service, account_id)
+    ensure_synced(services().push, account_id)
     return account_id
 
 
@@ -44,7 +45,7 @@ def _optional_auth(view):
 
 def _me() -> str:
     account_id = current_principal().account_id
-    ensure_synced(push_service.service, account_id)
+    ensure_synced(services().push, account_id)
     return account_id
 
 
@@ -61,7 +62,7 @@ class Recommendations(MethodView):
         the verified ID, then what the home region handles — never items already finished (`private`).
         """
         account_id = _optional_citizen_id()
-        items = push_service.service.recommendations(account_id, region=args.get("region"), limit=args["limit"])
+        items = services().push.recommendations(account_id, region=args.get("region"), limit=args["limit"])
         body = {"items": items, "personalised": account_id is not None}
         if account_id is None:
             return body, 200, {"Cache-Control": f"public, max-age={ANONYMOUS_MAX_AGE}", "Vary": "Authorization"}
@@ -79,7 +80,7 @@ class Events(MethodView):
         {item}, `view_theme` {theme}, `click` {message_id}. Unknown item codes are 422 `unknown_item`.
         Anonymous batches only feed the popularity of `region`."""
         account_id = _optional_citizen_id()
-        result = push_service.service.record_events(account_id, body["events"], region=body.get("region"))
+        result = services().push.record_events(account_id, body["events"], region=body.get("region"))
         return private(result, 202)
 
 
@@ -90,7 +91,7 @@ class Subscriptions(MethodView):
     @blp.response(200, schemas.SubscriptionListSchema)
     def get(self, args):
         """The citizen's message subscriptions per template: one-time sends left, or long-term."""
-        items = push_service.service.list_subscriptions(_me())
+        items = services().push.list_subscriptions(_me())
         if args.get("channel"):
             items = [s for s in items if s["channel"] == args["channel"]]
         return private({"items": items})
@@ -103,7 +104,7 @@ class Subscriptions(MethodView):
         accepted one-time template allows exactly one message; a long-term one allows messages until
         switched off; `ban` (or rejecting a long-term template) removes what was left. Answers the
         channel's subscriptions after the change."""
-        items = push_service.service.record_subscriptions(_me(), body["channel"], body["results"])
+        items = services().push.record_subscriptions(_me(), body["channel"], body["results"])
         return private({"items": items})
 
 
@@ -114,13 +115,13 @@ class Devices(MethodView):
     @blp.response(200, schemas.DeviceRegisteredSchema)
     def post(self, body):
         """Register the APP's push token (one device per citizen: the latest registration wins)."""
-        return private(push_service.service.register_device(_me(), body["device_token"], body["platform"]))
+        return private(services().push.register_device(_me(), body["device_token"], body["platform"]))
 
     @citizen_required(blp, acting_for=False)
     @blp.response(200, schemas.DeviceRemovedSchema)
     def delete(self):
         """Forget the APP push token (logout on the device, or push switched off in the APP)."""
-        return private(push_service.service.remove_device(_me()))
+        return private(services().push.remove_device(_me()))
 
 
 @blp.route("/messages")
@@ -130,7 +131,7 @@ class Messages(MethodView):
     @blp.response(200, schemas.InboxPageSchema)
     def get(self, args):
         """The in-app inbox, newest first; page on with `cursor=<next_cursor>`."""
-        page = push_service.service.inbox(current_principal().account_id, limit=args["limit"], cursor=args.get("cursor"))
+        page = services().push.inbox(current_principal().account_id, limit=args["limit"], cursor=args.get("cursor"))
         return private(page)
 
 
@@ -140,7 +141,7 @@ class MessagesUnread(MethodView):
     @blp.response(200, schemas.UnreadSchema)
     def get(self):
         """Unread inbox messages (the badge)."""
-        return private(push_service.service.inbox_unread(current_principal().account_id))
+        return private(services().push.inbox_unread(current_principal().account_id))
 
 
 @blp.route("/messages/read-all")
@@ -149,7 +150,7 @@ class MessagesReadAll(MethodView):
     @blp.response(200, schemas.MarkedSchema)
     def post(self):
         """Mark every inbox message read."""
-        return private(push_service.service.mark_inbox_read(current_principal().account_id))
+        return private(services().push.mark_inbox_read(current_principal().account_id))
 
 
 @blp.route("/messages/<string:message_id>/read")
@@ -160,6 +161,6 @@ class MessageRead(MethodView):
     @blp.response(200, schemas.MarkedSchema)
     def post(self, message_id):
         """Mark one inbox message read (counts as `opened` for its campaign, once)."""
-        return private(push_service.service.mark_inbox_read(current_principal().account_id, [message_id]))
+        return private(services().push.mark_inbox_read(current_principal().account_id, [message_id]))
 
 

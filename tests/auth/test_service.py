@@ -22,6 +22,7 @@ from auth.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from auth.service import ACCOUNT_CHANGED
 from auth.tokens import CITIZEN_AUDIENCES
 from tests.auth.conftest import ID_ZHANG, USCC_GRASSLAND
 
@@ -311,20 +312,20 @@ def test_logs_never_carry_personal_data_or_secrets(service, wechat, alipay, sms,
         assert secret not in logged
 
 
-class TestAccountListeners:
-    def test_listeners_hear_logins_and_profile_changes(self, service, sms):
+class TestAccountChangedEvents:
+    def test_subscribers_hear_logins_and_profile_changes(self, service, sms):
         heard = []
-        service.add_account_listener(heard.append)
+        service.events.subscribe(ACCOUNT_CHANGED, lambda event: heard.append(event.data["account_id"]))
         account_id = sms_login(service, sms).account.id
         service.update_preferences(account_id, {"mode": "elder"})
         assert heard == [account_id, account_id]
 
-    def test_a_failing_listener_never_fails_the_identity_change(self, service, sms, caplog):
-        def broken(account_id):
+    def test_a_failing_subscriber_never_fails_the_identity_change(self, service, sms, caplog):
+        def broken(event):
             raise RuntimeError("push is down")
 
-        service.add_account_listener(broken)
+        service.events.subscribe(ACCOUNT_CHANGED, broken)
         pair = sms_login(service, sms)
         assert pair.access_token
         assert service.update_preferences(pair.account.id, {"language": "mn"}).to_dict()["language"] == "mn"
-        assert any(r.getMessage() == "account listener failed" for r in caplog.records)
+        assert any(r.getMessage() == "event handler failed" for r in caplog.records)

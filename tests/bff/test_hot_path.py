@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from bff import create_app
-from bff.cache_http import invalidate_notices
+from push.campaigns import CAMPAIGN_STATE_CHANGED
 
 SEARCH = "/v1/items/search?q=%E5%8A%9E%E8%BA%AB%E4%BB%BD%E8%AF%81&region=150203"
 HOME = "/v1/home?region=150102"
@@ -54,8 +54,8 @@ def test_personal_and_conditional_requests_go_through_flask(hot_client):
 def test_invalidating_notices_forgets_at_once(hot_client):
     hot_client.get(HOME)
     assert hot_client.get(HOME).headers["X-Cache"] == "hot"
-    with hot_client.application.app_context():
-        invalidate_notices()
+    events = hot_client.application.extensions["services"].events
+    events.publish(CAMPAIGN_STATE_CHANGED, campaign_id="c1", status="running", previous="scheduled", category="policy")
     assert hot_client.get(HOME).headers["X-Cache"] == "miss"
 
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from bff import create_app
-from bff.cache_http import invalidate_notices
-from bff.extensions import CatalogueHolder, catalogue_holder, response_cache
+from catalog.live import LiveCatalogue
+from push.campaigns import CAMPAIGN_STATE_CHANGED
 from tests.bff.auth.conftest import Citizen, Drive, bearer
 
 SEARCH = "/v1/items/search?q=%E5%85%BB%E8%80%81%E9%87%91&region=150102"  # 养老金
@@ -130,13 +130,14 @@ def test_a_catalogue_rebuild_is_never_answered_from_the_old_build(settings, redi
 
     index_dir = tmp_path / "index"
     build_index(index_dir, scale=0.02)
-    monkeypatch.setattr(CatalogueHolder, "_RELOAD_CHECK_SECONDS", 0.0)
     app = create_app(settings.with_changes(index_dir=index_dir))
+    catalogue: LiveCatalogue = app.extensions["services"].catalogue
+    monkeypatch.setattr(catalogue, "_reload_check_seconds", 0.0)
     client = app.test_client()
     urls = [SEARCH, HOME, "/v1/items/hot?region=150102"]
     for url in urls:
         client.get(url)
-    old_build = catalogue_holder.get().version
+    old_build = catalogue.get().version
     assert all(client.get(url).headers["X-Cache"] in CACHED_STATUSES for url in urls)
 
     build_index(index_dir, scale=0.03)  # a different build: other implementations, same items
@@ -144,14 +145,15 @@ def test_a_catalogue_rebuild_is_never_answered_from_the_old_build(settings, redi
         response = client.get(url)
         assert response.status_code == 200
         assert response.headers["X-Cache"] == "miss", url
-    assert catalogue_holder.get().version != old_build
+    assert catalogue.get().version != old_build
     assert client.get(SEARCH).headers["X-Cache"] in CACHED_STATUSES
 
 
 def test_notice_changes_invalidate_home_only(client):
     client.get(HOME)
     client.get(SEARCH)
-    assert invalidate_notices() is not None
+    client.application.extensions["services"].events.publish(
+        CAMPAIGN_STATE_CHANGED, campaign_id="c1", status="running", previous="scheduled", category="policy")
     assert client.get(HOME).headers["X-Cache"] == "miss"
     assert client.get(SEARCH).headers["X-Cache"] in CACHED_STATUSES
 
@@ -162,7 +164,7 @@ def test_redis_down_anonymous_still_answers_personal_is_503_and_recovers(client,
     assert client.get(HOME).headers["X-Cache"] == "miss"
     redis_server.stop()
     try:
-        response_cache.clear_local()
+        client.application.extensions["services"].response_cache.clear_local()
         for url in (HOME, SEARCH, "/v1/items/B0083", "/v1/themes"):
             response = client.get(url, headers={"X-Client-Mode": "elder"})
             assert response.status_code == 200, url
@@ -184,7 +186,7 @@ def test_redis_down_anonymous_still_answers_personal_is_503_and_recovers(client,
 def test_stale_answers_are_refreshed_in_the_background_as_the_same_variant(client, monkeypatch, url, route):
     from bff.cache.keys import ROUTES
 
-    cache = response_cache.cache
+    cache = client.application.extensions["services"].response_cache
     now = [time.time()]
     monkeypatch.setattr(cache, "_clock", lambda: now[0])
     headers = {"X-Client-Channel": "wechat", "X-Client-Mode": "elder", "Accept-Language": "mn"}

@@ -22,6 +22,7 @@ from push.clock import shanghai_ts
 from push.limits import RateLimiter
 from push.service import PushService
 from push.settings import PushSettings
+from auth.upstream.factory import build_gateways
 from push.worker import PushRuntime, build_senders
 
 _PHONES = itertools.count(int(time.time()) % 10**7)
@@ -187,7 +188,8 @@ def make_runtime(service: PushService, upstream_settings: Settings, redis_client
             service.settings = settings
             service.planner._settings = settings  # noqa: SLF001
             service.limiter = RateLimiter(redis_client, settings.rates)
-        senders = build_senders(upstream_settings, service.settings, redis_client, service, token_clock=FixedClock(time.time()))
+        gateways = build_gateways(upstream_settings, redis_client, clock=FixedClock(time.time()))
+        senders = build_senders(gateways, service, upstream_settings)
         return PushRuntime(service, senders)
 
     return build

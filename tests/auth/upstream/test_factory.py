@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from auth.upstream.factory import build_gateways
-from config import ConfigError, Settings
+from config import Settings
 from tests.auth.upstream.conftest import Drive
 
 
@@ -20,7 +18,13 @@ def test_clients_built_from_settings_reach_the_sandbox(upstream_settings: Settin
     assert drive.counters()["wechat.stable_token"] == 1
 
 
-def test_missing_alipay_key_file_fails_at_startup(upstream_settings: Settings, redis_client, tmp_path: Path) -> None:
+def test_missing_alipay_key_file_leaves_only_alipay_out(upstream_settings: Settings, redis_client, tmp_path: Path,
+                                                         caplog) -> None:
     settings = upstream_settings.with_changes(alipay_app_private_key_file=tmp_path / "nope.pem")
-    with pytest.raises(ConfigError, match="Alipay app private key"):
-        build_gateways(settings, redis_client)
+
+    gateways = build_gateways(settings, redis_client)
+
+    assert gateways.alipay is None
+    assert gateways.wechat is not None and gateways.identity is not None and gateways.sms is not None
+    assert any("alipay gateway not configured" in r.message and "Alipay app private key" in r.fields["reason"]
+               for r in caplog.records if hasattr(r, "fields"))

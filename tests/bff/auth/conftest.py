@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import requests
 
-from bff.auth import auth_service
 
 BARTER = {"name": "巴特尔", "id_number": "150102198503120010", "phone": "13800471001"}
 DAIRY_USCC = "91150102MA0N3K7P10"  # 内蒙古草原云乳业有限公司, legal representative 巴特尔
@@ -138,7 +137,7 @@ def citizen(client, drive) -> Citizen:
 
 @pytest.fixture
 def service(app):
-    return auth_service.get(app)
+    return app.extensions["services"].identity
 
 
 OPERATOR_PASSWORD = "correct horse battery staple"

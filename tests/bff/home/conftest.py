@@ -72,8 +72,8 @@ class FakePush:
 
 @pytest.fixture
 def fake_push(app) -> FakePush:
-    from bff.home.sources import PushSources, home_sources
+    from bff.home.sources import PushSources
 
     fake = FakePush()
-    home_sources.init_app(app, PushSources(fake))
+    app.extensions["services"].home_sources = PushSources(fake)
     return fake

@@ -190,11 +190,10 @@ def test_unknown_region_is_a_client_error(client):
 
 
 def test_push_sources_adapter_and_null_sources(app):
-    from bff.extensions import catalogue_holder
     from bff.home.sources import NullSources, PushSources
     from tests.bff.home.conftest import FakePush
 
-    null = NullSources(catalogue_holder.get)
+    null = NullSources(app.extensions["services"].catalogue.get)
     assert null.notices(region=REGION, limit=3) == [] and null.unread_count("acc") == 0
     assert null.recommendations(region=REGION, limit=2, account_id="acc") is None
     assert [r["reason"] for r in null.recommendations(region=REGION, limit=2)] == ["本地区热门"] * 2

@@ -10,11 +10,9 @@ import pytest
 
 from auth.clock import FixedClock
 from bff import create_app
-from bff.auth import auth_service
-from bff.extensions import redis_store
-from bff.push import push_service
 from push.settings import PushSettings
 from push.wechat_events import signature
+from auth.upstream.factory import build_gateways
 from push.worker import PushRuntime, build_senders
 from tests.bff.auth.conftest import Citizen, Drive as AuthDrive, bearer
 from tests.push.conftest import MORNING, POLICY, POLICY_DATA, REMINDER, REMINDER_DATA, Drive as PushDrive
@@ -48,21 +46,20 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def app(settings, redis_client, clock):
-    app = create_app(settings)
     push_settings = PushSettings.from_env(settings, {}).with_changes(
         backoff_seconds=5.0, max_attempts=3, pause_min_attempts=1000, threads=2, concurrency=4)
-    push_service.init_app(app, settings, redis_store.client, clock=clock, push_settings=push_settings)
-    return app
+    return create_app(settings, push_clock=clock, push_settings=push_settings)
 
 
 @pytest.fixture
 def service(app):
-    return push_service.get(app)
+    return app.extensions["services"].push
 
 
 @pytest.fixture
 def runtime(service, settings, redis_client) -> PushRuntime:
-    senders = build_senders(settings, service.settings, redis_client, service, token_clock=FixedClock(time.time()))
+    gateways = build_gateways(settings, redis_client, clock=FixedClock(time.time()))
+    senders = build_senders(gateways, service, settings)
     return PushRuntime(service, senders)
 
 
@@ -123,7 +120,7 @@ class Api:
     # --- operators -----------------------------------------------------------------------------------
 
     def operator(self, username: str, *roles: str) -> str:
-        auth_service.get(self.app).operators.create(username, PASSWORD, list(roles))
+        self.app.extensions["services"].identity.operators.create(username, PASSWORD, list(roles))
         return self.ok("POST", "/v1/admin/auth/login", body={"username": username, "password": PASSWORD})["access_token"]
 
     def launch(self, spec: dict[str, Any], editor: str, approver: str, **schedule: Any) -> str:

@@ -1,6 +1,9 @@
 """Policy campaigns as home-screen notices, and what the admin role may do."""
 from __future__ import annotations
 
+import time
+
+from bff.cache.keys import LOCAL_TTL_SECONDS
 from tests.bff.push.conftest import wechat_campaign
 
 INBOX = {"title": "供暖费缴纳通知", "text": "今年采暖费请于11月30日前缴纳。"}
@@ -42,3 +45,28 @@ def test_admins_hold_every_role_but_never_approve_their_own_campaign(api, ops) -
     theirs = api.ok("POST", "/v1/admin/campaigns", ops["editor"], inbox_campaign(), status=201)["id"]
     api.ok("POST", f"/v1/admin/campaigns/{theirs}/submit", ops["editor"])
     assert api.ok("POST", f"/v1/admin/campaigns/{theirs}/approve", admin)["status"] == "approved"
+
+
+def test_a_campaign_the_worker_starts_reaches_cached_homes_at_once(api, ops, app, client, settings, clock) -> None:
+    """The worker is its own process with its own composition root: its campaign facts still reach the API's
+    response cache (the worker publishes ``campaign.state_changed`` and invalidates the shared cache)."""
+    from bootstrap import bootstrap
+    from push.worker import PushRuntime, build_senders
+
+    api.wechat_citizen()
+    policy = api.launch(inbox_campaign(), ops["editor"], ops["approver"], start_at=clock.now() + 3600)
+    assert notices(client, "150102") == []
+    assert client.get("/v1/home", query_string={"region": "150102"}).headers["X-Cache"] in ("hit", "local")
+
+    worker = bootstrap(settings, push_clock=clock, push_settings=app.extensions["services"].push.settings)
+    try:
+        clock.advance(3601)
+        assert PushRuntime(worker.push, build_senders(worker.gateways, worker.push, settings)).tick()["started"] == 1
+    finally:
+        worker.close()
+
+    # Other processes' in-memory layers keep an answer at most LOCAL_TTL_SECONDS; the shared cache at once.
+    deadline = time.monotonic() + LOCAL_TTL_SECONDS + 1.0
+    while not notices(client, "150102") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [notice["id"] for notice in notices(client, "150102")] == [policy]

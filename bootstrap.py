@@ -1,0 +1,91 @@
+"""The composition root: every service of the BFF built in one place, for the API and the push worker alike.
+
+``bootstrap(settings)`` returns ``Services``; ``bff.create_app`` keeps it in ``app.extensions["services"]``
+and ``push.worker`` runs on it. Nothing else builds a domain service, a gateway or a Redis client, so what
+a process is made of, and how the packages are wired to each other, reads top to bottom below:
+
+* the shared kernel's Redis client and domain-event bus (relayed over a Redis stream to other processes);
+* the live catalogue (opened lazily: a process may start before ``make index`` has built it);
+* the outside-system gateways that can be built from the settings (``auth.upstream.factory``);
+* identity (``auth``) and push, and push's subscriptions to identity's and its own facts;
+* the HTTP response cache and the home screen's sources, which campaign facts keep fresh.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+
+from auth.service import ACCOUNT_CHANGED, AuthConfig, AuthService
+from auth.upstream.factory import Gateways, build_gateways
+from bff.cache import ResponseCache
+from bff.home.sources import NOTICE_CATEGORY, HomeSources, PushSources
+from catalog.live import LiveCatalogue
+from config import Settings
+from kernel.clock import Clock, SystemClock
+from kernel.events import DomainEvent, EventBus, RedisStreamRelay
+from kernel.redis import redis_client as kernel_redis_client
+from push.campaigns import CAMPAIGN_STATE_CHANGED
+from push.service import PushService
+from push.settings import PushSettings
+
+log = logging.getLogger("msb.bootstrap")
+
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: redis.Redis
+    clock: Clock
+    events: EventBus
+    catalogue: LiveCatalogue
+    gateways: Gateways
+    identity: AuthService
+    push: PushService
+    response_cache: ResponseCache
+    home_sources: HomeSources
+
+    def close(self) -> None:
+        self.response_cache.close()
+        self.redis.close()
+
+
+def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, clock: Clock | None = None,
+              push_clock: Clock | None = None, push_settings: PushSettings | None = None) -> Services:
+    """Build every service. ``push_clock`` lets tests steer push's time (quiet hours, schedules) without
+    moving token lifetimes; ``redis_client`` lets the worker use blocking reads without a socket timeout."""
+    clock = clock or SystemClock()
+    redis_client = redis_client or kernel_redis_client(settings.redis_url)
+    events = EventBus(RedisStreamRelay(redis_client))
+    catalogue = LiveCatalogue(settings.index_dir)
+    gateways = build_gateways(settings, redis_client, clock=clock)
+    identity = AuthService(
+        redis_client, wechat=gateways.wechat, alipay=gateways.alipay, identity=gateways.identity, sms=gateways.sms,
+        secret_dir=settings.secret_dir, clock=clock, config=AuthConfig(issuer=settings.token_issuer), events=events,
+    )
+    push = PushService.from_settings(
+        settings, redis_client, push_settings=push_settings, catalogue=catalogue, clock=push_clock or clock,
+        events=events,
+    )
+    response_cache = ResponseCache(settings.redis_url)
+    services = Services(settings=settings, redis=redis_client, clock=clock, events=events, catalogue=catalogue,
+                        gateways=gateways, identity=identity, push=push, response_cache=response_cache,
+                        home_sources=PushSources(push))
+    _subscribe(services)
+    return services
+
+
+def _subscribe(services: Services) -> None:
+    # Push keeps its own copy of each citizen's targeting facts (region, opt-outs, bindings…): identity says
+    # which account changed, push asks identity for the rest.
+    services.events.subscribe(ACCOUNT_CHANGED, lambda event: services.push.sync_citizen(event.data["account_id"]))
+
+    def refresh_homes(event: DomainEvent) -> None:
+        # Started, paused, finished or withdrawn notices change what every cached home shows: in the API
+        # (operators' actions) and in the worker (scheduled starts, finishes) alike.
+        if event.data.get("category") == NOTICE_CATEGORY:
+            services.response_cache.invalidate_tag("notices")
+
+    services.events.subscribe(CAMPAIGN_STATE_CHANGED, refresh_homes)
