@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = ["MONGOLIAN", "CHINESE", "LANGUAGES", "language_tag", "localized", "region_name",
-           "item_name", "normalize", "same", "is_mongolian", "find_regions", "localize"]
+           "item_name", "normalize", "localize"]
 
 MONGOLIAN = "mn-Mong"
 CHINESE = "zh-Hans"
@@ -97,10 +97,6 @@ def item_name(basic_code: str, zh_name: str, language: str = "mn") -> dict[str, 
     return localized(_item_names().get(basic_code), zh_name, language)
 
 
-def is_mongolian(text: str) -> bool:
-    return any("\u1800" <= ch <= "\u18af" or "\U00011660" <= ch <= "\U0001167f" for ch in text)
-
-
 def normalize(text: str) -> str:
     """Match key: no FVS/MVS/NNBSP/joiners, no spaces or punctuation, o/u and ö/ü folded,
     Latin lowercased with transliteration diacritics removed. Never use it for display."""
@@ -116,36 +112,6 @@ def normalize(text: str) -> str:
         kept.append(ch)
     folded = "".join(kept).translate(_FOLD).casefold().translate(_LATIN_FOLD)
     return unicodedata.normalize("NFKC", folded)
-
-
-def same(a: str, b: str) -> bool:
-    return normalize(a) == normalize(b)
-
-
-@lru_cache(maxsize=1)
-def _region_keys() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    keys = []
-    for code, r in _regions().items():
-        names = [r["name"]] + [n for n in (r.get("name_mn"), r.get("name_mn_translit")) if n]
-        keys.append((code, tuple(normalize(n) for n in names)))
-    return tuple(keys)
-
-
-def find_regions(query: str, *, limit: int = 10) -> list[dict[str, Any]]:
-    """Regions whose Chinese name, Mongolian name or transliteration contains ``query`` (match keys)."""
-    key = normalize(query)
-    if not key:
-        return []
-    regions = _regions()
-    found = []
-    for code, names in _region_keys():
-        if any(key in name for name in names):
-            r = regions[code]
-            found.append({"code": code, "name": r["name"], "name_mn": r.get("name_mn"),
-                          "level": r["level"]})
-            if len(found) >= limit:
-                break
-    return found
 
 
 def localize(payload: Any, language: str) -> Any:

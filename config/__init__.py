@@ -1,7 +1,7 @@
 """Typed settings read from ``MSB_*`` environment variables.
 
 One frozen dataclass holds every knob; ``Settings.from_env()`` is what wsgi.py and the
-command-line tools use, ``TestSettings`` what the test harness starts from.
+command-line tools use, ``settings_for_tests()`` what the test harness starts from.
 """
 from __future__ import annotations
 

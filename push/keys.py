@@ -125,7 +125,7 @@ def popularity(region: str) -> str:
     return f"{PREFIX}pop:{region}"
 
 
-# --- Campaigns (push.campaigns, push.audit) ------------------------------------------------------------
+# --- Campaigns and their audit trail (push.campaigns) ---------------------------------------------------
 def campaign(campaign_id: str) -> str:
     """hash: spec (JSON), status, version, author, created_at, updated_at, approver, approved_at,
     start_at, end_at, plan_state, paused_reason. No TTL."""
