@@ -67,7 +67,7 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
     )
     push = PushService.from_settings(
         settings, redis_client, push_settings=push_settings, catalogue=catalogue, clock=push_clock or clock,
-        events=events,
+        events=events, directory=identity.directory,
     )
     response_cache = ResponseCache(settings.redis_url)
     services = Services(settings=settings, redis=redis_client, clock=clock, events=events, catalogue=catalogue,

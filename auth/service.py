@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 
 from auth.accounts import AccountStore, AccountSummary, AccountView, Attachment, Identity
 from auth.audit import AuditLog
+from auth.directory import CitizenDirectory
 from auth.clock import Clock, SystemClock
 from auth.crypto import Crypto
 from auth.enterprises import EnterpriseLink, Enterprises
@@ -198,6 +199,8 @@ class AuthService:
             redis_client, self.crypto, self.clock, grace_seconds=config.refresh_grace_seconds
         )
         self.accounts = AccountStore(redis_client, self.crypto, self.clock)
+        # The public query other packages (push) mirror citizens through.
+        self.directory = CitizenDirectory(redis_client, self.crypto, self.clock)
         self.enterprises = Enterprises(redis_client, self.clock)
         self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
         self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)

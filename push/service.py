@@ -22,7 +22,7 @@ from push.campaigns import (APPROVER, EDITOR, FINISHED, READ_ROLES, RUNNING, Act
                             check_window, require_any_role)
 from push.clock import Clock, SystemClock
 from push.consent import ConsentLedger
-from push.directory import AuthDirectory, Directory
+from push.directory import Directory
 from push.dispatcher import Dispatcher
 from push.errors import CitizenNotFound, InvalidInput
 from push.events import Events
@@ -56,7 +56,7 @@ class PushService:
         self.reference = reference or ReferenceData.load()
         self.templates = templates or TemplateRegistry.from_file(self.settings.templates_file)
         self.crypto = crypto
-        self.directory = directory or AuthDirectory(redis_client, crypto, self.clock)
+        self.directory = directory or _auth_directory(redis_client, crypto, self.clock)
         self.stats = Stats(redis_client)
         self.profiles = Profiles(redis_client, crypto, self.clock)
         self.index = self.profiles.index
@@ -86,9 +86,11 @@ class PushService:
 
     @classmethod
     def from_settings(cls, settings: Settings, redis_client: redis.Redis, *, push_settings: PushSettings | None = None,
-                      catalogue: Any = None, clock: Clock | None = None, events: EventBus | None = None) -> "PushService":
+                      catalogue: Any = None, clock: Clock | None = None, events: EventBus | None = None,
+                      directory: Directory | None = None) -> "PushService":
         return cls(redis_client, crypto=Crypto(settings.secret_dir), settings=push_settings or PushSettings.from_env(settings),
-                   catalogue=catalogue, wechat_appid=settings.wechat_appid, clock=clock, events=events)
+                   catalogue=catalogue, wechat_appid=settings.wechat_appid, clock=clock, events=events,
+                   directory=directory)
 
     def dispatcher(self, *, senders: Mapping[str, Any], name: str | None = None, stop: Any = None) -> Dispatcher:
         return Dispatcher(self.redis, campaigns=self.campaigns, senders=senders, addresses=self.addresses,
@@ -271,3 +273,10 @@ class PushService:
 
 
 __all__ = ["Actor", "PushService"]
+
+
+def _auth_directory(redis_client: redis.Redis, crypto: Crypto, clock: Clock) -> Directory:
+    # Tools and tests that build push alone; the composition root hands over identity's directory.
+    from auth.directory import CitizenDirectory
+
+    return CitizenDirectory(redis_client, crypto, clock)

@@ -1,0 +1,74 @@
+"""auth's public query for other packages: the facts about a citizen they may mirror, without reading
+auth's records themselves.
+
+``CitizenDirectory.facts(account_id)``: home region and push opt-outs, the WeChat openid and Alipay
+open_id (decrypted from the bindings), the birth date from the verified ID number (decrypted in memory
+only; push keeps the birth *month*), and whether the person has an active enterprise (法人) link.
+``account_for(kind, identifier)`` resolves an openid to its account through the blind index, so no
+caller ever stores an openid in clear or in a key name. Push receives it from the composition root.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import redis
+
+from auth import keys as auth_keys
+from auth.accounts import AccountStore
+from auth.identifiers import birth_date
+from kernel.clock import Clock, SystemClock
+from kernel.crypto import Crypto
+
+
+@dataclass(frozen=True)
+class CitizenFacts:
+    account_id: str
+    home_region: str | None = None
+    opt_outs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # category -> channels
+    wechat_openid: str | None = None
+    alipay_open_id: str | None = None
+    birth: date | None = None
+    enterprise: bool = False
+
+    def __repr__(self) -> str:  # identifiers stay out of logs and tracebacks
+        return f"CitizenFacts(account_id={self.account_id!r}, home_region={self.home_region!r})"
+
+
+class CitizenDirectory:
+
+    def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock | None = None) -> None:
+        self._redis = redis_client
+        self._crypto = crypto
+        self._accounts = AccountStore(redis_client, crypto, clock or SystemClock())
+
+    def facts(self, account_id: str) -> CitizenFacts | None:
+        account_id = self._accounts.resolve(account_id)
+        if not self._redis.exists(auth_keys.account(account_id)):
+            return None
+        preferences = self._accounts.preferences(account_id)
+        values: dict[str, object] = {}
+        for raw in self._redis.hvals(auth_keys.account_bindings(account_id)):
+            record = json.loads(raw)
+            enc = record.get("enc", {})
+            if record.get("channel") == "wechat" and "wechat_openid" in enc:
+                values["wechat_openid"] = self._crypto.decrypt(enc["wechat_openid"], context="wechat_openid")
+            elif record.get("channel") == "alipay" and "alipay_open_id" in enc:
+                values["alipay_open_id"] = self._crypto.decrypt(enc["alipay_open_id"], context="alipay_open_id")
+            elif record.get("channel") == "realname" and "id_number" in enc:
+                values["birth"] = birth_date(self._crypto.decrypt(enc["id_number"], context="id_number"))
+        links = self._redis.hvals(auth_keys.account_enterprises(account_id))
+        enterprise = any(json.loads(link).get("status") == "active" for link in links)
+        return CitizenFacts(
+            account_id=account_id,
+            home_region=preferences.home_region,
+            opt_outs={category: tuple(channels) for category, channels in preferences.push_opt_outs},
+            enterprise=enterprise,
+            **values,  # type: ignore[arg-type]
+        )
+
+    def account_for(self, kind: str, identifier: str) -> str | None:
+        """``kind`` is an auth index kind (``wechat_openid``, ``alipay_open_id``)."""
+        owner = self._redis.get(auth_keys.identity_index(kind, self._crypto.blind_index(kind, identifier)))
+        return self._accounts.resolve(owner) if owner else None
