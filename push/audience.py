@@ -172,3 +172,29 @@ class AudienceResolver:
         pipe.expire(dest, keys.SCRATCH_TTL)
         pipe.execute()
         return dest
+
+    def reach(self, rules: Mapping[str, Any], today: date, category: str | None,
+              channels: tuple[str, ...]) -> dict[str, Any]:
+        """Audience size and, per channel, how many have an address there and (for marketing/policy)
+        have not opted out. Scratch bitmaps only, deleted after."""
+        audience_key = self.resolve(rules, today)
+        part, opted = keys.scratch(scratch_name("estimate")), keys.scratch(scratch_name("estimate-opt"))
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.bitcount(audience_key)
+            positions = []
+            for channel in channels:
+                if channel == "inbox":
+                    pipe.copy(audience_key, part, replace=True)
+                else:
+                    pipe.bitop("AND", part, audience_key, keys.seg_address(channel))
+                if category in ("marketing", "policy"):
+                    pipe.bitop("AND", opted, part, keys.seg_opt_out(category, channel))
+                    pipe.bitop("XOR", part, part, opted)
+                pipe.bitcount(part)
+                positions.append(len(pipe.command_stack) - 1)
+            results = pipe.execute()
+        finally:
+            self._redis.delete(audience_key, part, opted)
+        return {"audience": int(results[0]),
+                "reachable": {channel: int(results[position]) for channel, position in zip(channels, positions)}}

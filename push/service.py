@@ -17,10 +17,10 @@ from catalog.model import ReferenceData
 from config import Settings
 from kernel.events import EventBus
 from push import keys
-from push.audience import AudienceResolver
+from push.audience import AudienceResolver, validate_rules
 from push.campaigns import (APPROVER, EDITOR, FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator,
                             check_window, require_any_role)
-from push.clock import Clock, SystemClock
+from push.clock import Clock, SystemClock, local_today
 from push.consent import ConsentLedger
 from push.directory import Directory
 from push.dispatcher import Dispatcher
@@ -29,7 +29,7 @@ from push.events import Events
 from push.limits import RateLimiter
 from push.notices import live_policy_notices
 from push.planner import Planner
-from push.profiles import AddressBook, Profiles
+from push.profiles import ADDRESS_CHANNELS, AddressBook, Profiles
 from push.recommendations import Recommender
 from push.senders.alipay import AlipaySender
 from push.senders.app_push import AppPushSender
@@ -116,6 +116,12 @@ class PushService:
     def list_campaigns(self, actor: Operator, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         require_any_role(actor, READ_ROLES)
         return [c.to_dict() for c in self.campaigns.list(status=status, limit=limit, offset=offset)]
+
+    def estimate_audience(self, actor: Operator, raw_rules: Any, category: str | None) -> dict[str, Any]:
+        """Live audience size of the rules being built, and per channel how many can be reached."""
+        require_any_role(actor, READ_ROLES)
+        rules = validate_rules(raw_rules, self.reference)
+        return self.audience.reach(rules, local_today(self.clock), category, (*ADDRESS_CHANNELS, "inbox"))
 
     def submit_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
         return self.campaigns.transition(actor, campaign_id, "submit").to_dict()

@@ -35,7 +35,6 @@ from kernel.logging import configure_logging
 from kernel.redis import redis_client as kernel_redis_client
 from push import keys
 from push.campaigns import RUNNING, SYSTEM_ACTOR
-from push.clock import Clock
 from push.dispatcher import Dispatcher, finish_if_done
 from push.errors import CampaignNotFound, CampaignStateConflict
 from push.planner import PlanBusy

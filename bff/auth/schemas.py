@@ -5,7 +5,6 @@ identity platform: a fuzzer must get 422, never an upstream error.
 """
 from __future__ import annotations
 
-import re
 
 from marshmallow import Schema, ValidationError, fields, validate
 

@@ -16,13 +16,7 @@ from flask_smorest import Blueprint
 from bff.auth.security import current_principal, operator_required
 from bff.extensions import ErrorEnvelopeSchema, services
 from bff.push import schemas
-from bff.extensions import services
-from push import keys
-from push.audience import validate_rules
 from push.campaigns import READ_ROLES, require_any_role
-from push.clock import local_today
-from push.profiles import ADDRESS_CHANNELS
-from push.redisutil import scratch_name
 from push.service import PushService
 
 blp = Blueprint("push_admin", __name__, url_prefix="/v1/admin",
@@ -220,32 +214,4 @@ class AudienceEstimate(MethodView):
     def post(self, body):
         """Live audience size for the rules being built, and per channel how many can be reached
         (have an address and, for `category` marketing/policy, have not opted out)."""
-        require_any_role(current_principal(), READ_ROLES)
-        return _answer(estimate(_service(), body["audience"], body.get("category")))
-
-
-def estimate(service: PushService, raw_rules: Any, category: str | None) -> dict[str, Any]:
-    """Audience size and per-channel reachability of a rule set (scratch bitmaps, deleted after)."""
-    rules = validate_rules(raw_rules, service.reference)
-    audience_key = service.audience.resolve(rules, local_today(service.clock))
-    part, opted = keys.scratch(scratch_name("estimate")), keys.scratch(scratch_name("estimate-opt"))
-    channels = (*ADDRESS_CHANNELS, "inbox")
-    try:
-        pipe = service.redis.pipeline(transaction=False)
-        pipe.bitcount(audience_key)
-        counted = [0]
-        for channel in channels:
-            if channel == "inbox":
-                pipe.copy(audience_key, part, replace=True)
-            else:
-                pipe.bitop("AND", part, audience_key, keys.seg_address(channel))
-            if category in ("marketing", "policy"):
-                pipe.bitop("AND", opted, part, keys.seg_opt_out(category, channel))
-                pipe.bitop("XOR", part, part, opted)
-            pipe.bitcount(part)
-            counted.append(len(pipe.command_stack) - 1)
-        results = pipe.execute()
-    finally:
-        service.redis.delete(audience_key, part, opted)
-    return {"audience": int(results[0]),
-            "reachable": {channel: int(results[position]) for channel, position in zip(channels, counted[1:])}}
+        return _answer(_service().estimate_audience(current_principal(), body["audience"], body.get("category")))

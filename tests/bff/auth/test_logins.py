@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bff import create_app
-from tests.bff.auth.conftest import Citizen, assert_envelope, bearer, claims_of
+from tests.bff.auth.conftest import Citizen, assert_envelope, claims_of
 
 
 def _assert_token_pair(body, *, channel_aud: str, bindings: list[str]) -> None:

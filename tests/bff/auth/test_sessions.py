@@ -5,7 +5,7 @@ import json
 
 from jwcrypto import jwk, jwt as jose_jwt
 
-from tests.bff.auth.conftest import assert_envelope, bearer, claims_of
+from tests.bff.auth.conftest import assert_envelope, claims_of
 
 
 def refresh(citizen, token: str, path: str = "/v1/auth/refresh"):
