@@ -10,28 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernel.errors import DomainError
+
 _BEARER_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
-class AuthError(Exception):
+class AuthError(DomainError):
     code = "auth_error"
     http_status = 400
     default_message = "认证失败"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        details: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.message = message or self.default_message
-        self.details = dict(details or {})
-        self.headers = dict(headers or {})
-        super().__init__(self.message)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r})"
 
 
 # --- Upstream login codes and SMS codes ---------------------------------------------------------

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernel.errors import DomainError
 
-class PushError(Exception):
+
+class PushError(DomainError):
     code = "push_error"
     http_status = 400
     default_message = "请求无法处理"
-
-    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        self.message = message or self.default_message
-        self.details = dict(details or {})
-        self.headers = dict(headers or {})
-        super().__init__(self.message)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, details={self.details!r})"
 
 
 # --- input -------------------------------------------------------------------------------------------
