@@ -57,6 +57,13 @@ class SmsCodeExpired(InvalidCredentials):
     default_message = "短信验证码已失效，请重新获取"
 
 
+class SmsCodeExhausted(InvalidCredentials):
+    """Too many wrong guesses burnt the code (not the phone): a new code logs in as usual."""
+
+    code = "sms_code_exhausted"
+    default_message = "验证码输错次数过多，已失效，请重新获取验证码"
+
+
 # --- BFF tokens ------------------------------------------------------------------------------------
 
 
@@ -118,6 +125,8 @@ class RateLimited(AuthError):
 
 
 class AccountLocked(RateLimited):
+    """Too many failures for one identity from this client address (other addresses are unaffected)."""
+
     code = "account_locked"
     default_message = "尝试次数过多，已暂时锁定，请稍后再试"
 

@@ -78,15 +78,38 @@ def sms_code(phone_hash: str) -> str:
     return f"{PREFIX}sms:{phone_hash}"
 
 
-# --- Rate limits and lockouts (auth.rate_limits) ------------------------------------------------
+# --- Rate limits (auth.rate_limits) --------------------------------------------------------------
 def rate_window(rule: str, subject_hash: str) -> str:
     """hash {count, start}; TTL = the rule's window (60 s .. 1 d)."""
     return f"{PREFIX}rl:{rule}:{subject_hash}"
 
 
-def lockout(scope: str, subject_hash: str) -> str:
-    """string: locked-until timestamp; TTL = lock duration (15 min)."""
-    return f"{PREFIX}lock:{scope}:{subject_hash}"
+# --- Guessing throttles (auth.login_guard) -------------------------------------------------------
+# One identity's keys share the hash tag {<scope>:<subject hash>} so one script checks and counts them.
+GUARD_KNOWN_TTL = 30 * DAY  # how long an address an identity logged in from stays trusted
+
+
+def guard_identity(scope: str, subject_hash: str) -> str:
+    """hash {count, start, last}: failures for the identity from any address; TTL = the window
+    (15 min) from its first failure. Only slows unknown addresses down, never locks."""
+    return f"{PREFIX}guard:{{{scope}:{subject_hash}}}:id"
+
+
+def guard_pair(scope: str, subject_hash: str, ip_hash: str) -> str:
+    """hash {count, start, locked_until}: failures for the identity from one client address;
+    TTL = the window, or the lock (15 min) once locked."""
+    return f"{PREFIX}guard:{{{scope}:{subject_hash}}}:ip:{ip_hash}"
+
+
+def guard_known(scope: str, subject_hash: str) -> str:
+    """hash ip_hash -> trusted-until: addresses the identity logged in from (30 d) or, for SMS,
+    asked for the current code from (the code's 5 min); TTL GUARD_KNOWN_TTL, renewed on each success."""
+    return f"{PREFIX}guard:{{{scope}:{subject_hash}}}:known"
+
+
+def guard_ip(scope: str, ip_hash: str) -> str:
+    """hash {count, start}: failures from one client address across identities; TTL = the window (1 h)."""
+    return f"{PREFIX}guard:{{ip:{ip_hash}}}:{scope}"
 
 
 # --- Audit (auth.audit) --------------------------------------------------------------------------

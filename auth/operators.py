@@ -1,10 +1,12 @@
 """Console operators: separate from citizens in storage, id prefix, token audience and session policy.
 
 Passwords are hashed with argon2id (argon2-cffi defaults: RFC 9106 low-memory profile, t=3,
-m=64 MiB, p=4) and rehashed on login when the parameters change. Five wrong passwords for a
-username within 15 minutes lock it for 15 minutes; unknown usernames are counted and locked exactly
-like real ones and still pay for a hash, so neither the answer nor its timing tells whether a
-username exists. Roles are not hierarchical: ``admin`` manages operators, and publishing still needs
+m=64 MiB, p=4) and rehashed on login when the parameters change. Wrong passwords are throttled by
+``auth.login_guard``: five from one address lock that address out of the username for 15 minutes,
+one address failing across many usernames is refused, and a username attacked from everywhere only
+slows down unknown addresses (seconds, capped) — the operator's own address still gets in. Unknown
+usernames are counted exactly like real ones and still pay for a hash, so neither the answer nor its
+timing tells whether a username exists. Roles are not hierarchical: ``admin`` manages operators, and publishing still needs
 ``editor`` + ``approver`` (two people).
 """
 
@@ -23,7 +25,8 @@ from auth.audit import AuditLog
 from auth.clock import Clock
 from auth.errors import AccountLocked, InvalidInput, OperatorCredentialsInvalid, OperatorRoleRequired
 from auth.ids import OPERATOR_PREFIX, new_id
-from auth.rate_limits import LOCK_SECONDS, OPERATOR_FAILURES, OPERATOR_LOGIN_IP, RateLimiter, ip_subject
+from auth.login_guard import OPERATOR_GUARD, LoginGuard
+from auth.rate_limits import OPERATOR_LOGIN_IP, RateLimiter, ip_subject
 
 ROLES = ("editor", "approver", "admin")
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{2,31}$")
@@ -56,10 +59,12 @@ class Operators:
         limiter: RateLimiter,
         audit: AuditLog,
         hasher: PasswordHasher | None = None,
+        guard: LoginGuard | None = None,
     ) -> None:
         self._redis = redis_client
         self._clock = clock
         self._limiter = limiter
+        self._guard = guard or LoginGuard(limiter)
         self._audit = audit
         self._hasher = hasher or PasswordHasher()
         self._dummy_hash: str | None = None
@@ -105,29 +110,29 @@ class Operators:
         self._redis.hset(keys.operator(operator_id), "disabled", "1" if disabled else "0")
 
     def authenticate(self, username: str, password: str, *, client_ip: str) -> Operator:
-        """The operator for a correct username/password; raises RateLimited, AccountLocked (also on
-        the failure that triggers the lock) or OperatorCredentialsInvalid (the same for unknown
-        users, wrong passwords and disabled operators)."""
+        """The operator for a correct username/password; raises RateLimited (this address is spraying,
+        or the username is being slowed down for unknown addresses), AccountLocked (this address is
+        locked out of this username; also on the failure that locks it) or OperatorCredentialsInvalid
+        (the same for unknown users, wrong passwords and disabled operators)."""
         username = (username or "").strip().lower()[:64]
         self._limiter.hit((OPERATOR_LOGIN_IP, ip_subject(client_ip)))
-        subject = f"operator:{username}"
-        self._limiter.check_lock("operator", subject)
+        attempt = self._guard.begin(OPERATOR_GUARD, username, client_ip)
         operator_id = self._redis.get(keys.operator_by_username(username))
         stored = self._redis.hget(keys.operator(operator_id), "password_hash") if operator_id else None
         if self._password_matches(stored, password[:MAX_PASSWORD_LENGTH] if isinstance(password, str) else ""):
             operator = self.get(operator_id)
             if operator is not None and not operator.disabled:
-                self._limiter.reset(OPERATOR_FAILURES, subject)
+                self._guard.succeeded(attempt)
                 if self._hasher.check_needs_rehash(stored):
                     self._redis.hset(keys.operator(operator_id), "password_hash", self._hasher.hash(password))
                 self._audit.record("operator_login", account_id=operator_id, ip=client_ip, channel="console")
                 return operator
         self._audit.record("operator_login", account_id=operator_id, ip=client_ip, channel="console", outcome="failure")
-        if self._limiter.count(OPERATOR_FAILURES, subject) >= OPERATOR_FAILURES.limit:
-            self._limiter.lock("operator", subject, LOCK_SECONDS)
-            self._limiter.reset(OPERATOR_FAILURES, subject)
-            self._audit.record("lockout", account_id=operator_id, ip=client_ip, channel="console", scope="operator")
-            raise AccountLocked(retry_after=LOCK_SECONDS)
+        try:
+            self._guard.failed(attempt)
+        except AccountLocked:
+            self._audit.record("lockout", account_id=operator_id, ip=client_ip, channel="console", scope="operator_ip")
+            raise
         raise OperatorCredentialsInvalid()
 
     def _password_matches(self, stored: str | None, password: str) -> bool:

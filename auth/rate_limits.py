@@ -1,4 +1,4 @@
-"""Atomic Redis rate limits and lockouts.
+"""Atomic Redis rate limits.
 
 Windows start at the first hit and last ``window`` seconds (no burst at a fixed clock boundary),
 with a count and a start time in one hash updated by a Lua script. Several rules are checked and
@@ -10,7 +10,6 @@ keyed hashes.
 from __future__ import annotations
 
 import ipaddress
-import math
 from dataclasses import dataclass
 
 import redis
@@ -18,7 +17,7 @@ import redis
 from auth import keys
 from auth.clock import Clock
 from auth.crypto import Crypto
-from auth.errors import AccountLocked, RateLimited
+from auth.errors import RateLimited
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,7 @@ LOGIN_SUBJECT = Rule("login_subject", 10, 60)
 REALNAME_ACCOUNT_DAILY = Rule("realname_account_day", 5, keys.DAY)
 ENTERPRISE_LOOKUP_DAILY = Rule("enterprise_lookup_account_day", 20, keys.DAY)
 OPERATOR_LOGIN_IP = Rule("operator_login_ip", 20, 60)
-OPERATOR_FAILURES = Rule("operator_failures", 5, 900)  # 5 wrong passwords in 15 min → locked
-LOCK_SECONDS = 900
+# Wrong passwords and SMS codes: auth.login_guard (per identity and address, never a global lock).
 
 
 def ip_subject(client_ip: str) -> str:
@@ -88,6 +86,18 @@ class RateLimiter:
         self._clock = clock
         self._hit = redis_client.register_script(_HIT)
 
+    @property
+    def redis(self) -> redis.Redis:
+        return self._redis
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    def subject_hash(self, subject: str) -> str:
+        """The keyed hash a subject enters key names as."""
+        return self._subject(subject)
+
     def _subject(self, subject: str) -> str:
         return self._crypto.keyed_hash("rate-limit", subject)
 
@@ -113,14 +123,3 @@ class RateLimiter:
 
     def reset(self, rule: Rule, subject: str) -> None:
         self._redis.delete(keys.rate_window(rule.name, self._subject(subject)))
-
-    def lock(self, scope: str, subject: str, seconds: int = LOCK_SECONDS) -> None:
-        until = self._clock.now() + seconds
-        self._redis.set(keys.lockout(scope, self._subject(subject)), repr(until), ex=seconds)
-
-    def check_lock(self, scope: str, subject: str) -> None:
-        until = self._redis.get(keys.lockout(scope, self._subject(subject)))
-        if until is not None:
-            remaining = float(until) - self._clock.now()
-            if remaining > 0:
-                raise AccountLocked(retry_after=math.ceil(remaining))

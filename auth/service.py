@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import redis
 from argon2 import PasswordHasher
@@ -33,18 +33,19 @@ from auth.errors import (
     RealnameLevelRequired,
     RefreshTokenInvalid,
     RefreshTokenReused,
+    SmsCodeExhausted,
     SmsCodeExpired,
     SmsCodeInvalid,
     TokenInvalid,
     UpstreamUnavailable,
 )
 from auth.identifiers import mask_phone, normalize_phone, normalize_uscc
+from auth.login_guard import SMS_GUARD, Attempt, LoginGuard
 from auth.operators import Operators, require_role
 from auth.ports import AlipayGateway, IdentityPlatform, SmsGateway, WeChatGateway
 from auth.preferences import Preferences
 from auth.rate_limits import (
     ENTERPRISE_LOOKUP_DAILY,
-    LOCK_SECONDS,
     LOGIN_IP,
     LOGIN_SUBJECT,
     SMS_IP_HOURLY,
@@ -63,7 +64,7 @@ from auth.refresh_tokens import (
     RefreshTokens,
 )
 from auth.signing_keys import SigningKeys
-from auth.sms_codes import CODE_TTL, SmsCheck, SmsCodes
+from auth.sms_codes import CODE_TTL, SmsCheck, SmsCodes, SmsVerification
 from auth.tokens import DEFAULT_ACCESS_TTL, LEEWAY_SECONDS, MAX_ACCESS_TTL, IssuedToken, TokenService
 from kernel.events import EventBus
 
@@ -204,7 +205,8 @@ class AuthService:
         self.enterprises = Enterprises(redis_client, self.clock)
         self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
         self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)
-        self.operators = Operators(redis_client, self.clock, self.limiter, self.audit, password_hasher)
+        self.guard = LoginGuard(self.limiter)
+        self.operators = Operators(redis_client, self.clock, self.limiter, self.audit, password_hasher, self.guard)
         self.events = events or EventBus()
 
     def _changed(self, *account_ids: str) -> None:
@@ -256,34 +258,45 @@ class AuthService:
         return self._open_session(attachment, channel="alipay", amr=("alipay",), client_ip=client_ip)
 
     def send_sms_code(self, phone: str, *, client_ip: str) -> SmsCodeSent:
-        """Same answer whether or not the phone has an account (no enumeration)."""
+        """Same answer whether or not the phone has an account (no enumeration). The requesting
+        address is trusted for the code's life, so strangers guessing elsewhere do not slow it down."""
         phone = normalize_phone(phone)
         subject = f"phone:{phone}"
-        self.limiter.check_lock("phone", subject)
         self.limiter.hit(
             (SMS_IP_HOURLY, ip_subject(client_ip)), (SMS_PHONE_COOLDOWN, subject), (SMS_PHONE_DAILY, subject)
         )
         code = self.sms_codes.issue(phone)
+        self.guard.vouch(SMS_GUARD, subject, client_ip, CODE_TTL)
         self._sms.send_login_code(phone, code)
         return SmsCodeSent(expires_in=CODE_TTL, resend_after=SMS_PHONE_COOLDOWN.window)
 
     def login_app_sms(self, phone: str, sms_code: str, *, client_ip: str) -> TokenPair:
+        """Wrong guesses burn the code after five (401 ``sms_code_exhausted``: ask for a new one); they
+        never lock the phone. See ``auth.login_guard`` for the per-address limits."""
         phone = normalize_phone(phone)
         subject = f"phone:{phone}"
-        self.limiter.hit((LOGIN_IP, ip_subject(client_ip)), (LOGIN_SUBJECT, subject))
-        self.limiter.check_lock("phone", subject)
+        # The looping-client limit is per (phone, address): per phone alone a stranger could hold it.
+        self.limiter.hit((LOGIN_IP, ip_subject(client_ip)), (LOGIN_SUBJECT, f"{subject}|{ip_subject(client_ip)}"))
         with self._failures_audited("login_failed", "app", client_ip):
+            attempt = self.guard.begin(SMS_GUARD, subject, client_ip)
             result = self.sms_codes.verify(phone, sms_code)
-            if result.outcome is SmsCheck.EXPIRED:
-                raise SmsCodeExpired()
-            if result.outcome is SmsCheck.WRONG:
-                raise SmsCodeInvalid(details={"attempts_left": result.attempts_left})
-        if result.outcome is SmsCheck.EXHAUSTED:
-            self.limiter.lock("phone", subject, LOCK_SECONDS)
-            self.audit.record("lockout", ip=client_ip, channel="app", scope="phone")
-            raise AccountLocked(retry_after=LOCK_SECONDS)
+            if result.outcome is not SmsCheck.OK:
+                self._sms_code_refused(attempt, result, client_ip)
+        self.guard.succeeded(attempt)
         attachment = self.accounts.attach("phone", [Identity("phone", phone)], masked=mask_phone(phone), via="sms")
         return self._open_session(attachment, channel="app", amr=("sms",), client_ip=client_ip)
+
+    def _sms_code_refused(self, attempt: Attempt, result: SmsVerification, client_ip: str) -> NoReturn:
+        try:
+            self.guard.failed(attempt)
+        except AccountLocked:
+            self.audit.record("lockout", ip=client_ip, channel="app", scope="phone_ip")
+            raise
+        if result.outcome is SmsCheck.EXPIRED:
+            raise SmsCodeExpired()
+        if result.outcome is SmsCheck.EXHAUSTED:
+            raise SmsCodeExhausted()
+        raise SmsCodeInvalid(details={"attempts_left": result.attempts_left})
 
     def bind_wechat_phone(self, account_id: str, code: str) -> AccountSummary:
         """Bind the phone behind a WeChat phone-button code. If another account already has that

@@ -2,17 +2,23 @@
 
 Lifecycle (listmonk's states plus a four-eyes approval)::
 
-    draft ──submit──▶ submitted ──approve (another operator, role approver)──▶ approved
+    draft ──submit──▶ submitted ──approve (an approver who wrote none of it)──▶ approved
       ▲                  │ reject                                                 │ schedule
       └──────────────────┘                                                        ▼
                                               cancelled ◀── any non-final ── scheduled
                                                                                   │ start (worker, at start_at)
                            finished ◀── finish (all messages terminal) ── running ⇄ paused (operator or auto)
 
-Only ``draft`` can be edited; only ``running`` campaigns send (reached only through approval). A
-status change, its index updates (scheduled zset, running set) and its audit entry are one Lua
-script: there is no change without its audit record, and two operators racing get one winner and
-one ``campaign_state_conflict``.
+Four eyes: every write bumps ``version``; ``authors`` is the creator plus every operator who ever changed
+the spec (content, targeting, schedule, anything), and none of them may approve. The set never shrinks:
+text carried over from an earlier draft is still its writer's text. An edit of a submitted, approved or
+scheduled campaign sends it back to ``draft`` and clears the approval, so what is approved is exactly
+what an outsider read. An approval names the version it read; the script checks it, so an edit slipped
+in between gets ``version_conflict`` instead of an approval. Only ``running`` campaigns send.
+
+A change, its index updates (scheduled zset, running set) and its audit entry (actor, fields, resulting
+version) are one Lua script: there is no change without its audit record, and two operators racing get
+one winner and one 409.
 """
 from __future__ import annotations
 
@@ -29,8 +35,8 @@ from kernel.events import EventBus
 from push import keys
 from push.audience import validate_rules
 from push.clock import Clock, SystemClock
-from push.errors import (CampaignNotEditable, CampaignNotFound, CampaignStateConflict, InvalidInput,
-                         OperatorRoleRequired, SelfApprovalForbidden, VersionConflict)
+from push.errors import (ApproverIsAuthor, CampaignNotEditable, CampaignNotFound, CampaignStateConflict, InvalidInput,
+                         OperatorRoleRequired, VersionConflict)
 from push.settings import CHANNELS
 from push.templates import TemplateRegistry, check_page, validate_alipay_data, validate_wechat_data
 
@@ -57,6 +63,9 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
     "finish": ((RUNNING,), FINISHED, ()),
 }
 READ_ROLES = (EDITOR, APPROVER, ADMIN)
+# Statuses whose spec may still change; an edit in any but draft withdraws the submission/approval.
+EDITABLE = (DRAFT, SUBMITTED, APPROVED, SCHEDULED)
+SPEC_FIELDS = ("name", "category", "channels", "content", "page", "audience", "schedule", "max_per_citizen", "note")
 
 
 class Operator(Protocol):
@@ -76,7 +85,7 @@ SYSTEM_ACTOR = Actor(SYSTEM, ())
 
 
 def require_any_role(actor: Operator, roles: Iterable[str]) -> None:
-    """Admins hold every role; the four-eyes rule (never approve your own campaign) still binds them."""
+    """Admins hold every role; the four-eyes rule (never approve what you wrote) still binds them."""
     roles = tuple(roles)
     held = set(getattr(actor, "roles", ()) or ())
     if ADMIN not in held and not held & set(roles):
@@ -109,6 +118,7 @@ class Campaign:
     rejection: str | None = None
     paused_reason: str | None = None
     plan_state: str | None = None
+    authors: tuple[str, ...] = ()  # creator first, then every later editor of the spec
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,7 +137,7 @@ class Campaign:
             "effective_channels": list(self.effective_channels), "content": self.content, "page": self.page,
             "audience": self.audience, "schedule": {"start_at": self.start_at, "end_at": self.end_at},
             "max_per_citizen": self.max_per_citizen, "note": self.note, "status": self.status, "version": self.version,
-            "author": self.author, "created_at": self.created_at, "updated_at": self.updated_at,
+            "author": self.author, "authors": list(self.authors), "created_at": self.created_at, "updated_at": self.updated_at,
             "approved_by": self.approved_by, "approved_at": self.approved_at, "rejection": self.rejection,
             "paused_reason": self.paused_reason, "plan_state": self.plan_state,
         }
@@ -259,7 +269,7 @@ else
 end
 if status == 'running' or status == 'paused' then redis.call('sadd', KEYS[3], ARGV[10]) else redis.call('srem', KEYS[3], ARGV[10]) end
 redis.call('xadd', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'at', ARGV[3], 'actor', ARGV[5], 'action', ARGV[6],
-  'from', prev, 'to', status, 'changes', ARGV[7])
+  'from', prev, 'to', status, 'changes', ARGV[7], 'version', version)
 return {1, prev, version}
 """
 DELETE = "\0"  # field value meaning "remove the field"
@@ -301,7 +311,8 @@ class CampaignStore:
         self.get(campaign_id)
         entries = self._redis.xrange(keys.campaign_audit(campaign_id), count=max(1, min(limit, 1000)))
         return [{"id": entry_id, "at": float(f["at"]), "actor": f["actor"], "action": f["action"],
-                 "from": f["from"] or None, "to": f["to"], "changes": json.loads(f["changes"])}
+                 "from": f["from"] or None, "to": f["to"], "changes": json.loads(f["changes"]),
+                 "version": int(f["version"]) if f.get("version") else None}
                 for entry_id, f in entries]
 
     def scheduled_due(self, now: float, limit: int = 20) -> list[str]:
@@ -316,36 +327,56 @@ class CampaignStore:
         require_any_role(actor, (EDITOR,))
         spec = validate_spec(raw, self._reference, self._templates)
         campaign_id = new_id("cmp_")
-        self._write(campaign_id, actor, "create", {"spec": "created"}, create=True, new_status=DRAFT,
+        written = [name for name in SPEC_FIELDS if name in raw]
+        self._write(campaign_id, actor, "create", {"fields": written}, create=True, new_status=DRAFT,
                     fields={"spec": json.dumps(spec, ensure_ascii=False), "author": actor.account_id,
-                            **_window_fields(spec)})
+                            "authors": json.dumps([actor.account_id]), **_window_fields(spec)})
         return self.get(campaign_id)
 
     def update(self, actor: Operator, campaign_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None) -> Campaign:
+        """Change the spec. The editor joins the campaign's authors; a submitted, approved or scheduled
+        campaign goes back to draft with its approval cleared. An edit that changes nothing is no write."""
         require_any_role(actor, (EDITOR,))
         current = self.get(campaign_id)
-        if current.status != DRAFT:
-            raise CampaignNotEditable("update", current.status, (DRAFT,))
+        if current.status not in EDITABLE:
+            raise CampaignNotEditable("update", current.status, EDITABLE)
         if not isinstance(changes, Mapping):
             raise InvalidInput("campaign")
-        merged = {**_spec_of(current), **changes}
-        spec = validate_spec(merged, self._reference, self._templates)
-        changed = sorted(k for k in changes if k in merged)
-        version = expected_version if expected_version is not None else current.version
-        self._write(campaign_id, actor, "update", {"fields": changed}, allowed=(DRAFT,), expected_version=version,
-                    fields={"spec": json.dumps(spec, ensure_ascii=False), **_window_fields(spec)}, editing=True)
+        if expected_version is not None and expected_version != current.version:
+            raise VersionConflict(expected_version, current.version)
+        before = _spec_of(current)
+        spec = validate_spec({**before, **changes}, self._reference, self._templates)
+        changed = _changed_fields(validate_spec(before, self._reference, self._templates), spec)
+        if not changed:
+            return current
+        authors = list(current.authors)
+        if actor.account_id not in authors:
+            authors.append(actor.account_id)
+        fields = {"spec": json.dumps(spec, ensure_ascii=False), **_window_fields(spec),
+                  "authors": json.dumps(authors), "approved_by": DELETE, "approved_at": DELETE}
+        # The version read above is the one the authors list was built from: the script refuses the
+        # write if anything happened since, so no editor can slip past the set.
+        self._write(campaign_id, actor, "update", {"fields": changed}, allowed=EDITABLE, expected_version=current.version,
+                    new_status=DRAFT, fields=fields, editing=True)
         return self.get(campaign_id)
 
     def transition(self, actor: Operator, campaign_id: str, action: str, *, reason: str | None = None,
-                   fields: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None) -> Campaign:
+                   fields: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None,
+                   version: int | None = None) -> Campaign:
+        """A lifecycle step. ``version`` (approve: the version the approver read) must be current."""
         allowed, target, roles = TRANSITIONS[action]
         if actor.account_id != SYSTEM:
             if not roles:
                 raise OperatorRoleRequired(SYSTEM)
             require_any_role(actor, roles)
         current = self.get(campaign_id)
-        if action == "approve" and current.author == actor.account_id:
-            raise SelfApprovalForbidden(details={"campaign_id": campaign_id})
+        if version is not None and version != current.version:
+            raise VersionConflict(version, current.version)
+        expected: int | None = version
+        if action == "approve":
+            if actor.account_id in current.authors or actor.account_id == current.author:
+                raise ApproverIsAuthor(details={"campaign_id": campaign_id})
+            expected = current.version  # the authors just checked are those of this version, atomically
         now = self._clock.now()
         extra: dict[str, str] = dict(fields or {})
         if action == "approve":
@@ -359,7 +390,8 @@ class CampaignStore:
         audit_changes = dict(changes or {})
         if reason:
             audit_changes["reason"] = reason[:200]
-        self._write(campaign_id, actor, action, audit_changes, allowed=allowed, new_status=target, fields=extra)
+        self._write(campaign_id, actor, action, audit_changes, allowed=allowed, new_status=target, fields=extra,
+                    expected_version=expected)
         if target != current.status:
             self._events.publish(CAMPAIGN_STATE_CHANGED, campaign_id=campaign_id, status=target,
                                  previous=current.status, category=current.category)
@@ -401,6 +433,13 @@ def _window_fields(spec: Mapping[str, Any]) -> dict[str, str]:
             "end_at": repr(spec["end_at"]) if spec.get("end_at") else DELETE}
 
 
+def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Spec fields (as the API names them) whose normalised value differs."""
+    changed = {("schedule" if name in ("start_at", "end_at") else name)
+               for name in set(before) | set(after) if before.get(name) != after.get(name)}
+    return [name for name in SPEC_FIELDS if name in changed]
+
+
 def _spec_of(campaign: Campaign) -> dict[str, Any]:
     return {"name": campaign.name, "category": campaign.category, "channels": list(campaign.channels),
             "content": {ch: _raw_content(ch, body) for ch, body in campaign.content.items()},
@@ -429,4 +468,6 @@ def _from_hash(campaign_id: str, data: Mapping[str, str]) -> Campaign:
         updated_at=float(data.get("updated_at", 0)), approved_by=data.get("approved_by") or None,
         approved_at=number("approved_at"), rejection=data.get("rejection") or None,
         paused_reason=data.get("paused_reason") or None, plan_state=data.get("plan_state") or None,
+        authors=tuple(json.loads(data["authors"])) if data.get("authors") else
+        ((data["author"],) if data.get("author") else ()),
     )

@@ -77,10 +77,12 @@ class OperatorRoleRequired(PushError):
         super().__init__(details={"required_role": role})
 
 
-class SelfApprovalForbidden(PushError):
-    code = "self_approval_forbidden"
+class ApproverIsAuthor(PushError):
+    """Four eyes: the approver created or edited the campaign (content, audience, schedule, …)."""
+
+    code = "approver_is_author"
     http_status = 403
-    default_message = "活动创建人不能审批自己的活动，请由其他审批人审批"
+    default_message = "您创建或修改过该活动，不能审批，请由未参与编写的审批人审批"
 
 
 class CampaignNotFound(PushError):
@@ -105,7 +107,7 @@ class CampaignStateConflict(PushError):
 
 class CampaignNotEditable(CampaignStateConflict):
     code = "campaign_not_editable"
-    default_message = "只有草稿状态的推送活动可以修改"
+    default_message = "已开始发送或已结束的推送活动不能修改"
 
 
 class VersionConflict(PushError):

@@ -106,7 +106,9 @@ class PushService:
 
     def update_campaign(self, actor: Operator, campaign_id: str, changes: Mapping[str, Any], *,
                         expected_version: int | None = None) -> dict[str, Any]:
-        """editor, draft only (409 campaign_not_editable; 409 version_conflict when ``expected_version`` is stale)."""
+        """editor; draft, submitted, approved or scheduled (the last three go back to draft, approval cleared;
+        the editor becomes an author and may not approve). 409 campaign_not_editable once running or over;
+        409 version_conflict when ``expected_version`` is stale."""
         return self.campaigns.update(actor, campaign_id, changes, expected_version=expected_version).to_dict()
 
     def get_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
@@ -126,9 +128,10 @@ class PushService:
     def submit_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
         return self.campaigns.transition(actor, campaign_id, "submit").to_dict()
 
-    def approve_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
-        """approver other than the author (403 self_approval_forbidden)."""
-        return self.campaigns.transition(actor, campaign_id, "approve").to_dict()
+    def approve_campaign(self, actor: Operator, campaign_id: str, version: int | None = None) -> dict[str, Any]:
+        """An approver who wrote no part of it (403 approver_is_author). ``version`` is the version the
+        approver read (HTTP requires it): 409 version_conflict if the campaign changed since."""
+        return self.campaigns.transition(actor, campaign_id, "approve", version=version).to_dict()
 
     def reject_campaign(self, actor: Operator, campaign_id: str, reason: str) -> dict[str, Any]:
         if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 200:
@@ -137,10 +140,16 @@ class PushService:
 
     def schedule_campaign(self, actor: Operator, campaign_id: str, *, start_at: float | None = None,
                           end_at: float | None = None) -> dict[str, Any]:
-        """approved → scheduled; the worker starts it at ``start_at`` (default: the spec's, else now)."""
+        """approved → scheduled; the worker starts it at ``start_at`` (default: the spec's, else now).
+        The approved window binds: scheduling may narrow it, never widen it (that would be an unapproved
+        schedule), 422 invalid_input otherwise."""
         current = self.campaigns.get(campaign_id)
         start, end = check_window(start_at if start_at is not None else current.start_at,
                                   end_at if end_at is not None else current.end_at)
+        if current.start_at is not None and start is not None and start < current.start_at:
+            raise InvalidInput("start_at", "开始时间不能早于审批通过的时间窗口")
+        if current.end_at is not None and end is not None and end > current.end_at:
+            raise InvalidInput("end_at", "结束时间不能晚于审批通过的时间窗口")
         start = start if start is not None else self.clock.now()
         if end is not None and end <= max(start, self.clock.now()):
             raise InvalidInput("end_at", "结束时间须晚于开始时间和当前时间")

@@ -19,7 +19,9 @@ blp = Blueprint("admin_auth", __name__, url_prefix="/v1/admin", description="Con
 @blp.route("/auth/login")
 class OperatorLogin(MethodView):
     @blp.alt_response(401, schema=ErrorEnvelopeSchema, description="`operator_credentials_invalid`")
-    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="Too many attempts, or the username is locked")
+    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="`rate_limited`: this address is trying too many usernames, or the "
+                      "username is being guessed from elsewhere (seconds, `Retry-After`); `account_locked`: this address "
+                      "is locked out of this username for 15 min (the operator's own address is not)")
     @blp.arguments(schemas.OperatorLoginSchema)
     @blp.response(200, schemas.TokenPairSchema)
     def post(self, body):

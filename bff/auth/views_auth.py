@@ -23,9 +23,10 @@ def no_store(payload: object, status: int = 200) -> tuple[object, int, dict[str,
     return payload, status, dict(NO_STORE)
 
 
-def _login_errors(func):
-    func = blp.alt_response(401, schema=ErrorEnvelopeSchema, description="The code is invalid, used or expired: get a new one")(func)
-    func = blp.alt_response(429, schema=ErrorEnvelopeSchema, description="Too many attempts (`Retry-After`)")(func)
+def _login_errors(func, unauthorized: str = "The code is invalid, used or expired: get a new one",
+                  too_many: str = "`rate_limited`: too many attempts (`Retry-After`)"):
+    func = blp.alt_response(401, schema=ErrorEnvelopeSchema, description=unauthorized)(func)
+    func = blp.alt_response(429, schema=ErrorEnvelopeSchema, description=too_many)(func)
     func = blp.alt_response(503, schema=ErrorEnvelopeSchema, description="The upstream platform is unavailable")(func)
     return func
 
@@ -54,7 +55,7 @@ class AlipayLogin(MethodView):
 
 @blp.route("/v1/auth/sms/send")
 class SmsSend(MethodView):
-    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="Resend too soon, daily limit, or phone locked (`Retry-After`)")
+    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="`rate_limited`: resend too soon, or the phone's or this address's daily limit (`Retry-After`)")
     @blp.alt_response(503, schema=ErrorEnvelopeSchema, description="The SMS gateway is unavailable")
     @blp.arguments(schemas.SmsSendSchema)
     @blp.response(200, schemas.SmsCodeSentSchema)
@@ -64,13 +65,24 @@ class SmsSend(MethodView):
         return no_store(sent.to_dict())
 
 
+def _sms_login_errors(func):
+    return _login_errors(
+        func,
+        unauthorized="`sms_code_invalid` (`errors.attempts_left`), `sms_code_expired`, `sms_code_exhausted` "
+                     "(five wrong guesses burnt the code: request a new one)",
+        too_many="`rate_limited` (this address is trying too many phones, or the phone is being guessed from "
+                 "elsewhere: wait `Retry-After` seconds); `account_locked` (this address is locked out of this "
+                 "phone for 15 min; other devices are not)")
+
+
 @blp.route("/v1/auth/app/login")
 class AppLogin(MethodView):
-    @_login_errors
+    @_sms_login_errors
     @blp.arguments(schemas.AppLoginSchema)
     @blp.response(200, schemas.TokenPairSchema)
     def post(self, body):
-        """Log in to the APP with a phone number and the SMS code (5 wrong codes lock the phone 15 min)."""
+        """Log in to the APP with a phone number and the SMS code. Five wrong guesses burn the code (never
+        the phone); ten from one address lock that address out of that phone for 15 min."""
         pair = services().identity.login_app_sms(body["phone"], body["sms_code"], client_ip=client_ip())
         return no_store(pair.to_dict())
 

@@ -77,7 +77,7 @@ class RoutePolicy:
 
 # Catalogue answers change only when the index is rebuilt (tag "catalog"); 300 s matches
 # Settings.catalog_max_age_seconds. Home also carries campaign notices (tag "notices", bumped by
-# bff.cache_http.invalidate_notices), hence shorter. Catalogue rebuilds need no invalidation:
+# campaign.state_changed events, see bootstrap), hence shorter. Catalogue rebuilds need no invalidation:
 # the views put the catalogue build id in the params (tag "catalog" remains for manual flushes).
 ROUTES: dict[str, RoutePolicy] = {
     "home": RoutePolicy(ttl=60, stale=600, tags=("catalog", "home", "notices")),

@@ -4,7 +4,7 @@
 
 * ``NullSources`` (default): no notices, no inbox (0), and regional popularity from
   ``Catalogue.hot`` as the shared recommendations ("本地区热门"); no personal recommendations.
-* ``PushSources(push_service)``: adapts ``push.service.PushService`` (``recommendations``,
+* ``PushSources(push)``: adapts ``push.service.PushService`` (``recommendations``,
   ``inbox_unread``, ``policy_notices``). The composition root (``bootstrap``) wires it.
 
 Shared sections (``recommendations(account_id=None)``, ``notices``) are computed inside cached
@@ -60,8 +60,8 @@ class NullSources:
 class PushSources:
     """``push.service.PushService`` behind ``HomeSources`` (duck-typed: no import of push here).
 
-    ``service`` is the service itself or a zero-argument getter (``lambda: push_service.get(app)``),
-    for a service built lazily; the getter must work without a request (background refreshes).
+    ``service`` is the service itself or a zero-argument getter returning it; either must work without a
+    request (background cache refreshes).
     """
 
     def __init__(self, service: Any) -> None:

@@ -267,6 +267,11 @@ class CampaignListArgsSchema(_Strict):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
 
 
+class ApproveSchema(_Strict):
+    version = fields.Integer(required=True, validate=validate.Range(min=0, max=2**31), metadata={
+        "description": "the version you reviewed; 409 `version_conflict` if it changed since (review it again)"})
+
+
 class RejectSchema(_Strict):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
@@ -309,6 +314,8 @@ class CampaignSchema(Schema):
     status = fields.String(required=True, metadata={"description": " | ".join(STATUSES)})
     version = fields.Integer(required=True)
     author = fields.String(required=True)
+    authors = fields.List(fields.String(), required=True, metadata={
+        "description": "the creator and every operator who changed the spec since; none of them may approve"})
     created_at = fields.Float(required=True)
     updated_at = fields.Float(required=True)
     approved_by = fields.String(required=True, allow_none=True)
@@ -380,7 +387,8 @@ class AuditEntrySchema(Schema):
     action = fields.String(required=True)
     from_ = fields.String(required=True, allow_none=True, attribute="from", data_key="from")
     to = fields.String(required=True)
-    changes = fields.Raw(required=True)
+    changes = fields.Raw(required=True, metadata={"description": "create/update: `fields` written; else reason, window"})
+    version = fields.Integer(required=True, allow_none=True, metadata={"description": "the campaign version this change produced"})
 
 
 class AuditSchema(Schema):

@@ -2,9 +2,11 @@
 running ⇄ paused → finished / cancelled), preview, audit, statistics, the region tree and a live
 audience estimate for the audience builder. Operator tokens (audience ``msb-console``).
 
-Roles: ``editor`` creates, edits (drafts only) and submits; ``approver`` approves or rejects (never
-their own campaign: 403 ``self_approval_forbidden``); editors and approvers schedule, pause, resume
-and cancel; every operator role reads. Only approved campaigns are ever sent. Each change is audited.
+Roles: ``editor`` creates, edits and submits; ``approver`` approves or rejects; editors and approvers
+schedule, pause, resume and cancel; every operator role reads. Four eyes: nobody who created or edited
+a campaign approves it (403 ``approver_is_author``), an edit after submission or approval sends it back
+to draft, and an approval names the version it reviewed (409 ``version_conflict`` if it changed). Only
+approved campaigns are ever sent. Each change is audited with its fields and resulting version.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 ROLE_403 = "`operator_role_required`: the operator lacks the role"
 
 
-def _errors(*statuses: int):
+def _errors(*statuses: int, **overrides: str):
     descriptions = {
         403: ROLE_403,
         404: "`campaign_not_found`",
@@ -34,6 +36,7 @@ def _errors(*statuses: int):
         422: "Invalid input: `validation_failed`, `invalid_input`, `invalid_template_data`, `unknown_template`, "
              "`unknown_region`, `unknown_item` (`errors.field` names the field)",
     }
+    descriptions.update({int(status.lstrip("_")): text for status, text in overrides.items()})
 
     def decorate(view):
         for status in statuses:
@@ -96,7 +99,9 @@ class Campaign(MethodView):
     @blp.arguments(schemas.CampaignUpdateSchema)
     @blp.response(200, schemas.CampaignSchema)
     def patch(self, body, campaign_id):
-        """Edit a draft (editor): only the given fields change; send `version` to detect concurrent edits."""
+        """Edit a campaign not yet sending (editor): only the given fields change; send `version` to detect
+        concurrent edits. You become one of its authors (who may not approve it); a submitted, approved or
+        scheduled campaign goes back to draft and needs a new approval."""
         changes = dict(body)
         version = changes.pop("version", None)
         return _answer(_service().update_campaign(current_principal(), campaign_id, changes, expected_version=version))
@@ -113,13 +118,15 @@ class CampaignPreview(MethodView):
         return _answer(_service().preview_campaign(current_principal(), campaign_id))
 
 
-def _transition(action: str, doc: str, *, role: str | None = None, arguments: Any = None):
+def _transition(action: str, doc: str, *, role: str | None = None, arguments: Any = None, **errors: str):
     """A lifecycle endpoint ``POST /campaigns/<id>/<action>`` answering the campaign."""
 
     def view(self, *args, **kwargs):
         body = args[0] if args else {}
         service, actor, campaign_id = _service(), current_principal(), kwargs["campaign_id"]
-        if action == "reject":
+        if action == "approve":
+            answer = service.approve_campaign(actor, campaign_id, body["version"])
+        elif action == "reject":
             answer = service.reject_campaign(actor, campaign_id, body["reason"])
         elif action in ("pause", "cancel"):
             method = service.pause_campaign if action == "pause" else service.cancel_campaign
@@ -135,13 +142,16 @@ def _transition(action: str, doc: str, *, role: str | None = None, arguments: An
     view = blp.response(200, schemas.CampaignSchema)(view)
     if arguments is not None:
         view = blp.arguments(arguments)(view)
-    view = _errors(403, 404, 409)(view)
+    view = _errors(403, 404, 409, **errors)(view)
     view = operator_required(blp, role=role)(view)
     blp.route(f"/campaigns/<string:campaign_id>/{action}")(type(f"Campaign{action.title()}", (MethodView,), {"post": view}))
 
 
 _transition("submit", "Submit a draft for approval (editor).", role="editor")
-_transition("approve", "Approve a submitted campaign (approver, not its author: 403 `self_approval_forbidden`).", role="approver")
+_transition("approve", "Approve the version you reviewed of a submitted campaign (approver who neither created nor "
+            "edited it).", role="approver", arguments=schemas.ApproveSchema,
+            _403=f"{ROLE_403}; `approver_is_author`: you created or edited this campaign",
+            _409="`campaign_state_conflict`; `version_conflict`: it changed since the version you reviewed")
 _transition("reject", "Send a submitted campaign back to draft with a reason (approver).", role="approver",
             arguments=schemas.RejectSchema)
 _transition("schedule", "Schedule an approved campaign (editor or approver); it starts at `start_at` "

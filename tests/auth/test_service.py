@@ -16,6 +16,7 @@ from auth.errors import (
     RealnameLevelRequired,
     RefreshTokenInvalid,
     RefreshTokenReused,
+    SmsCodeExhausted,
     SmsCodeExpired,
     SmsCodeInvalid,
     TokenInvalid,
@@ -135,7 +136,7 @@ class TestSmsLogin:
             service.send_sms_code("12345", client_ip=IP)
         assert caught.value.http_status == 422 and sms.sent == []
 
-    def test_wrong_codes_lock_the_phone(self, service, sms, clock):
+    def test_wrong_codes_burn_the_code_never_the_phone(self, service, sms, clock):
         service.send_sms_code(PHONE, client_ip=IP)
         code = sms.last_code(PHONE)
         wrong = "000000" if code != "000000" else "111111"
@@ -143,18 +144,30 @@ class TestSmsLogin:
             with pytest.raises(SmsCodeInvalid) as caught:
                 service.login_app_sms(PHONE, wrong, client_ip=IP)
             assert caught.value.details == {"attempts_left": left}
-        with pytest.raises(AccountLocked) as locked:
+        with pytest.raises(SmsCodeExhausted) as burnt:
             service.login_app_sms(PHONE, wrong, client_ip=IP)
-        assert locked.value.retry_after == 900 and locked.value.http_status == 429
-        with pytest.raises(AccountLocked):
-            service.login_app_sms(PHONE, code, client_ip=IP)  # even the right code
-        clock.advance(120)
-        with pytest.raises(AccountLocked):
-            service.send_sms_code(PHONE, client_ip=IP)
-        clock.advance(900)
-        with pytest.raises(SmsCodeExpired):  # the old code was invalidated
-            service.login_app_sms(PHONE, code, client_ip="198.51.100.1")
-        assert sms_login(service, sms, ip="198.51.100.1")
+        assert burnt.value.http_status == 401
+        with pytest.raises(SmsCodeExpired):  # the right code is gone too: it was burnt
+            service.login_app_sms(PHONE, code, client_ip=IP)
+        clock.advance(60)  # the resend cooldown, nothing more: a fresh code logs in
+        assert sms_login(service, sms)
+
+    def test_ten_wrong_codes_lock_only_the_guessing_address(self, service, sms, clock):
+        attacker = "198.51.100.9"
+        outcomes = []
+        for _ in range(2):  # two codes, five wrong guesses each, all from one address
+            service.send_sms_code(PHONE, client_ip=attacker)
+            wrong = "000000" if sms.last_code(PHONE) != "000000" else "111111"
+            for _ in range(5):
+                with pytest.raises((SmsCodeInvalid, SmsCodeExhausted, AccountLocked)) as caught:
+                    service.login_app_sms(PHONE, wrong, client_ip=attacker)
+                outcomes.append(caught.value.code)
+            clock.advance(60)
+        assert outcomes == ["sms_code_invalid"] * 4 + ["sms_code_exhausted"] + ["sms_code_invalid"] * 4 + ["account_locked"]
+        with pytest.raises(AccountLocked) as locked:
+            service.login_app_sms(PHONE, "123456", client_ip=attacker)
+        assert 0 < locked.value.retry_after <= 900
+        assert sms_login(service, sms)  # the owner's device is not locked
         assert "lockout" in {e["event"] for _, e in service.audit._redis.xrange("auth:audit")}
 
     def test_expired_code(self, service, sms, clock):
@@ -249,6 +262,7 @@ def test_every_error_has_a_stable_code_status_and_chinese_message():
         "code_expired",
         "sms_code_invalid",
         "sms_code_expired",
+        "sms_code_exhausted",
         "token_invalid",
         "token_expired",
         "refresh_token_invalid",

@@ -198,10 +198,11 @@ def test_campaign_from_draft_to_sent_across_two_operators(stack, people, new_pag
     expect(status_badge(page)).to_have_text("待审批")
     approve = page.get_by_role("button", name="审批通过")
     expect(approve).to_be_disabled()
-    expect(page.locator(".why")).to_contain_text("不能审批自己的活动")
-    refused = api_call(page, "POST", f"/v1/admin/campaigns/{campaign_id}/approve", {})
-    assert refused["status"] == 403 and refused["body"]["error"] == "self_approval_forbidden", refused
-    expect(page.get_by_role("link", name="编辑")).to_have_count(0)  # only drafts are edited
+    expect(page.locator(".why")).to_contain_text("您创建或修改过该活动，不能审批")
+    version = api_call(page, "GET", f"/v1/admin/campaigns/{campaign_id}")["body"]["version"]
+    refused = api_call(page, "POST", f"/v1/admin/campaigns/{campaign_id}/approve", {"version": version})
+    assert refused["status"] == 403 and refused["body"]["error"] == "approver_is_author", refused
+    expect(page.get_by_role("link", name="编辑")).to_have_count(0)  # the console edits drafts only
 
     # --- Bob approves and schedules ---------------------------------------------------------------------
     other = new_page()
@@ -267,7 +268,9 @@ def _submitted_campaign(editor_page, name: str) -> str:
 
 def _approved_campaign(stack, editor_page, approver_page, name: str) -> str:
     campaign_id = _submitted_campaign(editor_page, name)
-    assert api_call(approver_page, "POST", f"/v1/admin/campaigns/{campaign_id}/approve", {})["status"] == 200
+    version = api_call(approver_page, "GET", f"/v1/admin/campaigns/{campaign_id}")["body"]["version"]
+    approved = api_call(approver_page, "POST", f"/v1/admin/campaigns/{campaign_id}/approve", {"version": version})
+    assert approved["status"] == 200, approved
     return campaign_id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from push.errors import (CampaignNotEditable, CampaignStateConflict, InvalidTemplateData, OperatorRoleRequired,
-                         SelfApprovalForbidden, UnknownTemplate)
+                         ApproverIsAuthor, UnknownTemplate)
 from tests.push.conftest import APPROVER, EDITOR, EDITOR_2, REMINDER, launch, wechat_campaign
 
 
@@ -24,9 +24,9 @@ def test_campaign_created_previewed_refused_to_its_author_approved_and_sent(serv
     assert preview["samples"]["wechat"]["data"]["phrase2"] == {"value": "待办理"}
 
     service.submit_campaign(EDITOR, campaign["id"])
-    with pytest.raises(SelfApprovalForbidden) as refused:
+    with pytest.raises(ApproverIsAuthor) as refused:
         service.approve_campaign(type(EDITOR)(EDITOR.account_id, ("editor", "approver")), campaign["id"])
-    assert refused.value.http_status == 403 and refused.value.code == "self_approval_forbidden"
+    assert refused.value.http_status == 403 and refused.value.code == "approver_is_author"
     with pytest.raises(OperatorRoleRequired):
         service.approve_campaign(EDITOR_2, campaign["id"])  # an editor is not an approver
     approved = service.approve_campaign(APPROVER, campaign["id"])
@@ -51,14 +51,12 @@ def test_campaign_created_previewed_refused_to_its_author_approved_and_sent(serv
     assert ("system", "start", "running") in actions and actions[-1] == ("system", "finish", "finished")
 
 
-def test_only_drafts_can_be_edited_and_only_approved_campaigns_send(service, citizens, runtime, drive) -> None:
+def test_edits_until_sending_and_only_approved_campaigns_send(service, citizens, runtime, drive) -> None:
     citizen = citizens.make(subscribe={REMINDER: 1})
     campaign = service.create_campaign(EDITOR, wechat_campaign())
     edited = service.update_campaign(EDITOR_2, campaign["id"], {"name": "认证提醒（修改）"}, expected_version=campaign["version"])
     assert edited["name"] == "认证提醒（修改）" and edited["version"] == campaign["version"] + 1
     service.submit_campaign(EDITOR, campaign["id"])
-    with pytest.raises(CampaignNotEditable):
-        service.update_campaign(EDITOR, campaign["id"], {"name": "x"})
     with pytest.raises(CampaignStateConflict) as early:
         service.schedule_campaign(EDITOR, campaign["id"])  # not approved yet
     assert early.value.details["status"] == "submitted"
@@ -67,6 +65,9 @@ def test_only_drafts_can_be_edited_and_only_approved_campaigns_send(service, cit
     service.reject_campaign(APPROVER, campaign["id"], "文案需要修改")
     assert service.get_campaign(EDITOR, campaign["id"])["rejection"] == "文案需要修改"
     assert service.update_campaign(EDITOR, campaign["id"], {"note": "已修改"})["status"] == "draft"
+    cancelled = service.cancel_campaign(EDITOR, campaign["id"], "不再需要")
+    with pytest.raises(CampaignNotEditable):  # nothing changes once it is over (or sending)
+        service.update_campaign(EDITOR, cancelled["id"], {"name": "x"})
 
 
 def test_content_checked_against_channel_rules_at_creation(service) -> None:

@@ -77,8 +77,8 @@ function errorBox(err) {
 function describeError(err) {
   if (!err) return "操作失败";
   switch (err.code) {
-    case "self_approval_forbidden":
-      return "审批被拒绝：您是该活动的创建人，不能审批自己的活动，请由其他审批人审批。";
+    case "approver_is_author":
+      return "审批被拒绝：您创建或修改过该活动，不能审批，请由未参与编写的审批人审批。";
     case "operator_role_required":
       return "没有执行该操作的权限。";
     case "campaign_state_conflict":
@@ -467,7 +467,8 @@ function actionsFor(campaign, reload) {
   const bar = h("div", { class: "actions", role: "group", "aria-label": "活动操作" });
   const panel = h("div", { class: "action-panel" });
   const result = h("div", { class: "action-result", "aria-live": "polite" });
-  const isAuthor = me && campaign.author === me.id;
+  // Four eyes: whoever created or edited the campaign may not approve it (the API enforces it too).
+  const isAuthor = me && (campaign.authors || [campaign.author]).includes(me.id);
 
   async function act(action, body, doneText) {
     result.replaceChildren();
@@ -528,8 +529,9 @@ function actionsFor(campaign, reload) {
     button("提交审批", "submit", () => act("submit", {}, "已提交审批"), { primary: true });
   }
   if (s === "submitted" && canApprove()) {
-    const why = isAuthor ? "您是该活动的创建人，不能审批自己的活动，请由其他审批人审批。" : null;
-    button("审批通过", "approve", () => act("approve", {}, "已审批通过"), { primary: true, disabled: isAuthor, why });
+    const why = isAuthor ? "您创建或修改过该活动，不能审批，请由未参与编写的审批人审批。" : null;
+    // The approval names the version on screen: if someone edited it meanwhile, the API answers 409.
+    button("审批通过", "approve", () => act("approve", { version: campaign.version }, "已审批通过"), { primary: true, disabled: isAuthor, why });
     button("退回修改", "reject", () => reasonForm("退回修改", "退回理由（必填）", "reject", "确认退回", "已退回", true), { disabled: isAuthor });
   }
   if (s === "approved" && canOperate()) {

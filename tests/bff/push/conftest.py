@@ -126,10 +126,16 @@ class Api:
     def launch(self, spec: dict[str, Any], editor: str, approver: str, **schedule: Any) -> str:
         """Create, submit, approve (another operator) and schedule; returns the campaign id."""
         campaign = self.ok("POST", "/v1/admin/campaigns", editor, spec, status=201)
-        self.ok("POST", f"/v1/admin/campaigns/{campaign['id']}/submit", editor)
-        self.ok("POST", f"/v1/admin/campaigns/{campaign['id']}/approve", approver)
+        submitted = self.ok("POST", f"/v1/admin/campaigns/{campaign['id']}/submit", editor)
+        self.approve(campaign["id"], approver, version=submitted["version"])
         self.ok("POST", f"/v1/admin/campaigns/{campaign['id']}/schedule", editor, schedule)
         return campaign["id"]
+
+    def approve(self, campaign_id: str, token: str, *, version: int | None = None):
+        """POST …/approve naming the version reviewed (read now unless given); the raw response."""
+        if version is None:
+            version = self.ok("GET", f"/v1/admin/campaigns/{campaign_id}", token)["version"]
+        return self.call("POST", f"/v1/admin/campaigns/{campaign_id}/approve", token, {"version": version})
 
     def stats(self, campaign_id: str, token: str) -> dict[str, Any]:
         return self.ok("GET", f"/v1/admin/campaigns/{campaign_id}/stats", token)

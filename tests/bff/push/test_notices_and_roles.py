@@ -39,12 +39,13 @@ def test_admins_hold_every_role_but_never_approve_their_own_campaign(api, ops) -
     admin = api.operator("ops.root", "admin")
     own = api.ok("POST", "/v1/admin/campaigns", admin, inbox_campaign(), status=201)["id"]
     api.ok("POST", f"/v1/admin/campaigns/{own}/submit", admin)
-    refused = api.call("POST", f"/v1/admin/campaigns/{own}/approve", admin)
-    assert refused.status_code == 403 and refused.get_json()["error"] == "self_approval_forbidden"
+    refused = api.approve(own, admin)
+    assert refused.status_code == 403 and refused.get_json()["error"] == "approver_is_author"
 
     theirs = api.ok("POST", "/v1/admin/campaigns", ops["editor"], inbox_campaign(), status=201)["id"]
     api.ok("POST", f"/v1/admin/campaigns/{theirs}/submit", ops["editor"])
-    assert api.ok("POST", f"/v1/admin/campaigns/{theirs}/approve", admin)["status"] == "approved"
+    approved = api.approve(theirs, admin)
+    assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
 
 
 def test_a_campaign_the_worker_starts_reaches_cached_homes_at_once(api, ops, app, client, settings, clock) -> None:
