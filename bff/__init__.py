@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bff import docs, http_cache, metrics, request_log
+from bff import docs, http_cache, metrics, request_body, request_log
 from bff.errors import register_error_handlers
 from bff.extensions import api, catalogue_holder, redis_store, response_cache
 from bff.hot_path import HotPath
@@ -66,8 +66,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(_api_config(settings))
     app.config["SETTINGS"] = settings
     app.config["TESTING"] = settings.testing
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
 
     from bff.auth import auth_service
     from bff.home.sources import PushSources, home_sources
@@ -88,5 +86,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     metrics.init_app(app, queue_depths=lambda: push_service.get(app).queue_depths())
     register_error_handlers(app)
     request_log.init_app(app)
+    request_body.init_app(app)
     http_cache.init_app(app)
     return app

@@ -77,8 +77,9 @@ class WeChatEvents(MethodView):
     def post(self, args):
         """An event pushed by WeChat (JSON or XML body, plain or safe mode)."""
         query = _query()
-        body = request.stream.read(MAX_BODY + 1) if (request.content_length or 0) <= MAX_BODY else b""
-        if (request.content_length or 0) > MAX_BODY or len(body) > MAX_BODY:
+        # bff.request_body already read the body under the app-wide limit (413 beyond it).
+        body = request.get_data(cache=True)
+        if len(body) > MAX_BODY:
             raise ApiError(413, "payload_too_large", "消息过大")
         try:
             text = body.decode("utf-8")
