@@ -27,7 +27,8 @@ blp = Blueprint("push_channels", __name__, url_prefix="/v1/channels",
                 description="Callbacks of the message platforms (WeChat message push)")
 
 _ERRORS = (
-    (400, "`event_malformed`: not a JSON or XML event, or safe-mode decryption failed"),
+    (400, "`event_malformed`: not a JSON or XML event, or safe-mode decryption failed; "
+          "`invalid_json`: sent as `application/json` but not JSON (refused before the signature check)"),
     (401, "`event_signature_invalid`: bad or missing signature, stale timestamp, or a replay"),
 )
 

@@ -12,11 +12,9 @@ import socket
 from typing import Any
 
 import pytest
-import redis
 import requests
 
-from tools import processes
-from tools.redis_server import free_port
+from tests.http_stack import api_server
 
 ENVELOPE = {"code", "status", "message", "error", "errors"}
 UNAUTHENTICATED_JSON_ENDPOINTS = ("/v1/auth/wechat/login", "/v1/auth/alipay/login", "/v1/auth/sms/send",
@@ -28,25 +26,9 @@ SIGNED_IN_JSON_ENDPOINTS = ("/v1/me/realname", "/v1/devices", "/v1/subscriptions
 def api(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
     if not redis_server.running:
         redis_server.start()
-    redis.Redis.from_url(redis_server.url).flushall()
-    data_dir = tmp_path_factory.mktemp("attack")
-    env = {
-        "MSB_REDIS_URL": redis_server.url, "MSB_INDEX_DIR": str(catalog_index_dir),
-        "MSB_SECRET_DIR": str(dev_secret_dir), "MSB_SANDBOX": "1", "MSB_SANDBOX_URL": sandbox_server,
-        "MSB_LOG_LEVEL": "WARNING", "MSB_DATA_DIR": str(data_dir), "MSB_ENV": "test",
-        "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus"),
-    }
-    port = free_port()
-    process = processes.start_gunicorn("wsgi:app", port=port, env=env, workers=1, threads=4,
-                                       log_path=data_dir / "api.log",
-                                       extra_args=["-c", "gunicorn.conf.py",
-                                                   "--worker-class", "bff.gunicorn_worker.EnvelopeThreadWorker"])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        processes.wait_until_ready(f"{url}/readyz", timeout=60, process=process)
+    with api_server(tmp_path_factory.mktemp("attack"), redis_url=redis_server.url, index_dir=catalog_index_dir,
+                    secret_dir=dev_secret_dir, sandbox_url=sandbox_server) as url:
         yield url
-    finally:
-        processes.stop(process)
 
 
 def raw(url: str, request: bytes, *, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
