@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bff import docs, http_cache, metrics, request_body, request_log
+from bff import client_context, docs, http_cache, metrics, request_body, request_log
 from bff.errors import register_error_handlers
 from bff.extensions import api, catalogue_holder, redis_store, response_cache
 from bff.hot_path import HotPath
@@ -48,6 +48,7 @@ def register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint)
     for blueprint in push.blueprints():
         api.register_blueprint(blueprint)
+    api.declare_common_responses()
     # The operator console: plain Flask pages and assets, not part of the OpenAPI spec.
     from bff.console import bp as console_bp
 
@@ -87,5 +88,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     request_log.init_app(app)
     request_body.init_app(app)
+    app.before_request(client_context.check_headers)
     http_cache.init_app(app)
     return app

@@ -17,7 +17,7 @@ the serialiser later. Our bodies never nest more than a handful of levels. The c
 ``bytes.count`` per body unless the body holds more brackets than the limit, and then one regex
 pass that skips strings.
 
-Chunked bodies are read by ``_ChunkedBody`` (WSGI middleware) before Flask: up to the limit plus one
+Chunked bodies are read by ``_RequestInput`` (WSGI middleware) before Flask: up to the limit plus one
 byte, then handed on as an ordinary body with a ``Content-Length``. Werkzeug would otherwise cut a
 chunked body at the limit without saying so, and gunicorn's framing errors would surface from
 whichever view happened to read first.
@@ -92,7 +92,7 @@ def _invalid_json(reason: str) -> ApiError:
                     errors={"json": [reason]})
 
 
-_BODY_ERROR = "msb.body_error"  # set by _ChunkedBody: "too_large" or "malformed"
+_BODY_ERROR = "msb.body_error"  # set by _RequestInput: "too_large" or "malformed"
 
 
 def check_body() -> None:
@@ -120,13 +120,25 @@ def check_body() -> None:
         request.get_json()  # _Request.on_json_loading_failed turns any failure into invalid_json
 
 
-class _ChunkedBody:
-    """Reads a ``Transfer-Encoding: chunked`` body up front, bounded, and passes it on with a length."""
+def drop_empty_query_values(query: str) -> str:
+    """``a=&b=1&c`` → ``b=1``: an empty query value means the parameter is absent, on every route
+    (clients build URLs from templates and send ``region=`` for "no region")."""
+    parts = query.split("&")
+    kept = [part for part in parts if part.partition("=")[2]]
+    return query if len(kept) == len(parts) else "&".join(kept)
+
+
+class _RequestInput:
+    """Before Flask: empty query values dropped; a ``Transfer-Encoding: chunked`` body read up front,
+    bounded, and passed on with a length."""
 
     def __init__(self, app: Callable) -> None:
         self.app = app
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        query = environ.get("QUERY_STRING")
+        if query:
+            environ["QUERY_STRING"] = drop_empty_query_values(query)
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             data = b""
             try:
@@ -174,4 +186,4 @@ def init_app(app: Flask) -> None:
     app.request_class = _Request
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.before_request(check_body)
-    app.wsgi_app = _ChunkedBody(app.wsgi_app)
+    app.wsgi_app = _RequestInput(app.wsgi_app)

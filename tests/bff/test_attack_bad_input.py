@@ -212,3 +212,122 @@ def test_control_characters_in_headers_get_the_envelope(api, value):
                                 + b"\r\nConnection: close\r\n\r\n")
     payload = assert_envelope(status, headers, body, 400)
     assert "\\x00" not in json.dumps(payload) and "a\x01b" not in json.dumps(payload)
+
+
+# --- one rule for regions, empty values and the client headers --------------------------------------------
+
+REGION_ROUTES = [("GET", "/v1/items/search", {"q": "营业执照"}), ("GET", "/v1/items/suggest", {"q": "ying"}),
+                 ("GET", "/v1/items/hot", {}), ("GET", "/v1/themes/T01", {}), ("GET", "/v1/home", {}),
+                 ("GET", "/v1/recommendations", {})]
+
+
+def _first_item(api: str) -> str:
+    return requests.get(api + "/v1/items/search", params={"q": "营业执照"}, timeout=10).json()["items"][0]["basic_code"]
+
+
+@pytest.mark.parametrize("method,path,params", REGION_ROUTES)
+def test_an_unknown_region_is_the_same_422_on_every_route(api, method, path, params):
+    check(requests.request(method, api + path, params={**params, "region": "159999"}, timeout=10), 422, "unknown_region")
+    check(requests.request(method, api + path, params={**params, "region": "abc"}, timeout=10), 422)
+    # empty means absent: the same answer as without the parameter
+    empty = requests.request(method, api + path, params={**params, "region": ""}, timeout=10)
+    absent = requests.request(method, api + path, params=params, timeout=10)
+    assert empty.status_code == absent.status_code == 200
+    assert empty.json() == absent.json()
+
+
+def test_unknown_region_on_item_detail_and_in_an_event_body(api):
+    code = _first_item(api)
+    check(requests.get(f"{api}/v1/items/{code}", params={"region": "159999"}, timeout=10), 422, "unknown_region")
+    assert requests.get(f"{api}/v1/items/{code}", params={"region": ""}, timeout=10).status_code == 200
+    events = {"events": [{"type": "view", "item": code}], "region": "159999"}
+    check(requests.post(f"{api}/v1/events", json=events, timeout=10), 422, "unknown_region")
+
+
+@pytest.mark.parametrize("path", ["/v1/items/search?q=x", "/v1/themes", "/v1/home", "/v1/recommendations", "/healthz",
+                                  "/.well-known/jwks.json", "/v1/me", "/v1/devices"])
+def test_client_headers_follow_one_rule_everywhere(api, path):
+    method = "DELETE" if path == "/v1/devices" else "GET"
+    for header, error in (("X-Client-Channel", "invalid_client_channel"), ("X-Client-Mode", "invalid_client_mode")):
+        check(requests.request(method, api + path, headers={header: "qq"}, timeout=10), 400, error)
+        # empty is absent: whatever the route answers without the header
+        with_empty = requests.request(method, api + path, headers={header: ""}, timeout=10)
+        without = requests.request(method, api + path, timeout=10)
+        assert with_empty.status_code == without.status_code < 500
+
+
+def test_every_operation_declares_what_it_can_answer(api):
+    spec = requests.get(api + "/openapi.json", timeout=10).json()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            responses = operation["responses"]
+            assert "default" not in responses, (method, path)
+            assert {"400", "413"} <= set(responses), (method, path, sorted(responses))
+            if "{" in path:
+                assert "404" in responses, (method, path)
+            if operation.get("security") and {} not in operation["security"]:
+                assert "401" in responses, (method, path)
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter["schema"].get("type") == "string":
+                    schema = parameter["schema"]
+                    assert "maxLength" in schema or "enum" in schema or "pattern" in schema, (method, path, parameter["name"])
+                if parameter["in"] == "query" and not parameter.get("required"):
+                    assert parameter.get("allowEmptyValue") is True, (method, path, parameter["name"])
+
+
+# --- one APP device, one account ----------------------------------------------------------------------------
+
+
+def _wechat_citizen(api: str, sandbox: str) -> str:
+    user = requests.post(f"{sandbox}/_drive/wechat/users", json={}, timeout=5).json()
+    code = requests.post(f"{sandbox}/_drive/wechat/login-code", json={"user_id": user["user_id"]}, timeout=5).json()["code"]
+    login = requests.post(f"{api}/v1/auth/wechat/login", json={"code": code}, timeout=10)
+    assert login.status_code == 200, login.text
+    return login.json()["access_token"]
+
+
+def test_a_device_token_belongs_to_one_account_at_a_time(api, sandbox_server, redis_server):
+    import redis as redis_lib
+
+    from push import keys
+
+    alice, mallory = _wechat_citizen(api, sandbox_server), _wechat_citizen(api, sandbox_server)
+    device = {"device_token": "hw:0123456789abcdef-device-token", "platform": "huawei"}
+
+    def register(token: str) -> requests.Response:
+        return requests.post(f"{api}/v1/devices", json=device, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    assert register(alice).status_code == 200
+    assert register(mallory).status_code == 200
+    store = redis_lib.Redis.from_url(redis_server.url, decode_responses=True)
+    assert store.hlen(keys.address("app")) == 1 and store.bitcount(keys.seg_address("app")) == 1  # only the new holder
+    # Alice no longer has a device to forget; Mallory does
+    forget = lambda token: requests.delete(f"{api}/v1/devices", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+    assert forget(alice)["removed"] is False
+    assert register(alice).status_code == 200  # the phone goes back to Alice
+    assert forget(mallory)["removed"] is False
+    assert forget(alice)["removed"] is True
+    assert store.hlen(keys.address("app")) == 0 and store.hlen(keys.DEVICE_OWNER) == 0 and store.hlen(keys.DEVICE_OF) == 0
+    # the token itself is never a key or a value in clear
+    assert not any(device["device_token"] in str(store.dump(k) or b"") for k in store.keys("push:*"))
+
+
+def test_concurrent_registrations_leave_exactly_one_holder(api, sandbox_server, redis_server):
+    import concurrent.futures
+
+    import redis as redis_lib
+
+    from push import keys
+
+    tokens = [_wechat_citizen(api, sandbox_server) for _ in range(4)]
+    device = {"device_token": "xm:race-device-token-0001", "platform": "xiaomi"}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda t: requests.post(f"{api}/v1/devices", json=device,
+                                                        headers={"Authorization": f"Bearer {t}"}, timeout=10).status_code, tokens * 3))
+    assert set(answers) == {200}
+    store = redis_lib.Redis.from_url(redis_server.url, decode_responses=True)
+    assert store.hlen(keys.DEVICE_OWNER) == 1
+    holder = store.hget(keys.DEVICE_OWNER, next(iter(store.hkeys(keys.DEVICE_OWNER))))
+    assert store.hkeys(keys.address("app")) == [holder] and store.bitcount(keys.seg_address("app")) == 1
