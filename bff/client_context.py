@@ -183,10 +183,10 @@ def openapi_parameters(depends_on: tuple[str, ...]) -> list[dict[str, Any]]:
     documented = {
         "channel": {"in": "header", "name": CHANNEL_HEADER, "required": False,
                     "description": "Client channel when no access token says it (default app)",
-                    "schema": {"type": "string", "enum": list(CHANNELS)}},
+                    "schema": {"type": "string", "enum": [*CHANNELS, ""]}},  # empty = absent
         "mode": {"in": "header", "name": MODE_HEADER, "required": False,
                  "description": "UI mode: `elder` is the 长辈版 variant (default: the citizen's preference, else standard)",
-                 "schema": {"type": "string", "enum": list(MODES)}},
+                 "schema": {"type": "string", "enum": [*MODES, ""]}},
         "language": {"in": "header", "name": LANGUAGE_HEADER, "required": False,
                      "description": "`mn` / `mn-Mong` for Mongolian names where the reference data has them, "
                      "else Chinese (q-values honoured)",
