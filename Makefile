@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: run test bench index reindex stop setup redis-bin chromium-bin clean
+.PHONY: run test fuzz bench index reindex stop setup redis-bin chromium-bin clean
 
 setup: $(DEPS_STAMP) redis-bin
 
@@ -37,6 +37,14 @@ reindex: setup
 
 test: setup chromium-bin
 	$(VENV)/bin/pytest
+
+# The long schemathesis run: every check, every operation anonymous and signed in, positive and negative
+# (MSB_FUZZ_EXAMPLES each), then the stateful phase; prints cases per operation and the failures.
+# ~22,000 cases by default; `make test` runs the same test bounded.
+fuzz: setup
+	MSB_FUZZ_EXAMPLES=$${MSB_FUZZ_EXAMPLES:-110} MSB_FUZZ_SCENARIOS=$${MSB_FUZZ_SCENARIOS:-150} \
+	MSB_FUZZ_STEPS=$${MSB_FUZZ_STEPS:-12} \
+	$(VENV)/bin/pytest tests/bff/test_fuzz_contract.py -p no:logging --timeout=0 -q
 
 bench: setup
 	$(PY) -m bench

@@ -7,8 +7,17 @@ bind = os.environ.get("MSB_BIND", "127.0.0.1:8700")
 _run_dir = os.path.join(os.environ.get("MSB_DATA_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "var")), "run")
 os.makedirs(_run_dir, exist_ok=True)
 control_socket = os.path.join(_run_dir, "gunicorn-api-" + bind.rsplit(":", 1)[-1] + ".ctl")
-# Threads suit this service: search releases the GIL and Redis calls wait on the network.
-worker_class = "gthread"
+# Threads suit this service: search releases the GIL and Redis calls wait on the network. The gthread
+# worker with gunicorn's HTML error pages replaced by the API's JSON error envelope.
+worker_class = "bff.gunicorn_worker.EnvelopeThreadWorker"
+# Request limits. gunicorn refuses what exceeds them before the app runs (in the envelope, see
+# bff/gunicorn_worker.py); below them the app decides, with field-level 422s (e.g. `q` ≤ 100
+# characters). The request line is gunicorn's maximum (8190, the default 4094 refused ordinary
+# long URLs with its own page); one header line may be 16 KB (large cookies, long tokens), at most
+# 100 of them. The fronting proxy should enforce tighter bounds first (README: "Behind a proxy").
+limit_request_line = 8190
+limit_request_field_size = 16384
+limit_request_fields = 100
 workers = int(os.environ.get("MSB_WORKERS", "2"))
 threads = int(os.environ.get("MSB_THREADS", "4"))
 timeout = 30

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bff import docs, http_cache, metrics, request_log
+from bff import client_context, docs, http_cache, metrics, request_body, request_log
 from bff.errors import register_error_handlers
 from bff.extensions import SERVICES_KEY, api
 from bff.hot_path import HotPath
@@ -56,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint)
     for blueprint in push.blueprints():
         api.register_blueprint(blueprint)
+    api.declare_common_responses()
     # The operator console: plain Flask pages and assets, not part of the OpenAPI spec.
     from bff.console import bp as console_bp
 
@@ -84,8 +85,6 @@ def create_app(settings: Settings | None = None, *, services: "Services | None" 
     app.config.update(_api_config(settings))
     app.config["SETTINGS"] = settings
     app.config["TESTING"] = settings.testing
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
 
     api.init_app(app)
     from bff.auth.security import register_security_scheme
@@ -96,5 +95,7 @@ def create_app(settings: Settings | None = None, *, services: "Services | None" 
     metrics.init_app(app, queue_depths=services.push.queue_depths)
     register_error_handlers(app)
     request_log.init_app(app)
+    request_body.init_app(app)
+    app.before_request(client_context.check_headers)
     http_cache.init_app(app)
     return app

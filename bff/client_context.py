@@ -8,7 +8,8 @@
   serve are ignored, as content negotiation allows; only the two custom headers are strict.
 
 Bad ``X-Client-Channel`` / ``X-Client-Mode`` values answer 400 in the envelope
-(``invalid_client_channel`` / ``invalid_client_mode``). Whatever a response depends on must be in
+(``invalid_client_channel`` / ``invalid_client_mode``) on every route, whether or not it uses them
+(``check_headers``, a ``before_request`` hook); an empty value means the header is absent. Whatever a response depends on must be in
 its ``Vary`` header (``VARY_HEADERS``) and in its cache key (``ClientContext.variant``).
 """
 from __future__ import annotations
@@ -79,6 +80,12 @@ def _choice(header: str, allowed: tuple[str, ...], error: str) -> str | None:
         raise ApiError(400, error, f"{header} must be one of {', '.join(allowed)}",
                        errors={header: [f"must be one of {', '.join(allowed)}"]})
     return value
+
+
+def check_headers() -> None:
+    """One rule for the two custom headers on every route (``before_request``)."""
+    _choice(CHANNEL_HEADER, CHANNELS, "invalid_client_channel")
+    _choice(MODE_HEADER, MODES, "invalid_client_mode")
 
 
 @lru_cache(maxsize=512)
@@ -176,10 +183,10 @@ def openapi_parameters(depends_on: tuple[str, ...]) -> list[dict[str, Any]]:
     documented = {
         "channel": {"in": "header", "name": CHANNEL_HEADER, "required": False,
                     "description": "Client channel when no access token says it (default app)",
-                    "schema": {"type": "string", "enum": list(CHANNELS)}},
+                    "schema": {"type": "string", "enum": [*CHANNELS, ""]}},  # empty = absent
         "mode": {"in": "header", "name": MODE_HEADER, "required": False,
                  "description": "UI mode: `elder` is the 长辈版 variant (default: the citizen's preference, else standard)",
-                 "schema": {"type": "string", "enum": list(MODES)}},
+                 "schema": {"type": "string", "enum": [*MODES, ""]}},
         "language": {"in": "header", "name": LANGUAGE_HEADER, "required": False,
                      "description": "`mn` / `mn-Mong` for Mongolian names where the reference data has them, "
                      "else Chinese (q-values honoured)",

@@ -94,7 +94,10 @@ def _domain_statuses() -> dict[type[Exception], int]:
         catalog.IndexUnavailable: 503,
         catalog.ItemNotFound: 404,
         catalog.ThemeNotFound: 404,
-        catalog.CatalogError: 400,
+        # A well-formed request with a field the catalogue cannot serve (unknown region or department,
+        # a query of only spaces, a page past the end): 422 like every other field-level refusal
+        # (webargs, push's invalid_input / unknown_region). 400 is for requests we cannot read at all.
+        catalog.CatalogError: 422,
     }
 
 

@@ -86,6 +86,14 @@ def address(channel: str) -> str:
     return f"{PREFIX}addr:{channel}"
 
 
+# APP devices: one account per device token (push.profiles.register_device). The token appears only as
+# a blind index (``Crypto.blind_index("app_device", token)``). No TTL. The dispatcher's Lua drops a
+# dead token's address without touching these; a stale entry only points at an account with no
+# address and is replaced on the next registration of that token.
+DEVICE_OWNER = PREFIX + "device:owner"  # hash token blind index -> idx of the account holding it
+DEVICE_OF = PREFIX + "device:of"  # hash idx -> blind index of the account's current token
+
+
 # --- Subscription ledger (push.consent) -------------------------------------------------------------
 def consent(channel: str, template_id: str) -> str:
     """hash idx -> remaining one-time sends (positive int) or -1 (long-term accepted). A missing

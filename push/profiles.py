@@ -154,17 +154,38 @@ class Profiles:
     # --- APP devices ---------------------------------------------------------------------------------
 
     def register_device(self, account_id: str, device_token: str, platform: str) -> int:
-        """The citizen's APP device (one per citizen: the latest login wins)."""
+        """The citizen's APP device: one per citizen (the latest login wins) and one citizen per device.
+
+        Registering a token another account holds moves it here and takes it from that account in the
+        same transaction (a phone handed on, or a second account signed in on it: pushes for the old
+        account must never reach the new holder). Tokens are found by a blind index
+        (``keys.DEVICE_OWNER``), never stored in clear.
+        """
         if not isinstance(device_token, str) or not _DEVICE_TOKEN.match(device_token):
             raise InvalidInput("device_token")
         if platform not in APP_PLATFORMS:
             raise InvalidInput("platform", f"platform 须为 {', '.join(APP_PLATFORMS)} 之一")
         idx = self.index.ensure(account_id)
-        value = json.dumps({"token": device_token, "platform": platform})
-        pipe = self._redis.pipeline()
-        pipe.hset(keys.address("app"), idx, self._crypto.encrypt(value, context="push.address.app"))
-        pipe.setbit(keys.seg_address("app"), idx, 1)
-        pipe.execute()
+        digest = self._crypto.blind_index("app_device", device_token)
+        value = self._crypto.encrypt(json.dumps({"token": device_token, "platform": platform}), context="push.address.app")
+
+        def move(pipe: redis.client.Pipeline) -> None:
+            holder = pipe.hget(keys.DEVICE_OWNER, digest)
+            previous = pipe.hget(keys.DEVICE_OF, idx)
+            previous_holder = pipe.hget(keys.DEVICE_OWNER, previous) if previous and previous != digest else None
+            pipe.multi()
+            if holder is not None and int(holder) != idx:
+                pipe.hdel(keys.address("app"), holder)
+                pipe.setbit(keys.seg_address("app"), int(holder), 0)
+                pipe.hdel(keys.DEVICE_OF, holder)
+            if previous_holder is not None and int(previous_holder) == idx:
+                pipe.hdel(keys.DEVICE_OWNER, previous)
+            pipe.hset(keys.address("app"), idx, value)
+            pipe.setbit(keys.seg_address("app"), idx, 1)
+            pipe.hset(keys.DEVICE_OWNER, digest, idx)
+            pipe.hset(keys.DEVICE_OF, idx, digest)
+
+        self._redis.transaction(move, keys.DEVICE_OWNER, keys.DEVICE_OF)
         return idx
 
     def remove_device(self, account_id: str) -> bool:
@@ -174,11 +195,26 @@ class Profiles:
         return self.drop_address("app", idx)
 
     def drop_address(self, channel: str, idx: int) -> bool:
-        pipe = self._redis.pipeline()
-        pipe.hdel(keys.address(channel), idx)
-        pipe.setbit(keys.seg_address(channel), idx, 0)
-        removed, _ = pipe.execute()
-        return bool(removed)
+        if channel != "app":
+            pipe = self._redis.pipeline()
+            pipe.hdel(keys.address(channel), idx)
+            pipe.setbit(keys.seg_address(channel), idx, 0)
+            removed, _ = pipe.execute()
+            return bool(removed)
+
+        def drop(pipe: redis.client.Pipeline) -> int:
+            digest = pipe.hget(keys.DEVICE_OF, idx)
+            holder = pipe.hget(keys.DEVICE_OWNER, digest) if digest else None
+            pipe.multi()
+            pipe.hdel(keys.address("app"), idx)
+            pipe.setbit(keys.seg_address("app"), idx, 0)
+            pipe.hdel(keys.DEVICE_OF, idx)
+            if holder is not None and int(holder) == idx:
+                pipe.hdel(keys.DEVICE_OWNER, digest)
+            return 0
+
+        results = self._redis.transaction(drop, keys.DEVICE_OWNER, keys.DEVICE_OF)
+        return bool(results[0])
 
     # --- tags (operator-managed labels) --------------------------------------------------------------
 

@@ -102,7 +102,7 @@ def parse_body(body: bytes | str) -> dict[str, Any]:
     if text.startswith("{"):
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting ~1000 deep (the C parser recurses)
             raise EventMalformed() from None
         if not isinstance(parsed, dict):
             raise EventMalformed()

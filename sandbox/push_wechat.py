@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from sandbox import wechat
+from sandbox import wechat, wechat_crypto
 from sandbox.common import current_sandbox, enter_endpoint, json_body, json_response
 from sandbox.state import Sandbox
 
@@ -121,7 +121,8 @@ class PushWeChatStore:
         return self.subscriptions.setdefault((openid, template_id), Subscription())
 
     def emit(self, appid: str, openid: str, event: str, items: list[dict[str, Any]]) -> None:
-        """Queue an event as WeChat would POST it (JSON mode, plain): body + signed query."""
+        """Queue an event as WeChat would POST it (JSON mode; plain, or safe mode with an AES key): body +
+        signed query."""
         now = int(self.sandbox.clock.now())
         body = {
             "ToUserName": "gh_" + hashlib.sha1(appid.encode()).hexdigest()[:12],
@@ -135,12 +136,14 @@ class PushWeChatStore:
         token = (self.config.get("wechat_push_token") or os.environ.get("MSB_SANDBOX_WECHAT_PUSH_TOKEN")
                  or DEFAULT_PUSH_TOKEN)
         timestamp, nonce = str(now), str(secrets.randbelow(10**10))
-        self.events.append({
-            "seq": len(self.events) + 1,
-            "event": event,
-            "query": {"signature": event_signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce},
-            "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-        })
+        query = {"signature": event_signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        aes_key = self.config.get("wechat_push_aes_key") or os.environ.get("MSB_SANDBOX_WECHAT_PUSH_AES_KEY")
+        if aes_key:  # safe mode: only ToUserName stays in clear
+            encrypted = wechat_crypto.encrypt(aes_key, appid, text)
+            query.update(encrypt_type="aes", msg_signature=wechat_crypto.msg_signature(token, timestamp, nonce, encrypted))
+            text = json.dumps({"ToUserName": body["ToUserName"], "Encrypt": encrypted}, separators=(",", ":"))
+        self.events.append({"seq": len(self.events) + 1, "event": event, "query": query, "body": text})
 
 
 def store() -> PushWeChatStore:

@@ -27,7 +27,8 @@ blp = Blueprint("push_channels", __name__, url_prefix="/v1/channels",
                 description="Callbacks of the message platforms (WeChat message push)")
 
 _ERRORS = (
-    (400, "`event_malformed`: not a JSON or XML event, or safe-mode decryption failed"),
+    (400, "`event_malformed`: not a JSON or XML event, or safe-mode decryption failed; "
+          "`invalid_json`: sent as `application/json` but not JSON (refused before the signature check)"),
     (401, "`event_signature_invalid`: bad or missing signature, stale timestamp, or a replay"),
 )
 
@@ -77,8 +78,9 @@ class WeChatEvents(MethodView):
     def post(self, args):
         """An event pushed by WeChat (JSON or XML body, plain or safe mode)."""
         query = _query()
-        body = request.stream.read(MAX_BODY + 1) if (request.content_length or 0) <= MAX_BODY else b""
-        if (request.content_length or 0) > MAX_BODY or len(body) > MAX_BODY:
+        # bff.request_body already read the body under the app-wide limit (413 beyond it).
+        body = request.get_data(cache=True)
+        if len(body) > MAX_BODY:
             raise ApiError(413, "payload_too_large", "消息过大")
         try:
             text = body.decode("utf-8")

@@ -185,7 +185,7 @@ def test_bad_token_is_401_and_bad_headers_400(client):
 
 
 def test_unknown_region_is_a_client_error(client):
-    assert home(client, region="159999").status_code == 400
+    assert home(client, region="159999").status_code == 422
     assert home(client, region="abc").status_code == 422
 
 

@@ -160,4 +160,5 @@ def test_wechat_push_url_verifies_signatures_and_applies_events(api, ops, runtim
     assert api.wechat_event(body, clock.now(), nonce="change-1").status_code == 200
     remaining = {s["template_id"]: s["remaining"] for s in api.ok("GET", "/v1/subscriptions", citizen["token"])["items"]}
     assert remaining[REMINDER] == 0
-    assert api.wechat_event("not json", clock.now(), nonce="bad-1").get_json()["error"] == "event_malformed"
+    # sent as application/json: the app-wide body gate refuses it (bff.request_body), like any JSON body
+    assert api.wechat_event("not json", clock.now(), nonce="bad-1").get_json()["error"] == "invalid_json"
