@@ -1,8 +1,9 @@
 """The one error envelope, and every exception mapped to it in one place.
 
 Every error leaves as ``{"code", "status", "message", "error", "errors"}`` where ``error`` is a stable
-snake_case machine code clients may switch on. Domain packages raise their own exceptions (they never
-import Flask); this module decides what HTTP status each one means.
+snake_case machine code clients may switch on. Domain packages raise subclasses of the kernel's
+``DomainError`` (they never import Flask), which state their own status; this module maps those, the
+HTTP layer's own errors (webargs, werkzeug) and a failing store to the envelope.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 import redis.exceptions
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+
+from kernel.errors import DomainError
 
 log = logging.getLogger("msb.errors")
 
@@ -83,35 +86,6 @@ def error_response(
     return response
 
 
-def _domain_statuses() -> dict[type[Exception], int]:
-    """Domain exception class -> HTTP status: the one table the HTTP layer consults.
-
-    Imported here rather than at module top so domain packages stay free of Flask and of us.
-    """
-    from catalog import errors as catalog
-
-    return {
-        catalog.IndexUnavailable: 503,
-        catalog.ItemNotFound: 404,
-        catalog.ThemeNotFound: 404,
-        # A well-formed request with a field the catalogue cannot serve (unknown region or department,
-        # a query of only spaces, a page past the end): 422 like every other field-level refusal
-        # (webargs, push's invalid_input / unknown_region). 400 is for requests we cannot read at all.
-        catalog.CatalogError: 422,
-    }
-
-
-DOMAIN_STATUS: dict[type[Exception], int] = {}
-
-
-def _status_for_domain_error(exc: Exception) -> int | None:
-    for klass in type(exc).__mro__:
-        if klass in DOMAIN_STATUS:
-            return DOMAIN_STATUS[klass]
-    # Auth errors state their own status next to their machine code.
-    return getattr(exc, "http_status", None) if hasattr(exc, "code") else None
-
-
 def _handle_api_error(exc: ApiError) -> Response:
     return error_response(exc.status, exc.message, error=exc.error, errors=exc.errors, headers=exc.headers)
 
@@ -139,16 +113,13 @@ def _handle_redis_down(exc: redis.exceptions.RedisError) -> Response:
     )
 
 
+def _handle_domain_error(exc: DomainError) -> Response:
+    """Every domain package's errors derive from the kernel's ``DomainError``: status, code, message,
+    details and headers all come from the exception, so this one handler is the whole mapping."""
+    return error_response(exc.http_status, exc.message, error=exc.code, errors=exc.details, headers=exc.headers)
+
+
 def _handle_unexpected(exc: Exception) -> Response:
-    status = _status_for_domain_error(exc)
-    if status is not None:
-        return error_response(
-            status,
-            getattr(exc, "message", str(exc)),
-            error=getattr(exc, "code", None),
-            errors=getattr(exc, "details", None) or {},
-            headers=getattr(exc, "headers", None) or {},
-        )
     if isinstance(exc, HTTPException):
         return _handle_http_exception(exc)
     # The class name only: messages of arbitrary exceptions may carry personal data.
@@ -158,8 +129,8 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     """Install the envelope for every error; call after ``Api.init_app`` so ours win."""
-    DOMAIN_STATUS.update(_domain_statuses())
     app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(DomainError, _handle_domain_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(redis.exceptions.ConnectionError, _handle_redis_down)
     app.register_error_handler(redis.exceptions.TimeoutError, _handle_redis_down)

@@ -1,20 +1,25 @@
-"""Domain exceptions. `code` is a stable snake_case identifier the HTTP layer
-maps to a 4xx status; `message` is human-readable; `details` is JSON-ready."""
+"""Domain exceptions of ``catalog/``: each a ``kernel.errors.DomainError`` with a stable snake_case ``code``,
+its ``http_status``, a human-readable ``message`` and JSON-ready ``details``.
+
+A well-formed request with a field the catalogue cannot serve (unknown region or department, a query of
+only spaces, a page past the end) is 422 like every other field-level refusal; 400 is for requests that
+cannot be read at all (the HTTP layer's own)."""
 from __future__ import annotations
 
 from typing import Any
 
+from kernel.errors import DomainError
 
-class CatalogError(Exception):
+
+class CatalogError(DomainError):
     code = "catalog_error"
+    http_status = 422
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None,
                  code: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, details=details)
         if code is not None:
             self.code = code
-        self.message = message
-        self.details: dict[str, Any] = details or {}
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}
@@ -26,10 +31,12 @@ class UnknownRegion(CatalogError):
 
 class ItemNotFound(CatalogError):
     code = "item_not_found"
+    http_status = 404
 
 
 class ThemeNotFound(CatalogError):
     code = "theme_not_found"
+    http_status = 404
 
 
 class InvalidQuery(CatalogError):
@@ -56,3 +63,4 @@ class IndexUnavailable(CatalogError, FileNotFoundError):
     """No published index at the given directory (run `python -m catalog build`).
     Also a FileNotFoundError: for callers it is a missing file, not a bad request."""
     code = "index_unavailable"
+    http_status = 503
