@@ -81,6 +81,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     push_service.init_app(app, settings, redis_store.client)
     # Push keeps its own copy of each citizen's targeting facts: identity tells it what changed.
     auth_service.add_account_listener(app, lambda account_id: push_service.get(app).sync_citizen(account_id))
+    # Security notices (merges, new login methods, real-name changes, recovery) reach the inbox
+    # through push's public facade; auth sends the SMS itself.
+    auth_service.add_notice_listener(
+        app, lambda account_id, notice: push_service.get(app).deliver_account_notice(account_id, **notice.to_dict())
+    )
     # Home's recommendations, policy notices and unread count come from push.
     home_sources.init_app(app, PushSources(push_service.proxy(app)))
     register_blueprints(app)

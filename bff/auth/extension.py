@@ -26,6 +26,7 @@ class _Slot:
     redis_client: redis.Redis
     clock: Clock | None
     account_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    notice_listeners: list[Callable[[str, object], None]] = field(default_factory=list)
     service: AuthService | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -38,6 +39,8 @@ class _Slot:
                 service = _build(self.settings, self.redis_client, self.clock)
                 for listener in self.account_listeners:
                     service.add_account_listener(listener)
+                for notice_listener in self.notice_listeners:
+                    service.add_notice_listener(notice_listener)
                 self.service = service
             return self.service
 
@@ -69,6 +72,10 @@ class AuthServiceHolder:
     def add_account_listener(self, app: Flask, listener: Callable[[str], None]) -> None:
         """``listener(account_id)`` after every identity change (see ``AuthService.add_account_listener``)."""
         self._slot(app).account_listeners.append(listener)
+
+    def add_notice_listener(self, app: Flask, listener: Callable[[str, object], None]) -> None:
+        """``listener(account_id, notice)`` for security notices (see ``AuthService.add_notice_listener``)."""
+        self._slot(app).notice_listeners.append(listener)
 
     def get(self, app: Flask | None = None) -> AuthService:
         return self._slot(app or current_app).get()
