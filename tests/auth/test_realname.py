@@ -217,3 +217,23 @@ def test_one_id_number_is_limited_across_accounts(service, alipay, identity):
         service.verify_realname(fresh.account.id, "张三", ID_ZHANG)
     assert caught.value.headers["Retry-After"]
     assert identity.person_calls == 5
+
+
+def test_new_login_methods_merges_and_realname_are_announced(service, wechat, sms):
+    inbox = []
+    service.add_notice_listener(lambda account_id, notice: inbox.append((account_id, notice)))
+    pair = service.login_wechat(wechat.login_code("o-n1", "u-n1"), client_ip=IP)
+    assert inbox == [] and sms.notices == []  # a brand-new account has nobody to tell
+    service.bind_wechat_phone(pair.account.id, wechat.phone_code("13812340009"))
+    service.verify_realname(pair.account.id, "张三", ID_ZHANG)
+    # another appid of the same WeChat user: a new openid on the existing account
+    service.login_wechat(wechat.login_code("o-n1-other-app", "u-n1"), client_ip=IP)
+    events = [notice.event for _, notice in inbox]
+    assert events == ["binding_added:phone", "realname_verified", "binding_added:wechat"]
+    assert all(account == pair.account.id for account, _ in inbox)
+    assert all("这不是我" in notice.text and "12345" in notice.text for _, notice in inbox)
+    assert [event for _, event in sms.notices] == ["新增了手机号登录", "完成了实名认证", "新增了微信登录"]
+    assert {phone for phone, _ in sms.notices} == {"13812340009"}
+    # logging in again the same way is not news
+    service.login_wechat(wechat.login_code("o-n1", "u-n1"), client_ip=IP)
+    assert len(inbox) == 3
