@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auth import keys
 from auth.accounts import LOGIN_CHANNELS, REALNAME_CHANNEL
 from auth.claims import METHOD_FACE, METHOD_SMS, Pending
 from auth.errors import (
@@ -42,7 +43,6 @@ from auth.rate_limits import (
     SMS_PHONE_DAILY,
 )
 from auth.realname import RealnameLevel, RealnameOwnedElsewhere, RealnameResult
-from auth import keys
 
 if TYPE_CHECKING:
     from auth.service import AuthService, Principal, TokenPair
@@ -55,7 +55,7 @@ class ProtectionFlows:
 
     # --- real name --------------------------------------------------------------------------------
 
-    def verify_realname(self: "AuthService", account_id: str, name: str, id_number: str, *, client_ip: str = "") -> RealnameResult:
+    def verify_realname(self: AuthService, account_id: str, name: str, id_number: str, *, client_ip: str = "") -> RealnameResult:
         account_id = self.accounts.resolve(account_id)
         already = self.accounts.realname_index(account_id) is not None
         try:
@@ -70,14 +70,14 @@ class ProtectionFlows:
         self._changed(result.account_id)
         return result
 
-    def _bound_elsewhere(self: "AuthService", account_id: str, owned: RealnameOwnedElsewhere) -> RealnameBoundElsewhere:
+    def _bound_elsewhere(self: AuthService, account_id: str, owned: RealnameOwnedElsewhere) -> RealnameBoundElsewhere:
         target = self.accounts.resolve(owned.owner)
         self.claims.remember(account_id, Pending(target, owned.id_blind, owned.name, owned.id_number))
         self.audit.record("realname_conflict", account_id=account_id, related_account_id=target, outcome="refused")
         self.notices.notify(target, "realname_attempt")
         return RealnameBoundElsewhere(details=self._claim_options(target))
 
-    def _claim_options(self: "AuthService", target: str) -> dict[str, Any]:
+    def _claim_options(self: AuthService, target: str) -> dict[str, Any]:
         phones = self.accounts.phones(target)
         methods = ([METHOD_SMS] if phones else []) + [METHOD_FACE]
         return {
@@ -89,7 +89,7 @@ class ProtectionFlows:
 
     # --- claims ---------------------------------------------------------------------------------------
 
-    def _live_pending(self: "AuthService", account_id: str) -> Pending:
+    def _live_pending(self: AuthService, account_id: str) -> Pending:
         pending = self.claims.pending(account_id)
         if pending is None:
             raise ClaimRequired()
@@ -100,7 +100,7 @@ class ProtectionFlows:
             raise ClaimRequired()
         return Pending(target, pending.id_blind, pending.name, pending.id_number)
 
-    def start_claim(self: "AuthService", account_id: str, method: str, *, client_ip: str = "") -> dict[str, Any]:
+    def start_claim(self: AuthService, account_id: str, method: str, *, client_ip: str = "") -> dict[str, Any]:
         account_id = self.accounts.resolve(account_id)
         pending = self._live_pending(account_id)
         phones = self.accounts.phones(pending.target) if method == METHOD_SMS else []
@@ -125,9 +125,9 @@ class ProtectionFlows:
         }
 
     def confirm_claim(
-        self: "AuthService", principal: "Principal", claim_id: str, *, code: str | None = None,
+        self: AuthService, principal: Principal, claim_id: str, *, code: str | None = None,
         face_token: str | None = None, client_ip: str = "",
-    ) -> "TokenPair":
+    ) -> TokenPair:
         account_id = self.accounts.resolve(principal.account_id)
         method = METHOD_SMS if code is not None else METHOD_FACE
         try:
@@ -162,8 +162,8 @@ class ProtectionFlows:
     # --- recovery -------------------------------------------------------------------------------------
 
     def recover(
-        self: "AuthService", principal: "Principal", face_token: str, evict: list[str], *, client_ip: str = ""
-    ) -> "TokenPair":
+        self: AuthService, principal: Principal, face_token: str, evict: list[str], *, client_ip: str = ""
+    ) -> TokenPair:
         """The rightful person (四级 face check against the account's verified ID number) evicts the
         login bindings that are not theirs; every session of the account ends, theirs continues fresh."""
         account_id = self.accounts.resolve(principal.account_id)
@@ -201,7 +201,7 @@ class ProtectionFlows:
         amr = tuple(dict.fromkeys((*principal.amr, "face")))
         return self._fresh_pair(account_id, principal.channel, amr, own)
 
-    def _fresh_pair(self: "AuthService", account_id: str, channel: str, amr: tuple[str, ...], binding: str) -> "TokenPair":
+    def _fresh_pair(self: AuthService, account_id: str, channel: str, amr: tuple[str, ...], binding: str) -> TokenPair:
         from auth.service import TokenPair
 
         family, refresh_token = self.refresh_tokens.start_family(

@@ -20,7 +20,13 @@ from auth.clock import china_today
 from auth.errors import InvalidInput, RealnameMismatch
 from auth.identifiers import mask_id_number, mask_name, normalize_id_number
 from auth.ports import IdentityPlatform
-from auth.rate_limits import REALNAME_ACCOUNT_DAILY, REALNAME_ID_DAILY, REALNAME_IP_HOURLY, RateLimiter, ip_subject
+from auth.rate_limits import (
+    REALNAME_ACCOUNT_DAILY,
+    REALNAME_ID_DAILY,
+    REALNAME_IP_HOURLY,
+    RateLimiter,
+    ip_subject,
+)
 
 if TYPE_CHECKING:
     from auth.accounts import AccountStore
@@ -83,7 +89,7 @@ class RealnameResult:
 
 class RealnameVerifier:
     def __init__(
-        self, accounts: "AccountStore", identity: IdentityPlatform, limiter: RateLimiter, clock: "Clock"
+        self, accounts: AccountStore, identity: IdentityPlatform, limiter: RateLimiter, clock: Clock
     ) -> None:
         self._accounts = accounts
         self._identity = identity

@@ -54,7 +54,7 @@ from auth.rate_limits import (
     RateLimiter,
     ip_subject,
 )
-from auth.realname import RealnameLevel, RealnameResult, RealnameVerifier
+from auth.realname import RealnameLevel, RealnameVerifier
 from auth.refresh_tokens import (
     CITIZEN_POLICY,
     OPERATOR_POLICY,
