@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import redis
 
+from auth.notices import ACCOUNT_NOTICE
 from auth.service import ACCOUNT_CHANGED, AuthConfig, AuthService
 from auth.upstream.factory import Gateways, build_gateways
 from bff.cache import ResponseCache
@@ -81,6 +82,16 @@ def _subscribe(services: Services) -> None:
     # Push keeps its own copy of each citizen's targeting facts (region, opt-outs, bindings…): identity says
     # which account changed, push asks identity for the rest.
     services.events.subscribe(ACCOUNT_CHANGED, lambda event: services.push.sync_citizen(event.data["account_id"]))
+
+    def deliver_security_notice(event: DomainEvent) -> None:
+        # Merges, new login methods, real-name changes, recovery: into the holder's inbox at once (identity
+        # sends the SMS itself).
+        data = dict(event.data)
+        account_id = data.pop("account_id")
+        data.pop("kind", None)
+        services.push.deliver_account_notice(account_id, **data)
+
+    services.events.subscribe(ACCOUNT_NOTICE, deliver_security_notice)
 
     def refresh_homes(event: DomainEvent) -> None:
         # Started, paused, finished or withdrawn notices change what every cached home shows: in the API

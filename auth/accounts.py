@@ -48,6 +48,14 @@ class _Retry(Exception):
     """State changed under a transaction in a way WATCH alone cannot express; start over."""
 
 
+class IdentityOwned(Exception):
+    """``attach(..., merge=False)``: the identity already leads to another live account."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__("identity bound to another account")
+        self.owner = owner
+
+
 @dataclass(frozen=True)
 class Identity:
     kind: str  # an index kind: wechat_openid, wechat_unionid, alipay_open_id, alipay_user_id, phone, id_number
@@ -129,6 +137,8 @@ class Attachment:
     account_id: str  # the account now holding the binding (a survivor if merges happened)
     created: bool  # a new account was opened
     merged: tuple[str, ...]  # ids absorbed on the way
+    new_binding: bool = False  # the binding did not exist on the account before (a channel was added)
+    binding_id: str = ""
 
 
 def _binding_from(binding_id: str, record: dict[str, Any]) -> Binding:
@@ -153,13 +163,16 @@ class AccountStore:
             current = successor
         raise RuntimeError("merge chain too long")
 
-    def current(self, account_id: str) -> tuple[str, int]:
-        """The live account id and its real-name level, one round trip per merge hop."""
+    def current(self, account_id: str) -> tuple[str, int, int]:
+        """The live account id, its real-name level and its ``tokens_after`` epoch second (0 when
+        never set), one round trip per merge hop."""
         current = account_id
         for _ in range(_MAX_MERGE_HOPS):
-            successor, level = self._redis.hmget(keys.account(current), "merged_into", "realname_level")
+            successor, level, after = self._redis.hmget(
+                keys.account(current), "merged_into", "realname_level", "tokens_after"
+            )
             if not successor:
-                return current, int(level or RealnameLevel.BASIC)
+                return current, int(level or RealnameLevel.BASIC), int(after or 0)
             current = successor
         raise RuntimeError("merge chain too long")
 
@@ -184,6 +197,43 @@ class AccountStore:
         """The verified name, decrypted (for the legal-representative check only)."""
         record = self._realname_record(account_id)
         return self._crypto.decrypt(record["enc"]["name"], context="name") if record else None
+
+    def realname_identity(self, account_id: str) -> tuple[str, str] | None:
+        """(name, ID number) decrypted in memory: for the register's match APIs (legal
+        representative, face check) only, never stored or logged."""
+        record = self._realname_record(account_id)
+        if record is None:
+            return None
+        enc = record["enc"]
+        return (
+            self._crypto.decrypt(enc["name"], context="name"),
+            self._crypto.decrypt(enc["id_number"], context="id_number"),
+        )
+
+    def phones(self, account_id: str) -> list[str]:
+        """The account's bound phone numbers, decrypted (security notices by SMS)."""
+        return [
+            self._crypto.decrypt(rec["enc"]["phone"], context="phone")
+            for rec in self._bindings(account_id).values()
+            if rec["channel"] == "phone" and "phone" in rec.get("enc", {})
+        ]
+
+    def raise_level(self, account_id: str, level: int, source: str) -> None:
+        """Raise (never lower) the real-name level, e.g. to 四级 after a face check."""
+
+        def update(pipe: redis.client.Pipeline) -> None:
+            current = int(pipe.hget(keys.account(account_id), "realname_level") or RealnameLevel.BASIC)
+            pipe.multi()
+            if level > current:
+                pipe.hset(
+                    keys.account(account_id),
+                    mapping={"realname_level": level, "realname_source": source, "realname_at": repr(self._clock.now())},
+                )
+
+        self._redis.transaction(update, keys.account(account_id))
+
+    def set_tokens_after(self, account_id: str, epoch_second: int) -> None:
+        self._redis.hset(keys.account(account_id), "tokens_after", int(epoch_second))
 
     def bindings(self, account_id: str) -> list[Binding]:
         return sorted(
@@ -226,11 +276,14 @@ class AccountStore:
         via: str | None = None,
         extra: Mapping[str, Any] | None = None,
         level: tuple[int, str] | None = None,
+        merge: bool = True,
     ) -> Attachment:
         """Bind ``identities`` (first one = the binding's identity) to ``account_id``, or find or
         create the account they lead to when ``account_id`` is None. Merges accounts the
-        identities show to be one person. ``extra`` holds more encrypted fields (``enc_*``) or
-        display fields; ``level`` raises the real-name level (level, source) in the same MULTI."""
+        identities show to be one person; with ``merge=False`` (a real-name ID number, which is
+        knowable by strangers) raises ``IdentityOwned`` instead. ``extra`` holds more encrypted
+        fields (``enc_*``) or display fields; ``level`` raises the real-name level (level, source)
+        in the same MULTI."""
         blinds = {identity.kind: self._crypto.blind_index(identity.kind, identity.value) for identity in identities}
         binding_id = f"{channel}:{blinds[identities[0].kind][:12]}"
         merged: list[str] = []
@@ -243,18 +296,20 @@ class AccountStore:
                     owners.append(owner)
             target = self.resolve(account_id) if account_id else (owners[0] if owners else None)
             others = [owner for owner in owners if owner != target]
+            if others and not merge:
+                raise IdentityOwned(others[0])
             if target is not None and others:
                 survivor, absorbed = self.merge(target, others[0], reason=f"{channel}_identity")
                 merged.append(absorbed)
                 account_id = survivor
                 continue
             try:
-                final_id, created = self._write_binding(
+                final_id, created, new_binding = self._write_binding(
                     target, binding_id, channel, identities, blinds, masked, via, extra, level
                 )
             except _Retry:
                 continue
-            return Attachment(final_id, created, tuple(merged))
+            return Attachment(final_id, created, tuple(merged), new_binding, binding_id)
         raise RuntimeError("could not attach identity: too much contention")
 
     def _write_binding(
@@ -268,8 +323,9 @@ class AccountStore:
         via: str | None,
         extra: Mapping[str, Any] | None,
         level: tuple[int, str] | None,
-    ) -> tuple[str, bool]:
+    ) -> tuple[str, bool, bool]:
         account_id = target or new_id(PERSON_PREFIX)
+        was_new = [False]
         index_keys = [keys.identity_index(kind, blind) for kind, blind in blinds.items()]
         now = self._clock.now()
 
@@ -282,6 +338,7 @@ class AccountStore:
             if target is not None and (account.get("type") != "person" or account.get("merged_into")):
                 raise _Retry()
             existing = pipe.hget(keys.account_bindings(account_id), binding_id)
+            was_new[0] = existing is None
             record = (
                 json.loads(existing)
                 if existing
@@ -313,7 +370,7 @@ class AccountStore:
                 pipe.set(index_key, account_id)
 
         self._redis.transaction(write, *index_keys, keys.account(account_id), keys.account_bindings(account_id))
-        return account_id, target is None
+        return account_id, target is None, was_new[0]
 
     def set_realname(
         self, account_id: str, *, name: str, id_number: str, level: int, source: str, masked: str, masked_name: str
@@ -326,6 +383,7 @@ class AccountStore:
             via=source,
             extra={"enc_name": name, "masked_name": masked_name},
             level=(level, source),
+            merge=False,  # name + ID number leak in bulk: they never lead into another account
         )
 
     # --- merging ------------------------------------------------------------------------------
@@ -342,19 +400,21 @@ class AccountStore:
         survivor, absorbed = sorted((first, second), key=rank)
         return survivor[0], absorbed[0]
 
-    def merge(self, a: str, b: str, *, reason: str) -> tuple[str, str]:
-        """Merge two live person accounts; returns (survivor, absorbed)."""
+    def merge(self, a: str, b: str, *, reason: str, survivor: str | None = None) -> tuple[str, str]:
+        """Merge two live person accounts; returns (survivor, absorbed). ``survivor`` forces which
+        one lives on (a proven real-name claim: the existing account keeps its data)."""
         for _ in range(_MAX_ATTEMPTS):
             a, b = self.resolve(a), self.resolve(b)
             if a == b:
                 return a, b
+            forced = self.resolve(survivor) if survivor else None
             try:
-                return self._merge_once(a, b, reason)
+                return self._merge_once(a, b, reason, forced)
             except _Retry:
                 continue
         raise RuntimeError("could not merge accounts: too much contention")
 
-    def _merge_once(self, a: str, b: str, reason: str) -> tuple[str, str]:
+    def _merge_once(self, a: str, b: str, reason: str, forced: str | None = None) -> tuple[str, str]:
         watched = [
             key
             for account_id in (a, b)
@@ -372,6 +432,8 @@ class AccountStore:
             if any(d.get("type") != "person" or d.get("merged_into") for d in data.values()):
                 raise _Retry()
             survivor, absorbed = self._survivor_first((a, data[a]), (b, data[b]))
+            if forced in (a, b):
+                survivor, absorbed = forced, (b if forced == a else a)
             kept = {bid: json.loads(raw) for bid, raw in pipe.hgetall(keys.account_bindings(survivor)).items()}
             moving = {bid: json.loads(raw) for bid, raw in pipe.hgetall(keys.account_bindings(absorbed)).items()}
             kept_realname = {bid for bid, rec in kept.items() if rec["channel"] == REALNAME_CHANNEL}

@@ -36,6 +36,10 @@ EVENTS = frozenset(
         "acting_for",
         "operator_login",
         "operator_created",
+        "realname_conflict",
+        "realname_claim",
+        "recovery",
+        "notice",
     }
 )
 # Detail values must be opaque or categorical. Keys outside this list are refused loudly, so a
@@ -54,6 +58,9 @@ DETAIL_KEYS = frozenset(
         "retry_after",
         "scope",
         "via",
+        "method",
+        "evicted",
+        "attempts_left",
     }
 )
 RECENT_SCAN = 2000

@@ -267,3 +267,56 @@ class UpstreamRejected(AuthError):
     ) -> None:
         details = {key: value for key, value in (("upstream", upstream), ("upstream_code", upstream_code)) if value}
         super().__init__(message, details=details)
+
+
+# --- Real-name claims and recovery (auth.protection) ----------------------------------------------
+
+
+class RealnameBoundElsewhere(AuthError):
+    """The verified ID number belongs to another account: knowing a name and an ID number never
+    opens that account. ``details`` say how to prove control of it (``methods``, masked phone)."""
+
+    code = "realname_bound_elsewhere"
+    http_status = 409
+    default_message = "该身份已绑定另一个账号。如需合并，请通过该账号绑定的手机号验证码或人脸核验证明是您本人"
+
+
+class ClaimNotFound(AuthError):
+    code = "claim_not_found"
+    http_status = 404
+    default_message = "未找到该申请或申请已失效，请重新发起"
+
+
+class ClaimRequired(AuthError):
+    """A claim was asked for without a pending conflict (verify the real name first)."""
+
+    code = "claim_not_available"
+    http_status = 409
+    default_message = "当前没有需要证明的实名冲突，请先进行实名认证"
+
+
+class ClaimMethodUnavailable(AuthError):
+    code = "claim_method_unavailable"
+    http_status = 409
+    default_message = "该账号未绑定手机号，请使用人脸核验"
+
+
+class ClaimProofInvalid(AuthError):
+    code = "claim_proof_invalid"
+    http_status = 422
+    default_message = "验证未通过"
+
+    def __init__(self, attempts_left: int, message: str | None = None) -> None:
+        super().__init__(message, details={"attempts_left": max(0, attempts_left)})
+
+
+class FaceCheckFailed(AuthError):
+    code = "face_check_failed"
+    http_status = 422
+    default_message = "人脸核验未通过，请本人重新进行人脸核验"
+
+
+class RecoveryRefused(AuthError):
+    code = "recovery_refused"
+    http_status = 409
+    default_message = "无法移除当前正在使用的登录方式"

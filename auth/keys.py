@@ -17,7 +17,8 @@ SIGNING_ACTIVE = PREFIX + "signing:active"  # string: kid that signs new tokens
 
 # --- Accounts (auth.accounts) -- no TTL: accounts live until deleted ---------------------------
 def account(account_id: str) -> str:
-    """hash: type, created_at, merged_into, and per type: realname_level/_at/_source and
+    """hash: type, created_at, merged_into, and per type: realname_level/_at/_source,
+    tokens_after (access tokens issued before this epoch second are refused: set by recovery) and
     preferences (person) or uscc, name, status, region_code (enterprise)."""
     return f"{PREFIX}acct:{account_id}"
 
@@ -56,7 +57,7 @@ def refresh_token(token_hash: str) -> str:
 
 
 def refresh_family(family_id: str) -> str:
-    """hash {account, channel, amr, created_at, last_used, idle, absolute, current, acting_for};
+    """hash {account, channel, amr, created_at, last_used, idle, absolute, current, acting_for, binding};
     TTL = absolute limit (30 d citizens / 12 h operators) from creation."""
     return f"{PREFIX}rf:{family_id}"
 
@@ -78,7 +79,25 @@ def sms_code(phone_hash: str) -> str:
     return f"{PREFIX}sms:{phone_hash}"
 
 
-# --- Rate limits (auth.rate_limits) --------------------------------------------------------------
+# --- Real-name claims (auth.protection) ---------------------------------------------------------
+REALNAME_PENDING_TTL = 900  # the 409 answer stays claimable this long
+CLAIM_TTL = 600  # a started claim (SMS code or face capture) must be confirmed within 10 min
+CLAIM_ATTEMPTS = 5
+
+
+def realname_pending(account_id: str) -> str:
+    """hash {target, id_blind, enc_name, enc_id_number, at}: the caller verified an ID number that
+    belongs to ``target``; TTL REALNAME_PENDING_TTL. Shares the caller's hash tag."""
+    return f"{PREFIX}acct:{{{account_id}}}:rn_pending"
+
+
+def realname_claim(account_id: str, claim_id: str) -> str:
+    """hash {target, method, code_hash, attempts, expires_at, id_blind, enc_name, enc_id_number}: a
+    claim is readable only under the caller's own account id; TTL CLAIM_TTL."""
+    return f"{PREFIX}acct:{{{account_id}}}:claim:{claim_id}"
+
+
+# --- Rate limits and lockouts (auth.rate_limits) ------------------------------------------------
 def rate_window(rule: str, subject_hash: str) -> str:
     """hash {count, start}; TTL = the rule's window (60 s .. 1 d)."""
     return f"{PREFIX}rl:{rule}:{subject_hash}"

@@ -76,7 +76,21 @@ class IdentityPlatform(Protocol):
     def lookup_enterprise(self, uscc: str) -> EnterpriseRecord | None:
         """Legal-person database lookup; ``None`` when the USCC is unknown."""
 
+    def verify_face(self, name: str, id_number: str, face_token: str) -> PersonVerification:
+        """实人核验 (四级): the liveness capture behind ``face_token`` against the ID photo. An unknown,
+        used or expired token is ``matched=False`` (reason ``face_token_invalid``)."""
+
+    def verify_legal_representative(self, uscc: str, name: str, id_number: str) -> bool:
+        """The register's match API: is this person (name AND ID number) the enterprise's legal
+        representative? Answers only yes/no, never the representative's data."""
+
 
 class SmsGateway(Protocol):
     def send_login_code(self, phone: str, code: str) -> None:
         """Send the login template; raises RateLimited or UpstreamUnavailable."""
+
+    def send_claim_code(self, phone: str, code: str) -> None:
+        """The code that proves control of an account before another one is merged into it."""
+
+    def send_security_notice(self, phone: str, event: str) -> None:
+        """The security notice template (``event`` is a short plain-Chinese phrase, no personal data)."""

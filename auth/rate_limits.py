@@ -36,6 +36,15 @@ LOGIN_IP = Rule("login_ip", 20, 60)
 LOGIN_SUBJECT = Rule("login_subject", 10, 60)
 # verify_person is an oracle for "does this name go with this ID number": keep it expensive.
 REALNAME_ACCOUNT_DAILY = Rule("realname_account_day", 5, keys.DAY)
+# Across accounts: a leaked ID number tried from many fresh accounts. The owner re-verifying is
+# idempotent on their own account and never counted.
+REALNAME_ID_DAILY = Rule("realname_id_day", 5, keys.DAY)
+REALNAME_IP_HOURLY = Rule("realname_ip_hour", 20, 3600)
+# Claims (SMS code to the holder's phone, or face check) and recoveries: each costs an SMS or a
+# billed face check and annoys the holder.
+CLAIM_ACCOUNT_DAILY = Rule("claim_account_day", 5, keys.DAY)
+CLAIM_ID_DAILY = Rule("claim_id_day", 5, keys.DAY)
+RECOVERY_ACCOUNT_DAILY = Rule("recovery_account_day", 5, keys.DAY)
 ENTERPRISE_LOOKUP_DAILY = Rule("enterprise_lookup_account_day", 20, keys.DAY)
 OPERATOR_LOGIN_IP = Rule("operator_login_ip", 20, 60)
 # Wrong passwords and SMS codes: auth.login_guard (per identity and address, never a global lock).

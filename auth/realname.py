@@ -2,8 +2,10 @@
 
 Order matters: the ID number's format and check digit are validated before anything is counted or
 sent upstream; a per-account daily limit keeps the population-database check from being used as an
-oracle for leaked name/ID pairs; only then is ``IdentityPlatform.verify_person`` called. Its
+oracle for leaked name/ID pairs (and per ID number and per address); only then is ``IdentityPlatform.verify_person`` called. Its
 ``reason`` is logged as a category but the user always sees the same ``realname_mismatch``.
+An ID number already held by another account is never attached here (no merge): see
+``auth.protection`` for how the caller proves control of that account.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from auth.clock import china_today
 from auth.errors import InvalidInput, RealnameMismatch
 from auth.identifiers import mask_id_number, mask_name, normalize_id_number
 from auth.ports import IdentityPlatform
-from auth.rate_limits import REALNAME_ACCOUNT_DAILY, RateLimiter
+from auth.rate_limits import (
+    REALNAME_ACCOUNT_DAILY,
+    REALNAME_ID_DAILY,
+    REALNAME_IP_HOURLY,
+    RateLimiter,
+    ip_subject,
+)
 
 if TYPE_CHECKING:
     from auth.accounts import AccountStore
@@ -52,6 +60,18 @@ def normalize_name(raw: str) -> str:
     return name
 
 
+class RealnameOwnedElsewhere(Exception):
+    """The population register confirmed name + ID number, but another account holds that number.
+    Internal: the service turns it into ``RealnameBoundElsewhere`` with the ways to prove control."""
+
+    def __init__(self, owner: str, name: str, id_number: str, id_blind: str) -> None:
+        super().__init__("id number bound to another account")
+        self.owner, self.name, self.id_number, self.id_blind = owner, name, id_number, id_blind
+
+    def __repr__(self) -> str:
+        return f"RealnameOwnedElsewhere(owner={self.owner!r})"
+
+
 @dataclass(frozen=True)
 class RealnameResult:
     account_id: str  # differs from the caller's when the account was merged into an earlier one
@@ -69,14 +89,14 @@ class RealnameResult:
 
 class RealnameVerifier:
     def __init__(
-        self, accounts: "AccountStore", identity: IdentityPlatform, limiter: RateLimiter, clock: "Clock"
+        self, accounts: AccountStore, identity: IdentityPlatform, limiter: RateLimiter, clock: Clock
     ) -> None:
         self._accounts = accounts
         self._identity = identity
         self._limiter = limiter
         self._clock = clock
 
-    def verify(self, account_id: str, name: str, id_number: str) -> RealnameResult:
+    def verify(self, account_id: str, name: str, id_number: str, *, client_ip: str = "") -> RealnameResult:
         id_number = normalize_id_number(id_number, today=china_today(self._clock))
         name = normalize_name(name)
         account_id = self._accounts.resolve(account_id)
@@ -85,19 +105,31 @@ class RealnameVerifier:
             if existing != self._accounts.blind_id_number(id_number):
                 raise RealnameMismatch("该账号已完成其他身份的实名认证")
             return RealnameResult(account_id, self._accounts.level(account_id))
-        self._limiter.hit((REALNAME_ACCOUNT_DAILY, f"account:{account_id}"))
+        blind = self._accounts.blind_id_number(id_number)
+        # One atomic script over three windows: per account, per ID number across every account
+        # (10 fresh accounts trying one number), per client address. Subjects are keyed hashes.
+        self._limiter.hit(
+            (REALNAME_ACCOUNT_DAILY, f"account:{account_id}"),
+            (REALNAME_ID_DAILY, f"id_number:{blind}"),
+            (REALNAME_IP_HOURLY, ip_subject(client_ip)),
+        )
         verification = self._identity.verify_person(name, id_number)
         if not verification.matched:
             log.info("realname check failed", extra={"fields": {"reason": verification.reason}})
             raise RealnameMismatch()
-        attachment = self._accounts.set_realname(
-            account_id,
-            name=name,
-            id_number=id_number,
-            level=RealnameLevel.VERIFIED,
-            source=SOURCE_POPULATION_DB,
-            masked=mask_id_number(id_number),
-            masked_name=mask_name(name),
-        )
+        from auth.accounts import IdentityOwned
+
+        try:
+            attachment = self._accounts.set_realname(
+                account_id,
+                name=name,
+                id_number=id_number,
+                level=RealnameLevel.VERIFIED,
+                source=SOURCE_POPULATION_DB,
+                masked=mask_id_number(id_number),
+                masked_name=mask_name(name),
+            )
+        except IdentityOwned as owned:
+            raise RealnameOwnedElsewhere(owned.owner, name, id_number, blind) from None
         survivor = attachment.account_id
         return RealnameResult(survivor, self._accounts.level(survivor), attachment.merged)

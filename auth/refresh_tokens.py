@@ -123,9 +123,10 @@ class RefreshTokens:
         return TOKEN_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def start_family(
-        self, *, account_id: str, channel: str, amr: tuple[str, ...], policy: FamilyPolicy
+        self, *, account_id: str, channel: str, amr: tuple[str, ...], policy: FamilyPolicy, binding: str = ""
     ) -> tuple[Family, str]:
-        """Open a new session; returns it with its first refresh token."""
+        """Open a new session; returns it with its first refresh token. ``binding`` names the login
+        binding the session came in by (recovery refuses to evict the one it is using)."""
         now = self._clock.now()
         family = Family(secrets.token_urlsafe(16), account_id, channel, tuple(amr), None, now)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -142,6 +143,7 @@ class RefreshTokens:
                     "idle": policy.idle_seconds,
                     "absolute": policy.absolute_seconds,
                     "current": token_hash,
+                    "binding": binding,
                 },
             )
             pipe.expire(keys.refresh_family(family.family_id), policy.absolute_seconds)
@@ -197,6 +199,9 @@ class RefreshTokens:
             acting_for=data.get("acting_for") or None,
             created_at=created_at,
         )
+
+    def family_binding(self, family_id: str) -> str:
+        return self._redis.hget(keys.refresh_family(family_id), "binding") or ""
 
     def set_acting_for(self, family_id: str, enterprise_id: str | None) -> bool:
         return bool(

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from auth.accounts import AccountStore, AccountSummary, AccountView, Attachment, Identity
 from auth.audit import AuditLog
 from auth.directory import CitizenDirectory
+from auth.claims import RealnameClaims
 from auth.clock import Clock, SystemClock
 from auth.crypto import Crypto
 from auth.enterprises import EnterpriseLink, Enterprises
@@ -41,9 +42,11 @@ from auth.errors import (
 )
 from auth.identifiers import mask_phone, normalize_phone, normalize_uscc
 from auth.login_guard import SMS_GUARD, Attempt, LoginGuard
+from auth.notices import SecurityNotices
 from auth.operators import Operators, require_role
 from auth.ports import AlipayGateway, IdentityPlatform, SmsGateway, WeChatGateway
 from auth.preferences import Preferences
+from auth.protection import ProtectionFlows
 from auth.rate_limits import (
     ENTERPRISE_LOOKUP_DAILY,
     LOGIN_IP,
@@ -54,7 +57,7 @@ from auth.rate_limits import (
     RateLimiter,
     ip_subject,
 )
-from auth.realname import RealnameLevel, RealnameResult, RealnameVerifier
+from auth.realname import RealnameLevel, RealnameVerifier
 from auth.refresh_tokens import (
     CITIZEN_POLICY,
     OPERATOR_POLICY,
@@ -158,14 +161,7 @@ class Principal:
     amr: tuple[str, ...] = ()
 
 
-def _same_person_name(a: str, b: str) -> bool:
-    def canonical(name: str) -> str:
-        return "".join(name.split()).replace("•", "·").replace("・", "·").upper()
-
-    return canonical(a) == canonical(b)
-
-
-class AuthService:
+class AuthService(ProtectionFlows):
     def __init__(
         self,
         redis_client: redis.Redis,
@@ -208,6 +204,15 @@ class AuthService:
         self.guard = LoginGuard(self.limiter)
         self.operators = Operators(redis_client, self.clock, self.limiter, self.audit, password_hasher, self.guard)
         self.events = events or EventBus()
+        self.claims = RealnameClaims(redis_client, self.crypto, self.clock)
+        self.notices = SecurityNotices(sms, self.clock, self.accounts.phones, self.events)
+
+    def _announce(self, attachment: Attachment, channel: str) -> None:
+        """Tell the existing account a login method was added or another account merged into it."""
+        if attachment.merged:
+            self.notices.notify(attachment.account_id, "merged")
+        elif attachment.new_binding and not attachment.created:
+            self.notices.notify(attachment.account_id, f"binding_added:{channel}")
 
     def _changed(self, *account_ids: str) -> None:
         """Publish ``account.changed`` after anything that changes what other services may hold about a
@@ -310,13 +315,18 @@ class AuthService:
         )
         self.audit.record("bind", account_id=attachment.account_id, channel="wechat", binding="phone", via="wechat")
         self._audit_merges(attachment.account_id, attachment.merged, reason="phone")
+        self._announce(attachment, "phone")
         self._changed(attachment.account_id)
         return self.accounts.summary(attachment.account_id)
 
     def _open_session(self, attachment: Attachment, *, channel: str, amr: tuple[str, ...], client_ip: str) -> TokenPair:
         account_id = attachment.account_id
         family, refresh_token = self.refresh_tokens.start_family(
-            account_id=account_id, channel=channel, amr=amr, policy=self.config.citizen_sessions
+            account_id=account_id,
+            channel=channel,
+            amr=amr,
+            policy=self.config.citizen_sessions,
+            binding=attachment.binding_id,
         )
         access = self._issue_person(account_id, family, acting_for=None)
         self.audit.record(
@@ -328,6 +338,7 @@ class AuthService:
             family=family.family_id,
         )
         self._audit_merges(account_id, attachment.merged, reason=channel)
+        self._announce(attachment, "phone" if channel == "app" else channel)
         self._changed(account_id)
         return TokenPair(access.token, refresh_token, access.expires_in, self.accounts.summary(account_id))
 
@@ -410,8 +421,10 @@ class AuthService:
             )
         if claims.channel == CONSOLE:
             raise TokenInvalid()
-        account_id, level = self.accounts.current(claims.subject)
+        account_id, level, tokens_after = self.accounts.current(claims.subject)
         if family.account_id != claims.subject and self.accounts.resolve(family.account_id) != account_id:
+            raise TokenInvalid()
+        if claims.issued_at < tokens_after:  # every session ended by a recovery
             raise TokenInvalid()
         if claims.acting_for:
             self.enterprises.act_for(account_id, claims.acting_for)
@@ -433,15 +446,6 @@ class AuthService:
         return self.signing_keys.jwks()
 
     # --- real name, account, preferences ----------------------------------------------------------
-
-    def verify_realname(self, account_id: str, name: str, id_number: str) -> RealnameResult:
-        account_id = self.accounts.resolve(account_id)
-        with self._failures_audited("realname", None, None, account_id):
-            result = self.realname.verify(account_id, name, id_number)
-        self.audit.record("realname", account_id=result.account_id, level=result.realname_level)
-        self._audit_merges(result.account_id, result.merged_from, reason="realname")
-        self._changed(result.account_id)
-        return result
 
     def me(self, account_id: str) -> AccountView:
         account_id = self.accounts.resolve(account_id)
@@ -466,7 +470,8 @@ class AuthService:
 
     def link_enterprise(self, account_id: str, uscc: str) -> EnterpriseLink:
         """Link a person (三级 or above) to an enterprise: active as legal representative when the
-        verified name matches the registry, otherwise a pending agent link."""
+        register's match API confirms the verified name AND ID number, otherwise a pending agent
+        link (a same-name person never becomes legal representative)."""
         account_id = self.accounts.resolve(account_id)
         level = self.accounts.level(account_id)
         if level < RealnameLevel.VERIFIED:
@@ -479,8 +484,8 @@ class AuthService:
         if record.status != ENTERPRISE_ACTIVE:
             raise EnterpriseInactive()
         enterprise_id = self.enterprises.ensure(record)
-        name = self.accounts.realname_name(account_id)
-        is_legal = name is not None and _same_person_name(name, record.legal_representative)
+        identity = self.accounts.realname_identity(account_id)
+        is_legal = identity is not None and self._identity.verify_legal_representative(uscc, *identity)
         link = self.enterprises.link(account_id, enterprise_id, legal_representative=is_legal)
         self.audit.record(
             "enterprise_link", account_id=account_id, enterprise=enterprise_id, role=link.role, status=link.status

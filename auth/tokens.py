@@ -59,6 +59,7 @@ class AccessClaims:
     roles: tuple[str, ...]  # operators only
     jti: str
     expires_at: int
+    issued_at: int = 0
 
 
 class TokenService:
@@ -188,4 +189,5 @@ class TokenService:
             roles=tuple(roles),
             jti=claims["jti"],
             expires_at=claims["exp"],
+            issued_at=claims["iat"],
         )

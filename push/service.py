@@ -257,6 +257,13 @@ class PushService:
     def inbox(self, account_id: str, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
         return self.inbox_store.list(account_id, limit=limit, cursor=cursor).to_dict()
 
+    def deliver_account_notice(self, account_id: str, *, notice_id: str, title: str, text: str, at: float) -> bool:
+        """An account-security notice from identity straight into the citizen's inbox: no campaign,
+        no consent, caps or quiet hours (the holder must learn of a takeover at once)."""
+        body = {"id": notice_id, "title": title, "text": text, "page": None, "category": "security",
+                "campaign": "", "at": at}
+        return self.inbox_store.deliver(account_id, body)
+
     def inbox_unread(self, account_id: str) -> dict[str, int]:
         return {"unread": self.inbox_store.unread_count(account_id)}
 

@@ -23,6 +23,14 @@ DEFAULT_SMS_TEMPLATES: dict[str, dict[str, Any]] = {
         "kind": "verification",
         "text": "【蒙速办】您正在绑定手机号，验证码${code}，5分钟内有效。",
     },
+    "SMS_CLAIM_CODE": {
+        "kind": "verification",
+        "text": "【蒙速办】有人申请把其他登录方式并入您的蒙速办账号，验证码${code}，5分钟内有效。如不是您本人申请，请勿把验证码告诉任何人。",
+    },
+    "SMS_SECURITY_NOTICE": {
+        "kind": "notification",
+        "text": "【蒙速办】您的账号${event}。如不是您本人操作，请拨打12345或在蒙速办“我的-账号安全-这不是我”找回账号。",
+    },
     "SMS_SERVICE_NOTICE": {
         "kind": "notification",
         "text": "【蒙速办】您办理的${item}有新进展：${status}。",

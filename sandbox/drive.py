@@ -351,6 +351,7 @@ def add_enterprise() -> Response:
             status,
             _typed(body, "region_code", str, "150102"),
             _typed(body, "entity_type", str, "有限责任公司"),
+            _typed(body, "legal_representative_id_number", str),
         )
         return json_response(enterprise.describe(), 201)
 

@@ -27,8 +27,9 @@ VERIFY2 = "gov.realname.verify2"
 VERIFY4 = "gov.realname.verify4"
 VERIFY_FACE = "gov.realname.verify_face"
 ENTERPRISE = "gov.enterprise.get"
+LEGAL_REP = "gov.enterprise.legal_rep_verify"
 TICKET_EXCHANGE = "gov.sso.ticket_exchange"
-ENDPOINTS = (VERIFY2, VERIFY4, VERIFY_FACE, ENTERPRISE, TICKET_EXCHANGE)
+ENDPOINTS = (VERIFY2, VERIFY4, VERIFY_FACE, ENTERPRISE, LEGAL_REP, TICKET_EXCHANGE)
 
 SSO_TICKET = "gov.sso_ticket"
 FACE_TOKEN = "gov.face_token"
@@ -195,6 +196,32 @@ def get_enterprise(uscc: str) -> Response:
     return gov_ok({"enterprise": enterprise.describe()})
 
 
+@blueprint.post("/enterprise/legal-representative/verify")
+def verify_legal_representative() -> Response:
+    """The register's match API: name AND ID number against the registered legal representative.
+    Answers ``match`` only: neither the representative's name nor number leaks through it."""
+    begun = _begin(LEGAL_REP)
+    if isinstance(begun, Response):
+        return begun
+    fields = _identity_fields(json_body())
+    if isinstance(fields, Response):
+        return fields
+    body, name, id_number = fields
+    uscc = body.get("uscc")
+    if not isinstance(uscc, str) or not is_valid_uscc(uscc):
+        return gov_error(400, "INVALID_USCC", "统一社会信用代码格式或校验位错误")
+    with current_sandbox().lock:
+        enterprise = registers().enterprises.get(uscc)
+    if enterprise is None:
+        return gov_error(404, "ENTERPRISE_NOT_FOUND", "法人库中无此统一社会信用代码")
+    match = (
+        enterprise.legal_representative_id_number is not None
+        and secrets.compare_digest(enterprise.legal_representative_id_number, id_number)
+        and enterprise.legal_representative_name == name
+    )
+    return gov_ok({"match": match})
+
+
 def _natural_person(person: Person, level: int) -> dict[str, Any]:
     # The relying party receives the full ID number; masking is its job.
     return {
@@ -242,7 +269,7 @@ def exchange_ticket() -> Response:
                 "uscc": enterprise.uscc,
                 "name": enterprise.name,
                 "status": enterprise.status,
-                "is_legal_representative": enterprise.legal_representative_name == person.name,
+                "is_legal_representative": enterprise.legal_representative_id_number == person.id_number,
             }
     return gov_ok({"user": user})
 

@@ -48,6 +48,8 @@ class Enterprise:
     uscc: str
     name: str
     legal_representative_name: str
+    # Never in ``describe()``: the register answers "is this person the representative?" only.
+    legal_representative_id_number: str | None = None
     status: str = "ACTIVE"
     region_code: str = "150102"
     entity_type: str = "有限责任公司"
@@ -115,6 +117,9 @@ class GovRegisters:
         for name, first17, rep, status, region, kind in _SEED_ENTERPRISES:
             self.add_enterprise(with_uscc_check(first17), name, rep, status, region, kind)
 
+    def person_named(self, name: str) -> Person | None:
+        return next((person for person in self.people.values() if person.name == name), None)
+
     def add_person(self, name: str, id_number: str, phone: str | None, bank_cards: list[str]) -> Person:
         existing = self.people.get(id_number)
         gov_uid = existing.gov_uid if existing else f"NM{len(self.people) + 1:010d}"
@@ -132,9 +137,15 @@ class GovRegisters:
         raise RuntimeError("sandbox population register is full")
 
     def add_enterprise(
-        self, uscc: str, name: str, legal_rep: str, status: str, region_code: str, entity_type: str
+        self, uscc: str, name: str, legal_rep: str, status: str, region_code: str, entity_type: str,
+        legal_rep_id_number: str | None = None,
     ) -> Enterprise:
-        enterprise = Enterprise(uscc, name, legal_rep, status, region_code, entity_type)
+        """Without ``legal_rep_id_number`` the representative is the first registered person of
+        that name (the seeds are built that way); with none, nobody matches."""
+        if legal_rep_id_number is None:
+            person = self.person_named(legal_rep)
+            legal_rep_id_number = person.id_number if person else None
+        enterprise = Enterprise(uscc, name, legal_rep, legal_rep_id_number, status, region_code, entity_type)
         self.enterprises[uscc] = enterprise
         return enterprise
 

@@ -21,6 +21,8 @@ from auth.upstream.http import UpstreamHttp, config_problem, report
 SYSTEM = "gov_identity"
 VERIFY2 = "gov.realname.verify2"
 ENTERPRISE = "gov.enterprise.get"
+VERIFY_FACE = "gov.realname.verify_face"
+LEGAL_REP = "gov.enterprise.legal_rep_verify"
 APP_KEY_HEADER = "X-App-Key"
 # GB 32100 alphabet (no I, O, S, V, Z). Only the shape is checked here, so that nothing but a
 # USCC-shaped string ever becomes part of a URL path; the check digit is the register's business.
@@ -70,6 +72,40 @@ class GovIdentityClient:
         if response.status_code != 200:
             self._raise_error(ENTERPRISE, response.status_code, body)
         return _enterprise_record(body.get("enterprise"))
+
+    def verify_face(self, name: str, id_number: str, face_token: str) -> PersonVerification:
+        response = self._http.request(
+            "POST", f"{self._base_url}/gov/realname/verify-face", endpoint=VERIFY_FACE,
+            json={"name": name, "id_number": id_number, "face_token": face_token}, headers=self._headers,
+        )
+        body = self._http.json_object(response, VERIFY_FACE)
+        if response.status_code == 400 and _error_code(body) == "FACE_TOKEN_INVALID":
+            return PersonVerification(matched=False, reason="face_token_invalid")
+        if response.status_code != 200:
+            self._raise_error(VERIFY_FACE, response.status_code, body)
+        verdict = _VERDICTS.get(str(body.get("result")))
+        if verdict is None:
+            report(SYSTEM, VERIFY_FACE, f"result_{body.get('result_code')}", reason="unknown verification result")
+            raise UpstreamUnavailable(upstream=SYSTEM)
+        return verdict
+
+    def verify_legal_representative(self, uscc: str, name: str, id_number: str) -> bool:
+        if not _USCC_SHAPE.match(uscc):
+            raise InvalidUscc()
+        response = self._http.request(
+            "POST", f"{self._base_url}/gov/enterprise/legal-representative/verify", endpoint=LEGAL_REP,
+            json={"uscc": uscc, "name": name, "id_number": id_number}, headers=self._headers,
+        )
+        body = self._http.json_object(response, LEGAL_REP)
+        if response.status_code == 404 and _error_code(body) == "ENTERPRISE_NOT_FOUND":
+            return False
+        if response.status_code != 200:
+            self._raise_error(LEGAL_REP, response.status_code, body)
+        match = body.get("match")
+        if not isinstance(match, bool):
+            report(SYSTEM, LEGAL_REP, "malformed", reason="no match flag")
+            raise UpstreamUnavailable(upstream=SYSTEM)
+        return match
 
     def _raise_error(self, endpoint: str, status: int, body: dict[str, Any]) -> None:
         code = _error_code(body)

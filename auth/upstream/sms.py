@@ -13,6 +13,8 @@ SYSTEM = "sms"
 SEND = "sms.send"
 APP_KEY_HEADER = "X-App-Key"
 LOGIN_TEMPLATE = "SMS_LOGIN_CODE"
+CLAIM_TEMPLATE = "SMS_CLAIM_CODE"
+NOTICE_TEMPLATE = "SMS_SECURITY_NOTICE"
 
 FLOW_CONTROL = "isv.BUSINESS_LIMIT_CONTROL"
 # Flow control windows are rolling; the message names the one that tripped. Waiting out that whole
@@ -40,6 +42,12 @@ class SmsClient:
 
     def send_login_code(self, phone: str, code: str) -> None:
         self._send(phone, self._template, {"code": code})
+
+    def send_claim_code(self, phone: str, code: str) -> None:
+        self._send(phone, CLAIM_TEMPLATE, {"code": code})
+
+    def send_security_notice(self, phone: str, event: str) -> None:
+        self._send(phone, NOTICE_TEMPLATE, {"event": event})
 
     def _send(self, phone: str, template: str, params: dict[str, str]) -> None:
         response = self._http.request(

@@ -6,7 +6,7 @@ identity platform: a fuzzer must get 422, never an upstream error.
 from __future__ import annotations
 
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from auth.operators import MAX_PASSWORD_LENGTH
 from auth.preferences import LANGUAGES, MODES, PUSH_CATEGORIES, PUSH_CHANNELS
@@ -79,6 +79,42 @@ class LogoutSchema(_Strict):
 class RealnameSchema(_Strict):
     name = fields.String(required=True, validate=validate.Length(min=2, max=40), metadata={"example": "巴特尔"})
     id_number = fields.String(required=True, validate=ID_NUMBER)
+
+
+CLAIM_ID = FullMatch(r"^[A-Za-z0-9_-]{16}$", error="a claim id")
+BINDING_ID = FullMatch(r"^(wechat|alipay|phone):[0-9a-f]{12}$", error="a binding id from GET /v1/me")
+
+
+class ClaimStartSchema(_Strict):
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(("sms", "face")),
+        metadata={"description": "`sms`: a code to the existing account's bound phone; `face`: a 四级 face check"},
+    )
+
+
+class ClaimConfirmSchema(_Strict):
+    code = fields.String(validate=SMS_CODE, metadata={"description": "the code sent to the existing account's phone"})
+    face_token = fields.String(
+        validate=ONE_TIME_CODE, metadata={"description": "the identity platform's token of a finished face capture"}
+    )
+
+    @validates_schema
+    def _exactly_one(self, data, **kwargs):
+        if ("code" in data) == ("face_token" in data):
+            raise ValidationError("give exactly one of code or face_token", field_name="_schema")
+
+
+class RecoverySchema(_Strict):
+    face_token = fields.String(
+        required=True, validate=ONE_TIME_CODE, metadata={"description": "a finished 四级 face capture of the account holder"}
+    )
+    evict_bindings = fields.List(
+        fields.String(validate=BINDING_ID),
+        required=True,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "ids of the login bindings that are not the holder's (from `GET /v1/me`)"},
+    )
 
 
 class PreferencesUpdateSchema(_Strict):
@@ -219,6 +255,14 @@ class RealnameResultSchema(Schema):
     realname_level = fields.Integer(required=True)
     realname_level_name = fields.String(required=True)
     merged = fields.Boolean(required=True)
+
+
+class ClaimStartedSchema(Schema):
+    claim_id = fields.String(required=True)
+    method = fields.String(required=True, metadata={"description": "sms | face"})
+    phone_masked = fields.String(required=True, allow_none=True, metadata={"example": "138****1234"})
+    expires_in = fields.Integer(required=True, metadata={"example": 600})
+    attempts_left = fields.Integer(required=True, metadata={"example": 5})
 
 
 class OperatorSchema(Schema):

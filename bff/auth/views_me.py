@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from auth.realname import RealnameLevel
 from bff.auth import schemas
 from bff.extensions import services
-from bff.auth.security import citizen_required, current_principal
+from bff.auth.security import citizen_required, client_ip, current_principal
 from bff.extensions import ErrorEnvelopeSchema
 
 blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The signed-in citizen's account")
@@ -63,16 +63,98 @@ class MeBinding(MethodView):
 @blp.route("/realname")
 class MeRealname(MethodView):
     @citizen_required(blp, acting_for=False)
-    @blp.alt_response(409, schema=ErrorEnvelopeSchema, description="`binding_conflict`: verified as someone else")
-    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="5 checks per account per day")
+    @blp.alt_response(
+        409,
+        schema=ErrorEnvelopeSchema,
+        description="`realname_bound_elsewhere`: the ID number belongs to another account. Nothing is merged; "
+        "`errors` says how to prove control of that account: `methods` (`sms`, `face`), `phone_masked` "
+        "(its bound phone, masked), `claim_path`, `expires_in`. Or `binding_conflict`: verified as someone else",
+    )
+    @blp.alt_response(
+        429, schema=ErrorEnvelopeSchema,
+        description="`rate_limited` (`Retry-After`): 5 checks per account and per ID number a day, 20 per address an hour",
+    )
     @blp.arguments(schemas.RealnameSchema)
     @blp.response(200, schemas.RealnameResultSchema)
     def post(self, body):
         """Verify name + ID number against the population register (三级). The ID number's check digit
-        is validated first (422 `invalid_id_number`); a mismatch is 422 `realname_mismatch`. Two accounts
-        verified as the same person become one, keeping every binding."""
-        result = services().identity.verify_realname(current_principal().account_id, body["name"], body["id_number"])
+        is validated first (422 `invalid_id_number`); a mismatch is 422 `realname_mismatch`. Knowing a
+        name and an ID number never opens another account: when another account already holds the
+        number the answer is 409 `realname_bound_elsewhere` and the accounts stay apart."""
+        result = services().identity.verify_realname(
+            current_principal().account_id, body["name"], body["id_number"], client_ip=client_ip()
+        )
         return private(result.to_dict())
+
+
+@blp.route("/realname/claims")
+class MeRealnameClaims(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.alt_response(
+        409, schema=ErrorEnvelopeSchema,
+        description="`claim_not_available`: no recent `realname_bound_elsewhere` to claim; "
+        "`claim_method_unavailable`: the existing account has no phone (use `face`)",
+    )
+    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="`rate_limited` (`Retry-After`): claims per account, per ID number, SMS per phone")
+    @blp.alt_response(503, schema=ErrorEnvelopeSchema, description="The SMS gateway is unavailable")
+    @blp.arguments(schemas.ClaimStartSchema)
+    @blp.response(201, schemas.ClaimStartedSchema)
+    def post(self, body):
+        """Start proving control of the account that holds your verified ID number: `sms` sends a code
+        to that account's bound phone (shown masked), `face` waits for a 四级 face capture. A claim
+        belongs to your account, lives 10 minutes and allows 5 tries."""
+        started = services().identity.start_claim(current_principal().account_id, body["method"], client_ip=client_ip())
+        return private(started, 201)
+
+
+@blp.route("/realname/claims/<string:claim_id>/confirm")
+class MeRealnameClaimConfirm(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema, description="`claim_not_found`: unknown, expired, used, burned or not yours")
+    @blp.alt_response(409, schema=ErrorEnvelopeSchema, description="`claim_not_available`: the ID number moved since; `binding_conflict`")
+    @blp.alt_response(422, schema=ErrorEnvelopeSchema, description="`claim_proof_invalid`: wrong code or face (`errors.attempts_left`)")
+    @blp.alt_response(503, schema=ErrorEnvelopeSchema, description="The identity platform is unavailable")
+    @blp.arguments(schemas.ClaimConfirmSchema)
+    @blp.response(200, schemas.TokenPairSchema)
+    def post(self, body, claim_id):
+        """Prove the claim with the SMS `code` or a `face_token`. Only then is your account merged into
+        the existing one (it keeps its data; its holder is told on every channel). Answers fresh tokens
+        for the merged account; the session that called ends."""
+        if not schemas.CLAIM_ID.regex.fullmatch(claim_id):
+            from auth.errors import ClaimNotFound
+
+            raise ClaimNotFound()
+        pair = services().identity.confirm_claim(
+            current_principal(), claim_id, code=body.get("code"), face_token=body.get("face_token"), client_ip=client_ip()
+        )
+        return private(pair.to_dict())
+
+
+@blp.route("/recovery")
+class MeRecovery(MethodView):
+    @citizen_required(blp, acting_for=False)
+    @blp.alt_response(
+        403, schema=ErrorEnvelopeSchema,
+        description="`realname_level_required`: only a real-name verified account can be recovered",
+    )
+    @blp.alt_response(404, schema=ErrorEnvelopeSchema, description="`binding_not_found`: not a login binding of this account")
+    @blp.alt_response(
+        409, schema=ErrorEnvelopeSchema,
+        description="`recovery_refused`: the binding this session uses; `last_binding`: nothing would be left to log in with",
+    )
+    @blp.alt_response(422, schema=ErrorEnvelopeSchema, description="`face_check_failed`")
+    @blp.alt_response(429, schema=ErrorEnvelopeSchema, description="`rate_limited` (`Retry-After`)")
+    @blp.alt_response(503, schema=ErrorEnvelopeSchema, description="The identity platform is unavailable")
+    @blp.arguments(schemas.RecoverySchema)
+    @blp.response(200, schemas.TokenPairSchema)
+    def post(self, body):
+        """这不是我: after a 四级 face check of the account's verified person, remove the login bindings
+        that are not theirs. Every session of the account ends at once (refresh tokens and access
+        tokens); this device continues with the fresh tokens answered. Audited; the holder is notified."""
+        pair = services().identity.recover(
+            current_principal(), body["face_token"], body["evict_bindings"], client_ip=client_ip()
+        )
+        return private(pair.to_dict())
 
 
 @blp.route("/enterprises")

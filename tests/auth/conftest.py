@@ -79,3 +79,25 @@ def service(redis_client, wechat, alipay, identity, sms, secret_dir, clock) -> A
         clock=clock,
         password_hasher=FAST_HASHER,
     )
+
+
+AUDIENCE = {"wechat": "msb-wechat", "alipay": "msb-alipay", "app": "msb-app"}
+
+
+def claim_by_face(service, identity, pair, name: str, id_number: str):
+    """The new rule end to end: verifying an ID number another account holds is refused (409); a
+    四级 face check of that person proves the claim and merges into the holder's account."""
+    from auth.errors import RealnameBoundElsewhere, TokenError
+
+    with pytest.raises(RealnameBoundElsewhere):
+        service.verify_realname(pair.account.id, name, id_number)
+    principal = None
+    for audience in AUDIENCE.values():
+        try:
+            principal = service.authenticate_access_token(pair.access_token, audiences=[audience])
+            break
+        except TokenError:  # another channel's audience
+            continue
+    assert principal is not None
+    claim = service.start_claim(pair.account.id, "face")
+    return service.confirm_claim(principal, claim["claim_id"], face_token=identity.face_token(id_number))

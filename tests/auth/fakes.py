@@ -75,14 +75,29 @@ class FakeIdentityPlatform:
     def __init__(self) -> None:
         self.people: dict[str, str] = {}  # id number -> name
         self.enterprises: dict[str, EnterpriseRecord] = {}
+        self.legal_rep_ids: dict[str, str | None] = {}  # uscc -> the representative's ID number
+        self.face_tokens: dict[str, str] = {}  # token -> ID number of the face captured
         self.person_calls = 0
         self.enterprise_calls = 0
+        self.face_calls = 0
 
     def add_person(self, name: str, id_number: str) -> None:
         self.people[id_number] = name
 
-    def add_enterprise(self, uscc: str, name: str, legal_representative: str, status: str = "active") -> None:
+    def add_enterprise(
+        self, uscc: str, name: str, legal_representative: str, status: str = "active", *, legal_rep_id: str | None = None
+    ) -> None:
+        """Without ``legal_rep_id`` the representative is the registered person of that name."""
         self.enterprises[uscc] = EnterpriseRecord(uscc, name, legal_representative, status, "150102")
+        if legal_rep_id is None:
+            legal_rep_id = next((number for number, person in self.people.items() if person == legal_representative), None)
+        self.legal_rep_ids[uscc] = legal_rep_id
+
+    def face_token(self, id_number: str) -> str:
+        """A finished liveness capture of the person holding ``id_number``."""
+        token = _code("face")
+        self.face_tokens[token] = id_number
+        return token
 
     def verify_person(self, name: str, id_number: str) -> PersonVerification:
         self.person_calls += 1
@@ -96,13 +111,34 @@ class FakeIdentityPlatform:
         self.enterprise_calls += 1
         return self.enterprises.get(uscc)
 
+    def verify_face(self, name: str, id_number: str, face_token: str) -> PersonVerification:
+        self.face_calls += 1
+        captured = self.face_tokens.pop(face_token, None)  # single use
+        if captured is None:
+            return PersonVerification(False, "face_token_invalid")
+        if captured != id_number or self.people.get(id_number) != name:
+            return PersonVerification(False, "name_mismatch")
+        return PersonVerification(True, "matched")
+
+    def verify_legal_representative(self, uscc: str, name: str, id_number: str) -> bool:
+        record = self.enterprises.get(uscc)
+        return record is not None and record.legal_representative == name and self.legal_rep_ids.get(uscc) == id_number
+
 
 class FakeSms:
     def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
+        self.sent: list[tuple[str, str]] = []  # login codes
+        self.claim_codes: list[tuple[str, str]] = []
+        self.notices: list[tuple[str, str]] = []  # (phone, event phrase)
 
     def send_login_code(self, phone: str, code: str) -> None:
         self.sent.append((phone, code))
+
+    def send_claim_code(self, phone: str, code: str) -> None:
+        self.claim_codes.append((phone, code))
+
+    def send_security_notice(self, phone: str, event: str) -> None:
+        self.notices.append((phone, event))
 
     def last_code(self, phone: str) -> str:
         return next(code for sent_to, code in reversed(self.sent) if sent_to == phone)

@@ -7,7 +7,7 @@ import pytest
 from auth import keys
 from auth.accounts import Identity
 from auth.errors import BindingConflict, BindingNotFound, InvalidInput, LastBinding
-from tests.auth.conftest import ID_WULAN, ID_ZHANG, USCC_GRASSLAND
+from tests.auth.conftest import ID_WULAN, ID_ZHANG, USCC_GRASSLAND, claim_by_face
 
 IP = "203.0.113.7"
 
@@ -86,15 +86,15 @@ class TestResolution:
 
 
 class TestMerge:
-    def test_merge_keeps_every_binding_and_repoints_indexes(self, service, wechat, alipay, sms):
+    def test_proven_claims_merge_keeping_every_binding_and_repointing_indexes(self, service, wechat, alipay, sms, identity):
         wx = login_wechat(service, wechat, "o-m1", "u-m1")
         ali = service.login_alipay(alipay.auth_code("ali-open-1", "2088000000000001"), client_ip=IP)
         app = login_sms(service, sms, "13812345678")
         service.verify_realname(wx.account.id, "张三", ID_ZHANG)
-        second = service.verify_realname(ali.account.id, "张三", ID_ZHANG)
-        third = service.verify_realname(app.account.id, "张三", ID_ZHANG)
-        survivor = third.account_id
-        assert second.account_id == survivor == wx.account.id and third.merged_from
+        second = claim_by_face(service, identity, ali, "张三", ID_ZHANG)
+        third = claim_by_face(service, identity, app, "张三", ID_ZHANG)
+        survivor = third.account.id
+        assert second.account.id == survivor == wx.account.id  # the holder's account lives on
         view = service.me(survivor)
         assert sorted(b.channel for b in view.bindings) == ["alipay", "phone", "realname", "wechat"]
         # Every channel now leads to the survivor.
@@ -103,12 +103,13 @@ class TestMerge:
         assert login_sms(service, sms, "13812345678").account.id == survivor
         assert service.accounts.resolve(ali.account.id) == survivor
 
-    def test_absorbed_sessions_keep_working_and_follow_logout_all(self, service, wechat, alipay):
+    def test_absorbed_sessions_keep_working_and_follow_logout_all(self, service, wechat, sms):
         wx = login_wechat(service, wechat, "o-s1")
-        ali = service.login_alipay(alipay.auth_code("ali-s1"), client_ip=IP)
+        ali = login_sms(service, sms, "13812345670")
         service.verify_realname(wx.account.id, "张三", ID_ZHANG)
-        service.verify_realname(ali.account.id, "张三", ID_ZHANG)
-        principal = service.authenticate_access_token(ali.access_token, audiences=["msb-alipay"])
+        # the phone button proves the phone (WeChat verified it): the two accounts are one
+        service.bind_wechat_phone(wx.account.id, wechat.phone_code("13812345670"))
+        principal = service.authenticate_access_token(ali.access_token, audiences=["msb-app"])
         assert principal.account_id == wx.account.id and principal.level == 3
         refreshed = service.refresh(ali.refresh_token)
         assert refreshed.account.id == wx.account.id
@@ -137,13 +138,13 @@ class TestMerge:
         assert caught.value.http_status == 409
         assert service.accounts.resolve(app.account.id) == app.account.id
 
-    def test_merge_moves_enterprise_links(self, service, wechat, alipay):
+    def test_merge_moves_enterprise_links(self, service, wechat, alipay, identity):
         wx = login_wechat(service, wechat, "o-e1")
         service.verify_realname(wx.account.id, "张三", ID_ZHANG)
         link = service.link_enterprise(wx.account.id, USCC_GRASSLAND)
         ali = service.login_alipay(alipay.auth_code("ali-e1"), client_ip=IP)
-        result = service.verify_realname(ali.account.id, "张三", ID_ZHANG)
-        assert result.account_id == wx.account.id
+        result = claim_by_face(service, identity, ali, "张三", ID_ZHANG)
+        assert result.account.id == wx.account.id
         assert [e.enterprise_id for e in service.me(ali.account.id).enterprises] == [link.enterprise_id]
 
 

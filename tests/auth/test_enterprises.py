@@ -8,7 +8,7 @@ from auth.errors import (
     RealnameLevelRequired,
     TokenInvalid,
 )
-from tests.auth.conftest import ID_WULAN, ID_ZHANG, USCC_GRASSLAND, valid_uscc
+from tests.auth.conftest import ID_WULAN, ID_ZHANG, USCC_GRASSLAND, valid_id, valid_uscc
 
 IP = "203.0.113.7"
 WECHAT = ["msb-wechat"]
@@ -98,3 +98,13 @@ def test_act_for_needs_a_live_session(service, wechat):
     service.logout(pair.account.id, principal.session_id)
     with pytest.raises(TokenInvalid):
         service.act_for(principal, enterprise_id)
+
+
+def test_a_same_name_person_is_never_legal_representative(service, wechat, identity):
+    namesake_id = valid_id("15020319900101005")
+    identity.add_person("张三", namesake_id)  # another 张三, another number
+    namesake = person(service, wechat, "o-namesake", "张三", namesake_id)
+    link = service.link_enterprise(namesake.account.id, USCC_GRASSLAND)
+    assert (link.role, link.status) == ("agent", "pending")
+    real = person(service, wechat, "o-real", "张三", ID_ZHANG)
+    assert service.link_enterprise(real.account.id, USCC_GRASSLAND).role == "legal_representative"

@@ -109,6 +109,30 @@ def test_enterprise_lookup(gov) -> None:
     assert missing.status_code == 404 and missing.json["error"]["code"] == "ENTERPRISE_NOT_FOUND"
 
 
+def test_legal_representative_match_needs_name_and_id_number(client: FlaskClient, gov, batu) -> None:
+    path = "/gov/enterprise/legal-representative/verify"
+    uscc = "91150102MA0N3K7P10"
+    real = gov("POST", path, {"uscc": uscc, "name": "巴特尔", "id_number": batu["id_number"]})
+    assert real.status_code == 200 and real.json["match"] is True
+    assert set(real.json) == {"match", "request_id"}  # never the representative's data
+    namesake = client.post("/_drive/gov/people", json={"name": "巴特尔"}).json
+    same_name = gov("POST", path, {"uscc": uscc, "name": "巴特尔", "id_number": namesake["id_number"]})
+    assert same_name.status_code == 200 and same_name.json == {"match": False, "request_id": same_name.json["request_id"]}
+    assert gov("POST", path, {"uscc": uscc, "name": "张伟", "id_number": batu["id_number"]}).json["match"] is False
+    bad_uscc = gov("POST", path, {"uscc": "91150102MA0N3K7P11", "name": "巴特尔", "id_number": batu["id_number"]})
+    assert bad_uscc.status_code == 400 and bad_uscc.json["error"]["code"] == "INVALID_USCC"
+    missing = gov("POST", path, {"uscc": "91350100M000100Y43", "name": "巴特尔", "id_number": batu["id_number"]})
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "ENTERPRISE_NOT_FOUND"
+    assert gov("POST", path, {"uscc": uscc, "name": "巴特尔", "id_number": batu["id_number"]}, key=None).status_code == 401
+    # a drive-added company names its representative's number, or nobody matches
+    company = client.post("/_drive/gov/enterprises", json={
+        "name": "测试牧业合作社", "legal_representative_name": "巴特尔",
+        "legal_representative_id_number": namesake["id_number"]}).json
+    assert "legal_representative_id_number" not in str(company)
+    assert gov("POST", path, {"uscc": company["uscc"], "name": "巴特尔", "id_number": namesake["id_number"]}).json["match"] is True
+    assert gov("POST", path, {"uscc": company["uscc"], "name": "巴特尔", "id_number": batu["id_number"]}).json["match"] is False
+
+
 def test_registers_are_extendable(client: FlaskClient, gov) -> None:
     person = client.post("/_drive/gov/people", json={"name": "娜仁", "phone": "13700000001"}).json
     assert is_valid_id_number(person["id_number"])

@@ -25,6 +25,21 @@ def test_verify_person_outcomes(gateways: Gateways) -> None:
     assert identity.verify_person("巴特尔", unregistered_id()) == PersonVerification(False, "not_found")
 
 
+def test_face_check_and_legal_representative_match(gateways: Gateways, drive: Drive) -> None:
+    identity = gateways.identity
+    token = drive.call("POST", "/gov/face-token", {"id_number": BATER_ID})["face_token"]
+    assert identity.verify_face("巴特尔", BATER_ID, token) == PersonVerification(True, "matched")
+    assert identity.verify_face("巴特尔", BATER_ID, token) == PersonVerification(False, "face_token_invalid")  # used
+    someone_else = drive.call("POST", "/gov/face-token", {"id_number": BATER_ID, "same_person": False})["face_token"]
+    assert identity.verify_face("巴特尔", BATER_ID, someone_else).matched is False
+    assert identity.verify_legal_representative(GRASSLAND_USCC, "巴特尔", BATER_ID) is True
+    namesake = drive.call("POST", "/gov/people", {"name": "巴特尔"})["id_number"]
+    assert identity.verify_legal_representative(GRASSLAND_USCC, "巴特尔", namesake) is False
+    assert identity.verify_legal_representative("91350100M000100Y43", "巴特尔", BATER_ID) is False  # unknown USCC
+    with pytest.raises(InvalidUscc):
+        identity.verify_legal_representative("../realname/verify2", "巴特尔", BATER_ID)
+
+
 def test_invalid_id_number(gateways: Gateways) -> None:
     wrong_check = BATER_ID[:-1] + ("1" if BATER_ID[-1] != "1" else "2")
     with pytest.raises(InvalidIdNumber):

@@ -19,6 +19,15 @@ def test_login_code_reaches_the_phone(gateways: Gateways, drive: Drive) -> None:
     assert "482913" in message["text"]
 
 
+def test_claim_code_and_security_notice_templates(gateways: Gateways, drive: Drive) -> None:
+    gateways.sms.send_claim_code(PHONE, "135790")
+    gateways.sms.send_security_notice(PHONE, "新增了微信登录")
+    claim, notice = drive.sms_outbox(PHONE)
+    assert (claim["template"], claim["params"]) == ("SMS_CLAIM_CODE", {"code": "135790"})
+    assert notice["template"] == "SMS_SECURITY_NOTICE" and "您的账号新增了微信登录" in notice["text"]
+    assert "12345" in notice["text"] and "这不是我" in notice["text"]
+
+
 def test_flow_control_is_rate_limited_with_the_window_as_retry_after(gateways: Gateways, drive: Drive) -> None:
     gateways.sms.send_login_code(PHONE, "111111")
 

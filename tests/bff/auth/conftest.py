@@ -53,6 +53,16 @@ class Drive:
     def gov_person(self, **fields: Any) -> dict[str, Any]:
         return self.call("POST", "/gov/people", fields)
 
+    def face_token(self, id_number: str, *, same_person: bool = True) -> str:
+        """A finished liveness capture: of the ID's holder, or (``same_person=False``) of someone else."""
+        return self.call("POST", "/gov/face-token", {"id_number": id_number, "same_person": same_person})["face_token"]
+
+    def sms_messages(self, phone: str) -> list[dict[str, Any]]:
+        return self.call("GET", f"/sms/outbox?phone={phone}")["messages"]
+
+    def gov_enterprise(self, **fields: Any) -> dict[str, Any]:
+        return self.call("POST", "/gov/enterprises", fields)
+
     def counters(self) -> dict[str, int]:
         return self.call("GET", "/counters")["counters"]
 
@@ -123,6 +133,22 @@ class Citizen:
 
     def verify(self, token: str, name: str, id_number: str) -> dict[str, Any]:
         return self.ok(self.post("/v1/me/realname", {"name": name, "id_number": id_number}, token))
+
+    def start_claim(self, token: str, method: str) -> dict[str, Any]:
+        return self.ok(self.post("/v1/me/realname/claims", {"method": method}, token), 201)
+
+    def confirm_claim(self, token: str, claim_id: str, **proof: str):
+        return self.post(f"/v1/me/realname/claims/{claim_id}/confirm", proof, token)
+
+    def claim_by_face(self, token: str, name: str, id_number: str) -> dict[str, Any]:
+        """Verify (409: the number is held elsewhere), then prove it with the holder's face."""
+        conflict = self.post("/v1/me/realname", {"name": name, "id_number": id_number}, token)
+        assert_envelope(conflict, 409, "realname_bound_elsewhere")
+        claim = self.start_claim(token, "face")
+        return self.ok(self.confirm_claim(token, claim["claim_id"], face_token=self.drive.face_token(id_number)))
+
+    def inbox(self, token: str) -> list[dict[str, Any]]:
+        return self.ok(self.get("/v1/messages", token))["items"]
 
 
 @pytest.fixture

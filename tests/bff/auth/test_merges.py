@@ -41,18 +41,23 @@ def test_used_phone_code_is_refused(citizen, drive):
     assert_envelope(citizen.post("/v1/auth/wechat/phone", {"code": code}, wechat["access_token"]), 401, "code_used")
 
 
-def test_realname_raises_the_level_and_merges_two_accounts_of_one_person(citizen, drive):
+def test_realname_raises_the_level_and_a_second_account_merges_only_after_proof(citizen, drive):
     _, wechat = citizen.new_wechat()
     alipay_user, alipay = citizen.new_alipay()
     first = citizen.verify(wechat["access_token"], BARTER["name"], BARTER["id_number"])
     assert first["realname_level"] == 3 and first["realname_level_name"] == "三级" and first["merged"] is False
-    second = citizen.verify(alipay["access_token"], BARTER["name"], BARTER["id_number"])
-    assert second["merged"] is True
-    assert second["account_id"] == first["account_id"] == wechat["account"]["id"]  # equal level: the older survives
-    me = citizen.me(alipay["access_token"])
+    # the same person on a second account: refused until proven, then merged into the holder
+    conflict = citizen.post("/v1/me/realname", {"name": BARTER["name"], "id_number": BARTER["id_number"]}, alipay["access_token"])
+    body = assert_envelope(conflict, 409, "realname_bound_elsewhere")
+    assert body["errors"]["methods"] == ["face"]  # the holder has no phone bound
+    assert citizen.me(alipay["access_token"])["id"] == alipay["account"]["id"]
+    claim = citizen.start_claim(alipay["access_token"], "face")
+    pair = citizen.ok(citizen.confirm_claim(alipay["access_token"], claim["claim_id"], face_token=drive.face_token(BARTER["id_number"])))
+    assert pair["account"]["id"] == wechat["account"]["id"]  # the holder's account lives on
+    me = citizen.me(pair["access_token"])
     assert me["id"] == wechat["account"]["id"]
     assert {b["channel"] for b in me["bindings"]} == {"wechat", "alipay", "realname"}
-    assert me["realname_level"] == 3
+    assert me["realname_level"] == 4  # the face check is 四级
     assert me["id_number_masked"] != BARTER["id_number"] and me["id_number_masked"].startswith("1")
     assert "巴特尔" not in (me["name_masked"] or "")
     # a fresh login on either channel lands on the survivor
