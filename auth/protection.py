@@ -7,7 +7,9 @@ The rule: knowing a name and an ID number never grants access to an existing acc
   stays apart (level 2, not holding the number) and the holder is told in their inbox.
 * ``start_claim`` / ``confirm_claim``: a one-time code sent to the holder's bound phone, or a 四级
   face check. Only then are the accounts merged, into the holder's account (it keeps its data);
-  the caller gets fresh tokens for it and the holder is notified on every channel.
+  the caller gets fresh tokens for it and the holder is notified on every channel. A face check
+  against a holder that never passed one (it proved only knowledge of the name and number, as an
+  attacker who verified first did) also removes that holder's login methods and ends its sessions.
 * ``recover``: whoever passes a 四级 face check against the account's verified ID number evicts the
   login bindings that are not theirs; every session of the account ends at once (families revoked
   and ``tokens_after`` set, checked on every authenticated request). Audited and notified.
@@ -145,12 +147,19 @@ class ProtectionFlows:
         target = self.accounts.resolve(claim.pending.target)
         if self.accounts.realname_index(target) != claim.pending.id_blind:
             raise ClaimRequired()
+        # A face check outranks a holder who only ever proved knowledge of the name and number (the
+        # attacker-first order): that holder's login methods go and their sessions end with the merge,
+        # so the rightful person never shares the account with whoever verified first.
+        unproven = [] if method != METHOD_FACE or self.accounts.level(target) >= int(RealnameLevel.PERSON) else [
+            b for b in self.accounts.bindings(target) if b.channel in LOGIN_CHANNELS]
         survivor, absorbed = self.accounts.merge(account_id, target, reason="realname_claim", survivor=target)
         if method == METHOD_FACE:
             self.accounts.raise_level(survivor, int(RealnameLevel.PERSON), SOURCE_FACE)
         self.claims.forget(account_id)
         self.audit.record("realname_claim", account_id=survivor, related_account_id=absorbed, outcome="success", method=method)
         self._audit_merges(survivor, (absorbed,) if absorbed != survivor else (), reason="realname_claim")
+        if unproven:
+            self._evict_unproven(survivor, unproven, client_ip)
         self.notices.notify(survivor, "merged")
         # The caller's session continues as a fresh one on the merged account; the old one ends.
         binding = self.refresh_tokens.family_binding(principal.session_id)
@@ -158,6 +167,15 @@ class ProtectionFlows:
         self._changed(survivor)
         amr = tuple(dict.fromkeys((*principal.amr, "otp" if method == METHOD_SMS else "face")))
         return self._fresh_pair(survivor, principal.channel, amr, binding)
+
+    def _evict_unproven(self: AuthService, account_id: str, bindings: list[Any], client_ip: str) -> None:
+        for binding in bindings:
+            self.accounts.unbind(account_id, binding.channel, binding.binding_id)
+        self.accounts.set_tokens_after(account_id, int(self.clock.now()))
+        revoked = self.refresh_tokens.revoke_account(account_id)
+        self.audit.record("recovery", account_id=account_id, ip=client_ip or None, evicted=len(bindings),
+                          families=len(revoked), reason="face_claim_over_unproven_holder")
+        self.notices.notify(account_id, "bindings_evicted")
 
     # --- recovery -------------------------------------------------------------------------------------
 

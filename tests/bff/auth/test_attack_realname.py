@@ -108,7 +108,7 @@ def test_the_rightful_second_account_merges_after_the_code_on_the_holders_phone(
     assert any("与另一个账号合并了" in t and "12345" in t and "这不是我" in t for t in texts)
 
 
-def test_attacker_verified_first_then_the_victim_recovers(citizen, drive, service):
+def test_attacker_verified_first_loses_the_account_to_the_victims_face(citizen, drive, service):
     # the attacker gets to the ID number first, on a fresh WeChat account with their own phone
     attacker_user, attacker = citizen.new_wechat(phone="13900479999")
     citizen.ok(citizen.post("/v1/auth/wechat/phone", {"code": drive.wechat_phone_code(attacker_user["user_id"])}, attacker["access_token"]))
@@ -123,41 +123,76 @@ def test_attacker_verified_first_then_the_victim_recovers(citizen, drive, servic
     assert conflict["errors"]["phone_masked"] == "139****9999"
     own = {b["id"] for b in citizen.me(victim["access_token"])["bindings"]}
     claim = citizen.start_claim(victim["access_token"], "face")
+    stranger = drive.face_token(VICTIM["id_number"], same_person=False)
+    assert_envelope(citizen.confirm_claim(victim["access_token"], claim["claim_id"], face_token=stranger), 422, "claim_proof_invalid")
     merged = citizen.ok(citizen.confirm_claim(victim["access_token"], claim["claim_id"], face_token=drive.face_token(VICTIM["id_number"])))
     token = merged["access_token"]
+
+    # the holder had only ever proved knowledge of the name and number: with the victim's face check
+    # its login methods are gone and every one of its sessions ends at once
     me = citizen.me(token)
     assert me["realname_level"] == 4
-    foreign = [b["id"] for b in me["bindings"] if b["id"] not in own and b["channel"] != "realname"]
-    assert len(foreign) == 2  # the attacker's WeChat and phone
-
-    # this device's own login method cannot be evicted from it (checked before any face check)
-    own_wechat = next(b for b in own if b.startswith("wechat:"))
-    mine = citizen.post("/v1/me/recovery", {"face_token": "f" * 32, "evict_bindings": [own_wechat]}, token)
-    assert_envelope(mine, 409, "recovery_refused")
-
-    # 这不是我: a stranger's face evicts nothing; the victim's own face does, and every session ends
-    refused = citizen.post("/v1/me/recovery", {"face_token": drive.face_token(VICTIM["id_number"], same_person=False), "evict_bindings": foreign}, token)
-    assert_envelope(refused, 422, "face_check_failed")
-    assert len(citizen.me(token)["bindings"]) == len(me["bindings"])  # nothing evicted
-    recovered = citizen.ok(citizen.post("/v1/me/recovery", {"face_token": drive.face_token(VICTIM["id_number"]), "evict_bindings": foreign}, token))
-    assert recovered["account"]["id"] == me["id"] and sorted(recovered["account"]["bindings"]) == ["phone", "realname", "wechat"]
-    assert_envelope(citizen.get("/v1/me", attacker["access_token"]), 401)  # access token refused at once
+    assert {b["id"] for b in me["bindings"] if b["channel"] != "realname"} == own
+    assert {b["masked"] for b in me["bindings"] if b["channel"] == "phone"} == {"138****1001"}
+    assert_envelope(citizen.get("/v1/me", attacker["access_token"]), 401)
     assert_envelope(citizen.post("/v1/auth/refresh", {"refresh_token": attacker["refresh_token"]}), 401)
-    assert_envelope(citizen.get("/v1/me", token), 401)  # every session, the caller's old one too
-    after = citizen.me(recovered["access_token"])
-    assert {b["masked"] for b in after["bindings"] if b["channel"] == "phone"} == {"138****1001"}
+
     # the attacker logging in again lands on a bare new account and cannot claim the number back
     again = citizen.wechat_login(attacker_user["user_id"])
     assert again["account"]["id"] != me["id"] and again["account"]["realname_level"] == 2
     assert_envelope(citizen.post("/v1/me/realname", VICTIM, again["access_token"]), 409, "realname_bound_elsewhere")
     back = citizen.start_claim(again["access_token"], "face")
-    stranger = drive.face_token(VICTIM["id_number"], same_person=False)
     assert_envelope(citizen.confirm_claim(again["access_token"], back["claim_id"], face_token=stranger), 422, "claim_proof_invalid")
-    # the victim re-verifying stays on their account; recovery is audited and announced
-    assert citizen.verify(recovered["access_token"], **VICTIM)["account_id"] == me["id"]
+    # the victim re-verifying stays on their account; the eviction is audited and announced
+    assert citizen.verify(token, **VICTIM)["account_id"] == me["id"]
     events = [e for e in service.audit.recent(me["id"], limit=50) if e.event == "recovery"]
-    assert [e.outcome for e in events][:2] == ["success", "failure"] and events[0].detail["evicted"] == "2"
+    assert events and events[0].detail["evicted"] == "2"
     assert any("移除" in t for t in _sms_notices(drive, VICTIM_PHONE))
+
+
+def test_a_code_tricked_out_of_the_victim_is_undone_by_recovery(citizen, drive, service):
+    """这不是我: a caller talks the victim into reading out the code sent for a claim (the common fraud
+    against elderly people). The merge happens; the victim's face check throws the caller out."""
+    victim = _victim_with_phone(citizen, drive)
+    citizen.verify(victim["access_token"], **VICTIM)
+    attacker_user, attacker = citizen.new_wechat()
+    assert_envelope(citizen.post("/v1/me/realname", VICTIM, attacker["access_token"]), 409, "realname_bound_elsewhere")
+    claim = citizen.start_claim(attacker["access_token"], "sms")
+    code = drive.sms_messages(VICTIM_PHONE)[-1]["params"]["code"]  # read out over the phone
+    taken = citizen.ok(citizen.confirm_claim(attacker["access_token"], claim["claim_id"], code=code))
+    assert taken["account"]["id"] == victim["account"]["id"]
+    assert any("合并" in n["title"] for n in _security_notices(citizen, victim["access_token"]))
+
+    token = victim["access_token"]
+    me = citizen.me(token)
+    own = {b["id"] for b in me["bindings"] if b["channel"] == "phone"} | {
+        b["id"] for b in me["bindings"] if b["channel"] == "wechat" and b["id"] != _binding_of(me, attacker_user)}
+    foreign = [b["id"] for b in me["bindings"] if b["channel"] != "realname" and b["id"] not in own]
+    assert len(foreign) == 1  # the attacker's WeChat
+
+    # this device's own login method cannot be evicted from it (checked before any face check)
+    own_wechat = next(b for b in own if b.startswith("wechat:"))
+    mine = citizen.post("/v1/me/recovery", {"face_token": "f" * 32, "evict_bindings": [own_wechat]}, token)
+    assert_envelope(mine, 409, "recovery_refused")
+    # a stranger's face evicts nothing; the victim's own face does, and every session ends
+    refused = citizen.post("/v1/me/recovery", {"face_token": drive.face_token(VICTIM["id_number"], same_person=False), "evict_bindings": foreign}, token)
+    assert_envelope(refused, 422, "face_check_failed")
+    assert len(citizen.me(token)["bindings"]) == len(me["bindings"])  # nothing evicted
+    recovered = citizen.ok(citizen.post("/v1/me/recovery", {"face_token": drive.face_token(VICTIM["id_number"]), "evict_bindings": foreign}, token))
+    assert recovered["account"]["id"] == me["id"] and sorted(recovered["account"]["bindings"]) == ["phone", "realname", "wechat"]
+    assert_envelope(citizen.get("/v1/me", taken["access_token"]), 401)  # the attacker's token refused at once
+    assert_envelope(citizen.post("/v1/auth/refresh", {"refresh_token": taken["refresh_token"]}), 401)
+    assert_envelope(citizen.get("/v1/me", token), 401)  # every session, the caller's old one too
+    assert citizen.wechat_login(attacker_user["user_id"])["account"]["id"] != me["id"]
+    events = [e for e in service.audit.recent(me["id"], limit=50) if e.event == "recovery"]
+    assert [e.outcome for e in events][:2] == ["success", "failure"] and events[0].detail["evicted"] == "1"
+    assert any("移除" in t for t in _sms_notices(drive, VICTIM_PHONE))
+
+
+def _binding_of(me: dict, wechat_user: dict) -> str | None:
+    """The binding id of ``wechat_user``'s WeChat on the account, if any (bindings are listed masked)."""
+    wechat = [b["id"] for b in me["bindings"] if b["channel"] == "wechat"]
+    return wechat[-1] if len(wechat) > 1 else None
 
 
 def test_one_id_number_tried_from_ten_fresh_accounts_hits_the_limit(citizen, drive):
