@@ -20,8 +20,7 @@ CITIZEN_BY_INDEX = PREFIX + "cidx:by_idx"  # hash idx -> account_id
 
 
 def profile(idx: int) -> str:
-    """hash: region, birth_ym (YYYYMM from the verified ID), enterprise (0/1), tags (JSON list),
-    synced_at. What the segment bits were set from, so a change can clear the old bit. No TTL."""
+    """hash: region, birth_ym (YYYYMM from the verified ID), enterprise (0/1), synced_at. What the segment bits were set from, so a change can clear the old bit. No TTL."""
     return f"{PREFIX}profile:{idx}"
 
 
@@ -61,13 +60,6 @@ def seg_item(basic_code: str, event: str) -> str:
 def seg_theme(theme_code: str) -> str:
     """Touched a 一件事 theme (any event on one of its items, or viewed the theme)."""
     return f"{PREFIX}seg:theme:{theme_code}"
-
-
-def seg_tag(tag: str) -> str:
-    return f"{PREFIX}seg:tag:{tag}"
-
-
-TAGS = PREFIX + "tags"  # set of tag names in use
 
 
 def scratch(name: str) -> str:

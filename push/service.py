@@ -18,7 +18,7 @@ from config import Settings
 from kernel.events import EventBus
 from push import keys
 from push.audience import AudienceResolver, validate_rules
-from push.campaigns import (APPROVER, EDITOR, FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator,
+from push.campaigns import (FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator,
                             check_window, require_any_role)
 from push.clock import Clock, SystemClock, local_today
 from push.consent import ConsentLedger
@@ -222,13 +222,6 @@ class PushService:
         depths["delayed"] = int(self.redis.zcard(keys.DELAYED))
         depths["dead_letters"] = int(self.redis.xlen(keys.DEAD_LETTERS))
         return depths
-
-    def tag_citizens(self, actor: Operator, tag: str, account_ids: Iterable[str], *, remove: bool = False) -> dict[str, Any]:
-        require_any_role(actor, (EDITOR,))
-        ids = list(account_ids)
-        if not ids or len(ids) > 10_000 or not all(isinstance(a, str) for a in ids):
-            raise InvalidInput("account_ids")
-        return {"tag": tag, "count": self.profiles.tag(tag, ids, remove=remove)}
 
     # === citizens =============================================================================================
 

@@ -227,7 +227,6 @@ class AudienceRulesSchema(_Strict):
     handled = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST, metadata={"description": "finished (办结) any of these items"})
     not_handled = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST, metadata={"description": "finished none of these items"})
     started_not_finished = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST)
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=32)), validate=_LIST)
 
 
 class ScheduleSchema(_Strict):

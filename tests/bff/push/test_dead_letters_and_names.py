@@ -85,3 +85,12 @@ def test_campaigns_and_their_audit_name_the_operators(api, ops) -> None:
         ("create", "ops.editor"), ("submit", "ops.editor"), ("approve", "ops.approver"), ("schedule", "ops.editor")]
     cancelled = api.ok("POST", f"/v1/admin/campaigns/{cid}/cancel", ops["approver"], {"reason": "核对"})
     assert (cancelled["status"], cancelled["author_name"]) == ("cancelled", "ops.editor")
+
+
+def test_an_audience_naming_tags_is_refused(api, ops) -> None:
+    """``tags`` is no audience rule (nothing can tag a citizen): the schema refuses it, naming the field."""
+    spec = wechat_campaign(audience={"regions": ["150100"], "tags": ["vip"]})
+    refused = api.call("POST", "/v1/admin/campaigns", ops["editor"], spec)
+    assert refused.status_code == 422 and "tags" in refused.get_json()["errors"]["json"]["audience"]
+    estimate = api.call("POST", "/v1/admin/audience/estimate", ops["editor"], {"audience": {"tags": ["vip"]}})
+    assert estimate.status_code == 422 and "tags" in estimate.get_json()["errors"]["json"]["audience"]
