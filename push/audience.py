@@ -11,7 +11,10 @@ Rules (all optional; AND across rules, OR inside a list):
 | ``handled`` | finished (办结) any of these items |
 | ``not_handled`` | finished none of these items |
 | ``started_not_finished`` | started any of these items and finished none of them |
-| ``tags`` | carries any of these operator tags |
+
+Any other rule (``tags`` included: nothing in the system can tag a citizen, so the rule was removed) is
+refused with 422 ``invalid_input`` naming it. A campaign stored before a rule was removed resolves to
+nobody rather than to a wider audience than the one approved.
 
 "X and not Y" is computed as ``X XOR (X AND Y)``: ``BITOP NOT`` would flip only up to Y's length,
 wrongly dropping citizens with a higher index than any bit of Y.
@@ -32,7 +35,8 @@ from push.errors import InvalidInput, UnknownItem, UnknownRegion
 from push.redisutil import scratch_name
 
 SUBJECTS = ("any", "person", "enterprise")
-LIST_RULES = ("regions", "themes", "handled", "not_handled", "started_not_finished", "tags")
+LIST_RULES = ("regions", "themes", "handled", "not_handled", "started_not_finished")
+KNOWN_RULES = frozenset((*LIST_RULES, "age_min", "age_max", "subject"))
 MAX_LIST = 200
 AGE_LIMIT = 130
 
@@ -43,7 +47,7 @@ def validate_rules(raw: object, reference: ReferenceData) -> dict[str, Any]:
         raw = {}
     if not isinstance(raw, Mapping):
         raise InvalidInput("audience")
-    unknown = set(raw) - set(LIST_RULES) - {"age_min", "age_max", "subject"}
+    unknown = set(raw) - KNOWN_RULES
     if unknown:
         raise InvalidInput(f"audience.{sorted(unknown)[0]}", "不支持的受众规则")
     rules: dict[str, Any] = {}
@@ -64,8 +68,6 @@ def validate_rules(raw: object, reference: ReferenceData) -> dict[str, Any]:
                     reference.item(value)
                 except Exception:
                     raise UnknownItem(f"audience.{name}") from None
-            if name == "tags" and not (1 <= len(value) <= 32):
-                raise InvalidInput("audience.tags")
         if values:
             rules[name] = values
     for bound in ("age_min", "age_max"):
@@ -166,8 +168,8 @@ class AudienceResolver:
             codes = rules["started_not_finished"]
             restrict([keys.seg_item(code, "start") for code in codes])
             exclude([keys.seg_item(code, "finish") for code in codes])
-        if "tags" in rules:
-            restrict([keys.seg_tag(tag) for tag in rules["tags"]])
+        if set(rules) - KNOWN_RULES:  # a rule since removed (``tags``): never widen what was approved
+            restrict([])
         pipe.delete(temp)
         pipe.expire(dest, keys.SCRATCH_TTL)
         pipe.execute()

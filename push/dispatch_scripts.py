@@ -29,7 +29,7 @@ return out
 """
 
 # KEYS: 1 done, 2 sent, 3 unknown, 4 inflight, 5 stats, 6 consent, 7 consent_has, 8 delayed, 9 dead,
-#       10 series, 11 address hash, 12 address bitmap
+#       10 series, 11 address hash, 12 address bitmap, 13 dead bitmap (dead-lettered, retryable by an operator)
 # ARGV: 1 cid, 2 ch, 3 now, 4 minute, 5 attempt, 6 max_attempts, 7 state ttl, 8 msgid key prefix,
 #       9 msgid ttl, 10 series ttl, 11 dead maxlen, then groups of 6: idx, status, code, msgid, due, flags
 #       flags: z = zero consent, d = drop address, e = counts as error, r = refund consent if dead-lettered
@@ -103,6 +103,8 @@ for i = 12, #ARGV, 6 do
     if attempt + 1 >= max_attempts then
       fail(idx, code)
       c.dead = c.dead + 1
+      redis.call('setbit', KEYS[13], idx, 1)
+      redis.call('expire', KEYS[13], ARGV[7])
       redis.call('xadd', KEYS[9], 'MAXLEN', '~', ARGV[11], '*', 'c', cid, 'ch', ch, 'idx', idx, 'code', code,
         'attempts', tostring(attempt + 1), 'at', now)
       if has(flags, 'r') then

@@ -285,12 +285,7 @@ class Dispatcher:
                 "e" if outcome.counts_as_error else "") + ("r" if refundable else "")
             msgid = outcome.msgid if (outcome.status == SENT and batch.channel == "wechat" and outcome.msgid) else ""
             args.extend([idx, outcome.status, outcome.code, msgid, repr(due), flags])
-        outstanding, attempts, errors = self._complete(
-            keys=[keys.done(campaign.id, batch.channel), keys.sent(campaign.id, batch.channel),
-                  keys.unknown(campaign.id, batch.channel), keys.INFLIGHT, keys.stats(campaign.id),
-                  keys.consent(batch.channel, template), keys.consent_has(batch.channel, template), keys.DELAYED,
-                  keys.DEAD_LETTERS, keys.series(campaign.id), keys.address(batch.channel), keys.seg_address(batch.channel)],
-            args=args)
+        outstanding, attempts, errors = self._complete(keys=_complete_keys(campaign.id, batch.channel, template), args=args)
         self._after(campaign, int(outstanding), int(attempts), int(errors))
 
     def _settle_all(self, campaign: Campaign, batch: Batch, status: str) -> None:
@@ -299,12 +294,7 @@ class Dispatcher:
                            keys.SERIES_TTL, keys.DEAD_MAXLEN]
         for idx in batch.ids:
             args.extend([idx, status, status, "", "0", ""])
-        self._complete(
-            keys=[keys.done(campaign.id, batch.channel), keys.sent(campaign.id, batch.channel),
-                  keys.unknown(campaign.id, batch.channel), keys.INFLIGHT, keys.stats(campaign.id),
-                  keys.consent(batch.channel, "-"), keys.consent_has(batch.channel, "-"), keys.DELAYED,
-                  keys.DEAD_LETTERS, keys.series(campaign.id), keys.address(batch.channel), keys.seg_address(batch.channel)],
-            args=args)
+        self._complete(keys=_complete_keys(campaign.id, batch.channel), args=args)
 
     def _fail_batch(self, batch: Batch, code: str) -> None:
         now = self._clock.now()
@@ -313,12 +303,7 @@ class Dispatcher:
                            keys.DEAD_MAXLEN]
         for idx in batch.ids:
             args.extend([idx, FAILED, code, "", "0", "e"])
-        self._complete(
-            keys=[keys.done(batch.campaign_id, batch.channel), keys.sent(batch.campaign_id, batch.channel),
-                  keys.unknown(batch.campaign_id, batch.channel), keys.INFLIGHT, keys.stats(batch.campaign_id),
-                  keys.consent(batch.channel, "-"), keys.consent_has(batch.channel, "-"), keys.DELAYED, keys.DEAD_LETTERS,
-                  keys.series(batch.campaign_id), keys.address(batch.channel), keys.seg_address(batch.channel)],
-            args=args)
+        self._complete(keys=_complete_keys(batch.campaign_id, batch.channel), args=args)
         self._redis.xadd(keys.DEAD_LETTERS, {"c": batch.campaign_id, "ch": batch.channel, "idx": ",".join(map(str, batch.ids)),
                                              "code": code, "attempts": str(batch.attempt + 1), "at": repr(now)},
                          maxlen=keys.DEAD_MAXLEN, approximate=True)
@@ -415,6 +400,15 @@ class Dispatcher:
             if pending and pending.get("pending"):
                 floor = min(floor, pending["min"], key=_stream_id)
             self._redis.xtrim(stream, minid=floor, approximate=True)
+
+
+def _complete_keys(campaign_id: str, channel: str, template: str = "-") -> list[str]:
+    """KEYS of ``COMPLETE_LUA``: one campaign × channel's message state, plus the consent ledger of the
+    template (``-``: none touched) and the shared queues."""
+    return [keys.done(campaign_id, channel), keys.sent(campaign_id, channel), keys.unknown(campaign_id, channel),
+            keys.INFLIGHT, keys.stats(campaign_id), keys.consent(channel, template), keys.consent_has(channel, template),
+            keys.DELAYED, keys.DEAD_LETTERS, keys.series(campaign_id), keys.address(channel), keys.seg_address(channel),
+            keys.dead(campaign_id, channel)]
 
 
 def _stream_id(value: str) -> tuple[int, int]:

@@ -119,6 +119,36 @@ class VersionConflict(PushError):
         super().__init__(details={"expected_version": expected, "version": actual})
 
 
+# --- dead letters -------------------------------------------------------------------------------------
+
+
+class DeadLetterNotFound(PushError):
+    code = "dead_letter_not_found"
+    http_status = 404
+    default_message = "未找到该死信记录"
+
+
+class DeadLetterAlreadyRetried(PushError):
+    code = "already_retried"
+    http_status = 409
+    default_message = "该死信已重新发送过，不能重复操作"
+
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(details={"entry_id": entry_id})
+
+
+class DeadLetterNotRetryable(PushError):
+    """Nothing in the entry may be sent again: sent meanwhile, outcome unknown (never re-sent), in flight,
+    no subscription left, not a retries-exhausted message, or the campaign's window is over."""
+
+    code = "dead_letter_not_retryable"
+    http_status = 409
+    default_message = "该死信中的消息不能再次发送"
+
+    def __init__(self, entry_id: str, reasons: dict[str, int]) -> None:
+        super().__init__(details={"entry_id": entry_id, "reasons": reasons})
+
+
 # --- citizens -----------------------------------------------------------------------------------------
 
 

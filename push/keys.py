@@ -20,8 +20,7 @@ CITIZEN_BY_INDEX = PREFIX + "cidx:by_idx"  # hash idx -> account_id
 
 
 def profile(idx: int) -> str:
-    """hash: region, birth_ym (YYYYMM from the verified ID), enterprise (0/1), tags (JSON list),
-    synced_at. What the segment bits were set from, so a change can clear the old bit. No TTL."""
+    """hash: region, birth_ym (YYYYMM from the verified ID), enterprise (0/1), synced_at. What the segment bits were set from, so a change can clear the old bit. No TTL."""
     return f"{PREFIX}profile:{idx}"
 
 
@@ -61,13 +60,6 @@ def seg_item(basic_code: str, event: str) -> str:
 def seg_theme(theme_code: str) -> str:
     """Touched a 一件事 theme (any event on one of its items, or viewed the theme)."""
     return f"{PREFIX}seg:theme:{theme_code}"
-
-
-def seg_tag(tag: str) -> str:
-    return f"{PREFIX}seg:tag:{tag}"
-
-
-TAGS = PREFIX + "tags"  # set of tag names in use
 
 
 def scratch(name: str) -> str:
@@ -182,6 +174,12 @@ def unknown(campaign_id: str, channel: str) -> str:
     return f"{PREFIX}msg:{campaign_id}:{channel}:unknown"
 
 
+def dead(campaign_id: str, channel: str) -> str:
+    """bitmap: the message was dead-lettered (retries exhausted) and not retried since; the only
+    messages an operator's dead-letter retry may re-queue (``push.dead_letters``)."""
+    return f"{PREFIX}msg:{campaign_id}:{channel}:dead"
+
+
 def clicked(campaign_id: str, channel: str) -> str:
     """bitmap: the recipient clicked the message (counted once per message)."""
     return f"{PREFIX}msg:{campaign_id}:{channel}:clicked"
@@ -231,6 +229,12 @@ GROUP = "dispatchers"
 DELAYED = PREFIX + "delayed"  # zset batch JSON -> due time: quiet-hours deferrals and retries
 DEAD_LETTERS = PREFIX + "dead"  # stream {c, ch, idx, code, attempts, at}; MAXLEN ~ DEAD_MAXLEN
 DEAD_MAXLEN = 100_000
+
+
+def dead_retried(entry_id: str) -> str:
+    """string JSON {at, actor, requeued}: an operator re-queued the dead letter ``entry_id`` (once only).
+    TTL MESSAGE_STATE_TTL: by then the message state it guards has expired too."""
+    return f"{PREFIX}dead:retried:{entry_id}"
 
 
 def parked(campaign_id: str) -> str:

@@ -2,8 +2,8 @@
 
 Each account gets an integer ``idx`` once (``CitizenIndex``); every segment is a bitmap with bit
 ``idx`` set (``push.keys`` lists them): home region, birth month (from the verified ID), enterprise
-link, opt-outs per category × channel, reachability per channel, behaviour per item and theme, and
-operator tags. ``Profiles.sync`` writes a citizen's facts from ``auth`` (via ``push.directory``),
+link, opt-outs per category × channel, reachability per channel, behaviour per item and theme.
+``Profiles.sync`` writes a citizen's facts from ``auth`` (via ``push.directory``),
 clearing the bits of values that changed; behaviour bits come from ``push.events``.
 
 Channel addresses (openid, Alipay open_id, APP device token) are kept encrypted in
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,7 +34,6 @@ log = logging.getLogger("msb.push.profiles")
 OPT_OUT_CATEGORIES = ("marketing", "policy")
 ADDRESS_CHANNELS = ("wechat", "alipay", "app")
 APP_PLATFORMS = ("huawei", "honor", "xiaomi", "oppo", "vivo", "apns")
-_TAG = re.compile(r"^[a-z0-9_\-\u4e00-\u9fff]{1,32}$")
 _DEVICE_TOKEN = re.compile(r"^[A-Za-z0-9:_\-.]{8,256}$")
 
 # KEYS: by_acct, by_idx, seq, all. ARGV: account id. Returns the idx (existing or new).
@@ -80,7 +79,6 @@ class Profile:
     region: str | None
     birth_ym: str | None
     enterprise: bool
-    tags: tuple[str, ...]
 
     def age(self, today: date) -> int | None:
         """Completed years, at month precision (the birth month is all push keeps)."""
@@ -145,7 +143,7 @@ class Profiles:
         if not data:
             return None
         return Profile(idx, data.get("account", ""), data.get("region") or None, data.get("birth_ym") or None,
-                       data.get("enterprise") == "1", tuple(json.loads(data.get("tags") or "[]")))
+                       data.get("enterprise") == "1")
 
     def for_account(self, account_id: str) -> Profile | None:
         idx = self.index.find(account_id)
@@ -215,22 +213,6 @@ class Profiles:
 
         results = self._redis.transaction(drop, keys.DEVICE_OWNER, keys.DEVICE_OF)
         return bool(results[0])
-
-    # --- tags (operator-managed labels) --------------------------------------------------------------
-
-    def tag(self, tag: str, account_ids: Iterable[str], *, remove: bool = False) -> int:
-        if not isinstance(tag, str) or not _TAG.match(tag):
-            raise InvalidInput("tag", "标签须为 1–32 位小写字母、数字、汉字、- 或 _")
-        idxs = [self.index.ensure(account_id) for account_id in account_ids]
-        pipe = self._redis.pipeline()
-        for idx in idxs:
-            pipe.setbit(keys.seg_tag(tag), idx, 0 if remove else 1)
-        pipe.sadd(keys.TAGS, tag)
-        pipe.execute()
-        return len(idxs)
-
-    def tags(self) -> list[str]:
-        return sorted(self._redis.smembers(keys.TAGS))
 
 
 def _move(pipe: Any, key_for: Any, old: str | None, new: str | None, idx: int) -> None:

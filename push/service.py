@@ -18,10 +18,11 @@ from config import Settings
 from kernel.events import EventBus
 from push import keys
 from push.audience import AudienceResolver, validate_rules
-from push.campaigns import (APPROVER, EDITOR, FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator,
+from push.campaigns import (FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator,
                             check_window, require_any_role)
 from push.clock import Clock, SystemClock, local_today
 from push.consent import ConsentLedger
+from push.dead_letters import DeadLetters
 from push.directory import Directory
 from push.dispatcher import Dispatcher
 from push.errors import CitizenNotFound, InvalidInput
@@ -83,6 +84,7 @@ class PushService:
         }
         self.limiter = RateLimiter(redis_client, self.settings.rates)
         self.queue = self.dispatcher(senders={}, name="console")
+        self.dead = DeadLetters(redis_client, self.campaigns, self.templates, self.clock)
 
     @classmethod
     def from_settings(cls, settings: Settings, redis_client: redis.Redis, *, push_settings: PushSettings | None = None,
@@ -197,14 +199,14 @@ class PushService:
         summary["series"] = self.stats.series(campaign_id, since=since, until=until)
         return summary
 
-    def dead_letters(self, actor: Operator, *, campaign_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        require_any_role(actor, (EDITOR, APPROVER))
-        entries = self.redis.xrevrange(keys.DEAD_LETTERS, count=max(1, min(int(limit), 1000)) * (1 if campaign_id is None else 10))
-        result = [{"id": entry_id, "campaign_id": f["c"], "channel": f["ch"], "code": f["code"],
-                   "attempts": int(f["attempts"]), "at": float(f["at"])} for entry_id, f in entries]
-        if campaign_id is not None:
-            result = [e for e in result if e["campaign_id"] == campaign_id]
-        return result[:limit]
+    def dead_letters(self, actor: Operator, *, campaign_id: str | None = None, channel: str | None = None,
+                     limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first; editor or approver. See ``push.dead_letters``."""
+        return self.dead.list(actor, campaign_id=campaign_id, channel=channel, limit=limit)
+
+    def retry_dead_letter(self, actor: Operator, entry_id: str) -> dict[str, Any]:
+        """Re-queue a dead letter's messages once (editor or approver; campaign running or paused)."""
+        return self.dead.retry(actor, entry_id)
 
     def queue_depths(self) -> dict[str, int]:
         """Messages waiting per dispatch queue (undelivered + unacknowledged), the delayed set and dead letters."""
@@ -220,13 +222,6 @@ class PushService:
         depths["delayed"] = int(self.redis.zcard(keys.DELAYED))
         depths["dead_letters"] = int(self.redis.xlen(keys.DEAD_LETTERS))
         return depths
-
-    def tag_citizens(self, actor: Operator, tag: str, account_ids: Iterable[str], *, remove: bool = False) -> dict[str, Any]:
-        require_any_role(actor, (EDITOR,))
-        ids = list(account_ids)
-        if not ids or len(ids) > 10_000 or not all(isinstance(a, str) for a in ids):
-            raise InvalidInput("account_ids")
-        return {"tag": tag, "count": self.profiles.tag(tag, ids, remove=remove)}
 
     # === citizens =============================================================================================
 

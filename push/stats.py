@@ -9,6 +9,7 @@ so they agree with it. The series hash ``push:series:<campaign>`` holds ``<minut
 | planned, deferred, skipped:* | planner (skipped: opted_out, no_channel_address, duplicate, frequency_cap, no_quota); skip counts are those of the latest plan run (a re-plan after a crash replaces them) |
 | late:* | dispatcher: opted out or unbound between planning and sending (added to ``skipped``) |
 | sent, failed, unknown, retries, dead, cancelled, expired | dispatcher (``unknown``: the worker died during the HTTP call) |
+| dead_retried | an operator re-queued dead letters (``push.dead_letters``; their failed/dead counts are taken back) |
 | delivered, delivery_failed | WeChat ``subscribe_msg_sent_event`` (ErrorCode 0 / other) |
 | opened | inbox message marked read |
 | clicked | ``click`` behaviour event carrying the message id |
@@ -24,8 +25,8 @@ from push import keys
 from push.clock import minute
 
 SKIP_REASONS = ("opted_out", "no_channel_address", "duplicate", "frequency_cap", "no_quota")
-CHANNEL_METRICS = ("planned", "deferred", "sent", "failed", "unknown", "retries", "dead", "cancelled", "expired",
-                   "delivered", "delivery_failed")
+CHANNEL_METRICS = ("planned", "deferred", "sent", "failed", "unknown", "retries", "dead", "dead_retried", "cancelled",
+                   "expired", "delivered", "delivery_failed")
 SERIES_METRICS = ("planned", "sent", "failed", "delivered", "opened", "clicked")
 
 

@@ -227,7 +227,6 @@ class AudienceRulesSchema(_Strict):
     handled = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST, metadata={"description": "finished (办结) any of these items"})
     not_handled = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST, metadata={"description": "finished none of these items"})
     started_not_finished = fields.List(fields.String(validate=BASIC_CODE), validate=_LIST)
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=32)), validate=_LIST)
 
 
 class ScheduleSchema(_Strict):
@@ -285,6 +284,12 @@ class StatsArgsSchema(_Strict):
     until = fields.Float(validate=TIMESTAMP)
 
 
+class DeadLetterArgsSchema(_Strict):
+    campaign_id = fields.String(validate=validate.Length(min=1, max=64))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
 class EstimateSchema(_Strict):
     audience = fields.Nested(AudienceRulesSchema, load_default=dict)
     category = fields.String(validate=validate.OneOf(CATEGORIES),
@@ -314,11 +319,13 @@ class CampaignSchema(Schema):
     status = fields.String(required=True, metadata={"description": " | ".join(STATUSES)})
     version = fields.Integer(required=True)
     author = fields.String(required=True)
+    author_name = fields.String(required=True, allow_none=True, metadata={"description": "the creator's username"})
     authors = fields.List(fields.String(), required=True, metadata={
         "description": "the creator and every operator who changed the spec since; none of them may approve"})
     created_at = fields.Float(required=True)
     updated_at = fields.Float(required=True)
     approved_by = fields.String(required=True, allow_none=True)
+    approved_by_name = fields.String(required=True, allow_none=True, metadata={"description": "the approver's username"})
     approved_at = fields.Float(required=True, allow_none=True)
     rejection = fields.String(required=True, allow_none=True)
     paused_reason = fields.String(required=True, allow_none=True)
@@ -344,7 +351,9 @@ class CampaignSummarySchema(Schema):
     status = fields.String(required=True)
     version = fields.Integer(required=True)
     author = fields.String(required=True)
+    author_name = fields.String(required=True, allow_none=True)
     approved_by = fields.String(required=True, allow_none=True)
+    approved_by_name = fields.String(required=True, allow_none=True)
     schedule = fields.Nested(WindowSchema, required=True)
     created_at = fields.Float(required=True)
     updated_at = fields.Float(required=True)
@@ -384,6 +393,7 @@ class AuditEntrySchema(Schema):
     id = fields.String(required=True)
     at = fields.Float(required=True)
     actor = fields.String(required=True, metadata={"description": "operator account id, or `system` (worker)"})
+    actor_name = fields.String(required=True, allow_none=True, metadata={"description": "the operator's username (`系统` for the worker)"})
     action = fields.String(required=True)
     from_ = fields.String(required=True, allow_none=True, attribute="from", data_key="from")
     to = fields.String(required=True)
@@ -393,6 +403,39 @@ class AuditEntrySchema(Schema):
 
 class AuditSchema(Schema):
     items = fields.List(fields.Nested(AuditEntrySchema), required=True)
+
+
+class DeadLetterRetriedSchema(Schema):
+    at = fields.Float(required=True)
+    actor = fields.String(required=True, metadata={"description": "operator account id"})
+    actor_name = fields.String(required=True, allow_none=True, metadata={"description": "the operator's username"})
+    requeued = fields.Integer(required=True, metadata={"description": "messages sent back to the queue"})
+
+
+class DeadLetterSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "dead-letter entry id (`<ms>-<seq>`)"})
+    campaign_id = fields.String(required=True)
+    channel = fields.String(required=True)
+    code = fields.String(required=True, metadata={"description": "the last failure code (`-1`, `45009`, `processing_error`, …)"})
+    attempts = fields.Integer(required=True)
+    at = fields.Float(required=True)
+    messages = fields.Integer(required=True, metadata={"description": "messages in the entry"})
+    retried = fields.Nested(DeadLetterRetriedSchema, required=True, allow_none=True,
+                            metadata={"description": "null until an operator retried it (once only)"})
+
+
+class DeadLetterListSchema(Schema):
+    items = fields.List(fields.Nested(DeadLetterSchema), required=True)
+
+
+class DeadLetterRetryResultSchema(Schema):
+    entry_id = fields.String(required=True)
+    campaign_id = fields.String(required=True)
+    channel = fields.String(required=True)
+    requeued = fields.Integer(required=True, metadata={"description": "messages back in the queue for another round of attempts"})
+    skipped = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                          metadata={"description": "messages left dead, by reason: sent, unknown, in_flight, no_consent, not_dead"})
+    status = fields.String(required=True, metadata={"description": "the campaign's status (paused: sent on resume)"})
 
 
 class SeriesPointSchema(Schema):
@@ -419,6 +462,7 @@ class StatsSchema(Schema):
     unknown = fields.Integer(required=True)
     retries = fields.Integer(required=True)
     dead = fields.Integer(required=True)
+    dead_retried = fields.Integer(required=True, metadata={"description": "dead letters re-queued by operators"})
     cancelled = fields.Integer(required=True)
     expired = fields.Integer(required=True)
     skipped = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,

@@ -18,7 +18,7 @@ from flask_smorest import Blueprint
 from bff.auth.security import current_principal, operator_required
 from bff.extensions import ErrorEnvelopeSchema, services
 from bff.push import schemas
-from push.campaigns import READ_ROLES, require_any_role
+from push.campaigns import READ_ROLES, SYSTEM, require_any_role
 from push.service import PushService
 
 blp = Blueprint("push_admin", __name__, url_prefix="/v1/admin",
@@ -54,6 +54,29 @@ def _answer(payload: Any, status: int = 200) -> tuple[Any, int, dict[str, str]]:
     return payload, status, dict(NO_STORE)
 
 
+def _operator_names():
+    """account id -> username through identity's public operators API (memoised for one request);
+    ``system`` is the worker. Push keeps ids only: it must not read identity's records."""
+    operators = services().identity.operators
+    memo: dict[str, str | None] = {SYSTEM: "系统"}
+
+    def name(account_id: str | None) -> str | None:
+        if not account_id:
+            return None
+        if account_id not in memo:
+            operator = operators.get(account_id)
+            memo[account_id] = operator.username if operator is not None else None
+        return memo[account_id]
+
+    return name
+
+
+def _named(campaign: dict[str, Any], name=None) -> dict[str, Any]:
+    """The campaign answer with usernames beside the operator ids (``author_name``, ``approved_by_name``)."""
+    name = name or _operator_names()
+    return {**campaign, "author_name": name(campaign.get("author")), "approved_by_name": name(campaign.get("approved_by"))}
+
+
 def _figures(service: PushService, campaign: dict[str, Any]) -> dict[str, Any]:
     stats = service.stats.summary(campaign["id"])
     figures = {name: stats[name] for name in ("audience", "planned", "sent", "delivered", "failed", "opened", "clicked")}
@@ -73,7 +96,8 @@ class Campaigns(MethodView):
         failed, opened, clicked)."""
         service = _service()
         found = service.list_campaigns(current_principal(), status=args.get("status"), limit=args["limit"], offset=args["offset"])
-        return _answer({"items": [_figures(service, c) for c in found]})
+        name = _operator_names()
+        return _answer({"items": [_named(_figures(service, c), name) for c in found]})
 
     @operator_required(blp, role="editor")
     @blp.arguments(schemas.CampaignCreateSchema)
@@ -82,7 +106,7 @@ class Campaigns(MethodView):
         """Create a draft (editor): name, category, channels in priority order, content per channel
         (WeChat template data checked against WeChat's value rules, Alipay template, APP title/body,
         inbox text), target page, audience rules, schedule window, per-citizen cap."""
-        return _answer(_service().create_campaign(current_principal(), body), 201)
+        return _answer(_named(_service().create_campaign(current_principal(), body)), 201)
 
 
 @blp.route("/campaigns/<string:campaign_id>")
@@ -92,7 +116,7 @@ class Campaign(MethodView):
     @blp.response(200, schemas.CampaignSchema)
     def get(self, campaign_id):
         """One campaign with its full spec and lifecycle fields."""
-        return _answer(_service().get_campaign(current_principal(), campaign_id))
+        return _answer(_named(_service().get_campaign(current_principal(), campaign_id)))
 
     @operator_required(blp, role="editor")
     @_errors(404, 409)
@@ -104,7 +128,7 @@ class Campaign(MethodView):
         scheduled campaign goes back to draft and needs a new approval."""
         changes = dict(body)
         version = changes.pop("version", None)
-        return _answer(_service().update_campaign(current_principal(), campaign_id, changes, expected_version=version))
+        return _answer(_named(_service().update_campaign(current_principal(), campaign_id, changes, expected_version=version)))
 
 
 @blp.route("/campaigns/<string:campaign_id>/preview")
@@ -135,7 +159,7 @@ def _transition(action: str, doc: str, *, role: str | None = None, arguments: An
             answer = service.schedule_campaign(actor, campaign_id, start_at=body.get("start_at"), end_at=body.get("end_at"))
         else:
             answer = getattr(service, f"{action}_campaign")(actor, campaign_id)
-        return _answer(answer)
+        return _answer(_named(answer))
 
     view.__name__ = "post"
     view.__doc__ = doc
@@ -168,8 +192,12 @@ class CampaignAudit(MethodView):
     @_errors(403, 404)
     @blp.response(200, schemas.AuditSchema)
     def get(self, campaign_id):
-        """Who did what, when: every change of the campaign, oldest first (`system` is the worker)."""
-        return _answer({"items": _service().campaign_audit(current_principal(), campaign_id)})
+        """Who did what, when: every change of the campaign, oldest first (`system` is the worker), with
+        the operator's username in `actor_name`."""
+        name = _operator_names()
+        items = [{**entry, "actor_name": name(entry["actor"])}
+                 for entry in _service().campaign_audit(current_principal(), campaign_id)]
+        return _answer({"items": items})
 
 
 @blp.route("/campaigns/<string:campaign_id>/stats")
@@ -225,3 +253,37 @@ class AudienceEstimate(MethodView):
         """Live audience size for the rules being built, and per channel how many can be reached
         (have an address and, for `category` marketing/policy, have not opted out)."""
         return _answer(_service().estimate_audience(current_principal(), body["audience"], body.get("category")))
+
+
+@blp.route("/dead-letters")
+class DeadLetters(MethodView):
+    @operator_required(blp)
+    @_errors(403, _403=f"{ROLE_403} (editor or approver)")
+    @blp.arguments(schemas.DeadLetterArgsSchema, location="query")
+    @blp.response(200, schemas.DeadLetterListSchema)
+    def get(self, args):
+        """Messages whose retries ran out (and batches that could not be processed), newest first,
+        optionally of one campaign or channel, with who retried them (editor or approver)."""
+        items = _service().dead_letters(current_principal(), campaign_id=args.get("campaign_id"),
+                                        channel=args.get("channel"), limit=args["limit"])
+        name = _operator_names()
+        for item in items:
+            if item["retried"] is not None:
+                item["retried"]["actor_name"] = name(item["retried"]["actor"])
+        return _answer({"items": items})
+
+
+@blp.route("/dead-letters/<string:entry_id>/retry")
+class DeadLetterRetry(MethodView):
+    @operator_required(blp)
+    @_errors(403, 404, 409, _403=f"{ROLE_403} (editor or approver)",
+             _404="`dead_letter_not_found`; `campaign_not_found`",
+             _409="`campaign_state_conflict`: the campaign is not running or paused; `already_retried`: "
+                  "retried before (once only); `dead_letter_not_retryable`: nothing in it may be sent again "
+                  "(`errors.reasons`: sent, unknown, in_flight, no_consent, not_dead, campaign_window_over)")
+    @blp.response(200, schemas.DeadLetterRetryResultSchema)
+    def post(self, entry_id):
+        """Send a dead letter's messages back to the queue for another round of attempts (editor or
+        approver), once. Never a second copy: a message that was sent, or whose outcome is unknown, stays
+        dead; a one-time subscription is used again. A paused campaign sends them on resume. Audited."""
+        return _answer(_service().retry_dead_letter(current_principal(), entry_id))

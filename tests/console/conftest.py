@@ -117,12 +117,13 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
+def stack(request, redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
     if not redis_server.running:
         redis_server.start()
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()
     log_dir = tmp_path_factory.mktemp("console-stack")
+    push_env = {**PUSH_ENV, **getattr(request.module, "PUSH_ENV_OVERRIDES", {})}  # a test module may turn the knobs
     env = {
         "MSB_REDIS_URL": redis_server.url,
         "MSB_INDEX_DIR": str(catalog_index_dir),
@@ -130,7 +131,7 @@ def stack(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_p
         "MSB_SANDBOX": "1",
         "MSB_SANDBOX_URL": sandbox_server,
         "MSB_LOG_LEVEL": "WARNING",
-        **PUSH_ENV,
+        **push_env,
     }
     port = free_port()
     bff = processes.start_gunicorn("wsgi:app", port=port, env=env, workers=1, threads=8, log_path=log_dir / "bff.log")
@@ -142,7 +143,7 @@ def stack(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_p
                                   sandbox_url=sandbox_server)
     crypto = Crypto(dev_secret_dir)
     clock = SystemClock()
-    push = PushService.from_settings(settings, client, push_settings=PushSettings.from_env(settings, PUSH_ENV))
+    push = PushService.from_settings(settings, client, push_settings=PushSettings.from_env(settings, push_env))
     # As `python -m auth create-operator` builds it.
     operators = Operators(client, clock, RateLimiter(client, crypto, clock), AuditLog(client, crypto, clock))
     try:

@@ -2,10 +2,13 @@
 live sandbox, stats and the audit trail."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from push.errors import (CampaignNotEditable, CampaignStateConflict, InvalidTemplateData, OperatorRoleRequired,
-                         ApproverIsAuthor, UnknownTemplate)
+from push import keys
+from push.errors import (CampaignNotEditable, CampaignStateConflict, InvalidInput, InvalidTemplateData,
+                         OperatorRoleRequired, ApproverIsAuthor, UnknownTemplate)
 from tests.push.conftest import APPROVER, EDITOR, EDITOR_2, REMINDER, launch, wechat_campaign
 
 
@@ -94,3 +97,22 @@ def test_cancel_stops_a_scheduled_campaign(service, citizens, runtime, drive) ->
     runtime.drain()
     assert drive.screen(citizen["openid"]) == []
     assert service.get_campaign(EDITOR, campaign_id)["status"] == "cancelled"
+
+
+def test_the_removed_tags_rule_is_refused_and_never_widens_a_stored_audience(service, citizens) -> None:
+    """Nothing can tag a citizen, so ``tags`` is no rule any more: a spec naming it is refused (422), and a
+    campaign stored with it before resolves to nobody rather than to everyone in its regions."""
+    with pytest.raises(InvalidInput) as refused:
+        service.create_campaign(EDITOR, wechat_campaign(audience={"regions": ["150100"], "tags": ["vip"]}))
+    assert (refused.value.http_status, refused.value.code) == (422, "invalid_input")
+    assert refused.value.details["field"] == "audience.tags"
+    with pytest.raises(InvalidInput):
+        service.estimate_audience(EDITOR, {"tags": ["vip"]}, "policy")
+
+    citizens.make(subscribe={REMINDER: 1})
+    campaign = service.create_campaign(EDITOR, wechat_campaign())
+    assert service.preview_campaign(EDITOR, campaign["id"])["audience"] == 1
+    stored = json.loads(service.redis.hget(keys.campaign(campaign["id"]), "spec"))
+    stored["audience"]["tags"] = ["vip"]  # as written before the rule was removed
+    service.redis.hset(keys.campaign(campaign["id"]), "spec", json.dumps(stored))
+    assert service.preview_campaign(EDITOR, campaign["id"])["audience"] == 0

@@ -2,6 +2,7 @@
 import * as api from "./api.js";
 import { audienceBuilder } from "./audience.js";
 import { barChart, lineChart } from "./chart.js";
+import { deadLetterSection } from "./deadletters.js";
 import { TEMPLATES, mergeTemplates, renderPreviews, ruleFor, templateLabel } from "./preview.js";
 import {
   ACTION, CATEGORY, CHANNEL, ROLE, SKIP, STATUS, clear, debounce, field, formatTime, fromLocalInput, h, nextId,
@@ -12,6 +13,7 @@ const main = document.getElementById("main");
 const CHANNELS = ["wechat", "alipay", "app", "inbox"];
 const ROLE_ORDER = ["editor", "approver", "admin"];
 const LIVE = new Set(["scheduled", "running", "paused"]);
+const SENT_STATUSES = new Set(["running", "paused", "finished", "cancelled"]);
 const POLL_MS = 2000;
 const FIELD = {
   name: "名称", category: "类别", channels: "渠道", content: "内容", page: "目标页面", audience: "受众",
@@ -91,7 +93,8 @@ function describeError(err) {
   }
 }
 
-const accountName = (id) => (me && id === me.id ? `${me.username}（我）` : id || "—");
+// Operators by username (the API sends `*_name` beside every operator id); the id only if the name is unknown.
+const accountName = (id, name) => (me && id === me.id ? `${me.username}（我）` : name || id || "—");
 
 // --- login ---------------------------------------------------------------------------------------
 
@@ -192,13 +195,14 @@ async function listView(token) {
       h("td", { text: CATEGORY[c.category] || c.category }),
       h("td", { text: (c.effective_channels || c.channels || []).map((ch) => CHANNEL[ch] || ch).join("、") }),
       h("td", {}, statusBadge(c.status)),
+      h("td", { dataset: { col: "author" }, text: accountName(c.author, c.author_name) }),
       h("td", { text: formatTime((c.schedule || {}).start_at || c.start_at) }),
       figure("planned"), figure("sent"), figure("delivered"), figure("failed"), figure("opened"),
       h("td", { text: formatTime(c.updated_at) }));
   });
   clear(holder, h("table", { class: "data", id: "campaign-table" },
     h("caption", { text: `共 ${campaigns.length} 个推送活动` }),
-    h("thead", {}, h("tr", {}, ["名称", "类别", "渠道", "状态", "开始时间", "计划", "已发送", "已送达", "失败", "已打开", "更新时间"].map((t) => h("th", { scope: "col", text: t })))),
+    h("thead", {}, h("tr", {}, ["名称", "类别", "渠道", "状态", "创建人", "开始时间", "计划", "已发送", "已送达", "失败", "已打开", "更新时间"].map((t) => h("th", { scope: "col", text: t })))),
     h("tbody", {}, rows)));
 }
 
@@ -583,9 +587,10 @@ function auditTable(entries) {
       if (changes.reason) notes.push(`理由：${changes.reason}`);
       if (changes.fields) notes.push(`修改：${[].concat(changes.fields).map((f) => FIELD[f] || f).join("、")}`);
       if (changes.start_at) notes.push(`开始：${formatTime(changes.start_at)}`);
+      if (e.action === "retry_dead_letter") notes.push(`重新排队 ${changes.requeued} 条（${CHANNEL[changes.channel] || changes.channel}）`);
       return h("tr", { dataset: { action: e.action } },
         h("td", { text: formatTime(e.at) }),
-        h("td", { text: e.actor === "system" ? "系统" : accountName(e.actor) }),
+        h("td", { text: e.actor === "system" ? "系统" : accountName(e.actor, e.actor_name) }),
         h("td", { text: ACTION[e.action] || e.action }),
         h("td", { text: from && from !== e.to ? `${STATUS[from] || from} → ${STATUS[e.to] || e.to}` : STATUS[e.to] || e.to || "—" }),
         h("td", { text: notes.join("；") }));
@@ -626,8 +631,8 @@ async function detailView(token, campaignId) {
       [["状态", statusBadge(campaign.status)],
         ["类别", CATEGORY[campaign.category] || campaign.category],
         ["渠道", (campaign.effective_channels || campaign.channels).map((c) => CHANNEL[c] || c).join("、")],
-        ["创建人", accountName(campaign.author)],
-        ["审批人", campaign.approved_by ? accountName(campaign.approved_by) : "—"],
+        ["创建人", accountName(campaign.author, campaign.author_name)],
+        ["审批人", campaign.approved_by ? accountName(campaign.approved_by, campaign.approved_by_name) : "—"],
         ["开始时间", formatTime(schedule.start_at)],
         ["结束时间", formatTime(schedule.end_at)],
         ["每人最多", `${campaign.max_per_citizen} 条`],
@@ -638,11 +643,19 @@ async function detailView(token, campaignId) {
       ].filter(Boolean).map(([k, v]) => h("div", {}, h("dt", { text: k }), h("dd", {}, v))));
     const previewBox = h("div", { id: "server-preview" }, h("p", { class: "loading", text: "正在计算受众…" }));
     const auditBox = h("div", { id: "audit" }, h("p", { class: "loading", text: "正在加载…" }));
+    const loadAudit = () => api.get(`${path}/audit`).then((a) => auditBox.replaceChildren(auditTable(api.listOf(a, "entries", "audit"))))
+      .catch((err) => auditBox.replaceChildren(errorBox(err)));
+    // Dead letters exist once a campaign has sent; retrying needs it running or paused (the API checks too).
+    const deadBox = SENT_STATUSES.has(campaign.status)
+      ? deadLetterSection(campaign, { canRetry: canOperate() && ["running", "paused"].includes(campaign.status),
+        errorBox, accountName, onRetried: () => loadAudit() })
+      : null;
     page(campaign.name,
       h("section", { "aria-labelledby": "sec-overview" }, h("h2", { id: "sec-overview", class: "visually-hidden", text: "概况" }), meta,
         actionsFor(campaign, load)),
       h("section", { "aria-labelledby": "sec-preview" }, h("h2", { id: "sec-preview", text: "受众与消息预览" }), previewBox,
         h("div", { class: "previews previews-row", id: "campaign-preview" }, renderPreviews(campaign))),
+      deadBox,
       h("section", { "aria-labelledby": "sec-audit" }, h("h2", { id: "sec-audit", text: "审计记录" }), auditBox));
     main.dataset.status = campaign.status;
     if (!firstRender) {
@@ -666,8 +679,7 @@ async function detailView(token, campaignId) {
     }
     api.get(`${path}/preview`).then((p) => previewBox.replaceChildren(previewSummary(p)))
       .catch((err) => previewBox.replaceChildren(errorBox(err)));
-    api.get(`${path}/audit`).then((a) => auditBox.replaceChildren(auditTable(api.listOf(a, "entries", "audit"))))
-      .catch((err) => auditBox.replaceChildren(errorBox(err)));
+    loadAudit();
   }
   await load();
 }

@@ -201,7 +201,7 @@ export function audienceBuilder(onChange) {
     if (state.themes.size) out.themes = [...state.themes].sort();
     if (state.handled.length) out.handled = [...state.handled];
     if (state.not_handled.length) out.not_handled = [...state.not_handled];
-    return { ...state.kept, ...out }; // rules this builder does not edit (tags, started_not_finished) are kept
+    return { ...state.kept, ...out }; // a rule this builder does not edit (started_not_finished) is kept
   }
 
   function setRules(r = {}) {
@@ -221,7 +221,7 @@ export function audienceBuilder(onChange) {
     state.handled = [...(r.handled || [])];
     state.not_handled = [...(r.not_handled || [])];
     state.kept = {};
-    for (const name of ["tags", "started_not_finished"]) if (r[name]) state.kept[name] = r[name];
+    if (r.started_not_finished) state.kept.started_not_finished = r.started_not_finished;
     handled.render();
     notHandled.render();
   }

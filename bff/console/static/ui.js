@@ -84,6 +84,7 @@ export const ACTION = {
   resume: "恢复",
   cancel: "取消",
   finish: "发送完成",
+  retry_dead_letter: "重发死信",
   plan: "生成发送计划",
 };
 
