@@ -86,7 +86,7 @@ class TestResolution:
 
 
 class TestMerge:
-    def test_proven_claims_merge_keeping_every_binding_and_repointing_indexes(self, service, wechat, alipay, sms, identity):
+    def test_proven_claims_merge_and_repoint_indexes(self, service, wechat, alipay, sms, identity):
         wx = login_wechat(service, wechat, "o-m1", "u-m1")
         ali = service.login_alipay(alipay.auth_code("ali-open-1", "2088000000000001"), client_ip=IP)
         app = login_sms(service, sms, "13812345678")
@@ -96,9 +96,11 @@ class TestMerge:
         survivor = third.account.id
         assert second.account.id == survivor == wx.account.id  # the holder's account lives on
         view = service.me(survivor)
-        assert sorted(b.channel for b in view.bindings) == ["alipay", "phone", "realname", "wechat"]
-        # Every channel now leads to the survivor.
-        assert login_wechat(service, wechat, "o-m1").account.id == survivor
+        # The first face claim removed the holder's WeChat login: it had proven only knowledge of the
+        # name and number. The second met a 四级 holder and removed nothing.
+        assert sorted(b.channel for b in view.bindings) == ["alipay", "phone", "realname"]
+        # Every remaining channel leads to the survivor; the WeChat user starts afresh.
+        assert login_wechat(service, wechat, "o-m1").account.id != survivor
         assert service.login_alipay(alipay.auth_code("ali-open-1"), client_ip=IP).account.id == survivor
         assert login_sms(service, sms, "13812345678").account.id == survivor
         assert service.accounts.resolve(ali.account.id) == survivor

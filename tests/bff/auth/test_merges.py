@@ -42,7 +42,7 @@ def test_used_phone_code_is_refused(citizen, drive):
 
 
 def test_realname_raises_the_level_and_a_second_account_merges_only_after_proof(citizen, drive):
-    _, wechat = citizen.new_wechat()
+    wechat_user, wechat = citizen.new_wechat()
     alipay_user, alipay = citizen.new_alipay()
     first = citizen.verify(wechat["access_token"], BARTER["name"], BARTER["id_number"])
     assert first["realname_level"] == 3 and first["realname_level_name"] == "三级" and first["merged"] is False
@@ -56,13 +56,26 @@ def test_realname_raises_the_level_and_a_second_account_merges_only_after_proof(
     assert pair["account"]["id"] == wechat["account"]["id"]  # the holder's account lives on
     me = citizen.me(pair["access_token"])
     assert me["id"] == wechat["account"]["id"]
-    assert {b["channel"] for b in me["bindings"]} == {"wechat", "alipay", "realname"}
+    # the holder had proven only knowledge of the name and number, so its WeChat login goes with the
+    # face check (it may have been an attacker's); the person signs in with WeChat again and claims once
+    # more, now against a 四级 holder: a plain merge, nothing removed, no ping-pong
+    assert {b["channel"] for b in me["bindings"]} == {"alipay", "realname"}
     assert me["realname_level"] == 4  # the face check is 四级
     assert me["id_number_masked"] != BARTER["id_number"] and me["id_number_masked"].startswith("1")
     assert "巴特尔" not in (me["name_masked"] or "")
+    assert_envelope(citizen.get("/v1/me", wechat["access_token"]), 401)
+    again = citizen.wechat_login(wechat_user["user_id"])
+    assert again["account"]["id"] != me["id"]
+    assert_envelope(citizen.post("/v1/me/realname", {"name": BARTER["name"], "id_number": BARTER["id_number"]},
+                                 again["access_token"]), 409, "realname_bound_elsewhere")
+    claim = citizen.start_claim(again["access_token"], "face")
+    joined = citizen.ok(citizen.confirm_claim(again["access_token"], claim["claim_id"],
+                                              face_token=drive.face_token(BARTER["id_number"])))
+    assert joined["account"]["id"] == me["id"]
+    assert {b["channel"] for b in citizen.me(joined["access_token"])["bindings"]} == {"wechat", "alipay", "realname"}
     # a fresh login on either channel lands on the survivor
     assert citizen.alipay_login(alipay_user["user_id"])["account"]["id"] == me["id"]
-    assert citizen.me(wechat["access_token"])["id"] == me["id"]
+    assert citizen.wechat_login(wechat_user["user_id"])["account"]["id"] == me["id"]
 
 
 def test_bad_check_digit_is_422_without_an_upstream_call(citizen, drive):
