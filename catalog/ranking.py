@@ -1,0 +1,110 @@
+"""Ranking of the items a search reached (one best entry per basic item).
+
+    tier   2 exact name (official, short or the displayed local name)
+           1 exact colloquial phrase (alias / theme alias)
+    score  coverage² × bm25^¼ × (1.3 if contained) × popularity × (elder boost)
+
+coverage is the share of the query's meaningful terms the item matches, each term weighted by
+its IDF over the catalogue (`understanding.Term`): the rare word decides. 药店经营许可 is 药店 +
+经营 + 许可; 药店 is rare, so 药品零售经营许可 (药店 in its own text) outranks 食品经营许可, which
+only shares the common words. That is the minimum-should-match relaxation too: a chatty query
+(想和对象去领证) is not required to match everywhere, items are ordered by how much of the
+*meaning* they match, and those under half the best coverage are dropped.
+
+popularity only breaks ties (±15 %), and cannot lift an item over one that matches a more
+distinctive term: coverage is squared. contained: every Han piece of the query occurs verbatim
+in one of the item's names. BM25 is damped (¼ power): between items matching equally well its
+differences are mostly field-length noise. Elder mode (长辈版) multiplies items the reference
+data marks `elder_relevant` by 1.3: 补贴 gives 高龄津贴 before 育儿补贴 to a 70-year-old.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from tantivy import DocAddress
+
+from catalog import textproc
+from catalog.model import ReferenceData
+from catalog.query import AnalysedQuery
+from catalog.synonyms import SynonymTable
+
+TIER_EXACT_NAME, TIER_EXACT_PHRASE = 2, 1
+EXACT, RELAXED, NONE = "exact", "relaxed", "none"
+_POPULARITY_SPAN = 0.3      # hot 0 → 0.85, hot 100 → 1.15
+_CONTAINED, _ELDER_BOOST = 1.3, 1.3
+_KEEP_SHARE, _KEEP_MIN = 0.5, 0.15
+_FULL = 0.99
+
+
+class Ranked(NamedTuple):
+    ordinal: int
+    address: DocAddress
+    score: float
+    tier: int
+    coverage: float
+
+
+class ItemProfiles:
+    """Per-basic-item data the ranker needs, indexed by ordinal."""
+
+    def __init__(self, ref: ReferenceData) -> None:
+        self.popularity = [1 + _POPULARITY_SPAN * (item.hot - 50) / 100 for item in ref.items]
+        self.elder = [item.elder_relevant for item in ref.items]
+        self.names: list[tuple[str, ...]] = []
+        self.official_names: dict[str, set[int]] = {}
+        self.variant_names: dict[str, set[int]] = {}
+        for ordinal, item in enumerate(ref.items):
+            self.names.append(tuple(textproc.compact(name) for name in
+                                    (item.name, item.short_name, *ref.variant_names(item.basic_code))))
+            for name in (item.name, item.short_name):
+                self.official_names.setdefault(textproc.compact(name), set()).add(ordinal)
+            for name in ref.variant_names(item.basic_code):
+                self.variant_names.setdefault(textproc.compact(name), set()).add(ordinal)
+        self.phrases = SynonymTable(ref)
+        self.codes = [item.basic_code for item in ref.items]
+
+    def contains(self, ordinal: int, query: AnalysedQuery) -> bool:
+        names = self.names[ordinal]
+        return bool(query.phrase_runs) and all(
+            any(run in name for name in names) for run in query.phrase_runs)
+
+
+def coverage(ordinal: int, query: AnalysedQuery) -> float:
+    terms = query.understanding.terms
+    total = sum(t.weight for t in terms)
+    if not total:
+        return 1.0
+    return sum(t.weight * t.credit(ordinal) for t in terms) / total
+
+
+def rank(groups: dict[int, tuple[float, DocAddress]], query: AnalysedQuery, profiles: ItemProfiles,
+         *, shows_variant, elder: bool) -> tuple[list[Ranked], str]:
+    """Ranked groups and how the query matched: `exact` (some item matches all of its meaning),
+    `relaxed` (the best items match only part of it) or `none`."""
+    forms = query.understanding.exact_forms
+    exact_official = set().union(*(profiles.official_names.get(f, set()) for f in forms))
+    exact_variant = set().union(*(profiles.variant_names.get(f, set()) for f in forms))
+    phrase_codes = set().union(*(profiles.phrases.items_for_phrase(f) for f in forms))
+    ranked = []
+    for ordinal, (score, address) in groups.items():
+        covered = coverage(ordinal, query)
+        blended = covered * covered * score ** 0.25 * profiles.popularity[ordinal]
+        if profiles.contains(ordinal, query):
+            blended *= _CONTAINED
+        if elder and profiles.elder[ordinal]:
+            blended *= _ELDER_BOOST
+        if ordinal in exact_official or (ordinal in exact_variant and shows_variant(address)):
+            tier = TIER_EXACT_NAME
+        elif profiles.codes[ordinal] in phrase_codes:
+            tier = TIER_EXACT_PHRASE
+        else:
+            tier = 0
+        ranked.append(Ranked(ordinal, address, blended, tier, covered))
+    if not ranked:
+        return [], NONE
+    best = max(r.coverage for r in ranked)
+    floor = max(_KEEP_SHARE * best, _KEEP_MIN) if best > 0 else 0.0
+    kept = [r for r in ranked if r.tier or r.coverage >= floor]
+    kept.sort(key=lambda r: (-r.tier, -r.score, r.ordinal))
+    exact = best >= _FULL or any(r.tier for r in kept)
+    return kept, EXACT if exact and not query.understanding.only_fillers else RELAXED

@@ -1,0 +1,384 @@
+"""Query understanding: what the citizen asked for, before the index is asked.
+
+    营业执照到期了怎么办  → pieces 营业执照 到期          (question and filler words dropped)
+    jie hun deng ji      → jiehundengji → 结婚登记       (spaced pinyin joined, resolved)
+    办yyzz / jhz丢了      → 办 营业执照 / 结婚证 丢了     (Latin runs resolved against the vocabulary)
+    公基金提取            → 公积金提取                    (homophone typo, corrected per piece)
+
+The result is a list of weighted `Term`s (how distinctive each is: IDF over the catalogue) that
+the ranker matches against each item's own text, plus the strings an exact name or colloquial
+phrase is compared with. Negation (不, 没, 无) is kept: it is never a filler.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catalog import textproc
+from catalog.synonyms import expansions
+from catalog.vocabulary import Vocabulary
+
+# Whole jieba tokens that only carry the asking, never the need. Kept short on purpose: a word
+# here is dropped from every query, so anything that names a need (去世, 要求, 办) stays out.
+FILLERS = frozenset("""
+怎么 怎么办 怎么样 怎样 咋 咋办 咋弄 如何 怎么弄 想 想要 想问 想问下 要 需要 去 了 哪里 哪儿 在哪 在哪里 在哪儿 哪 哪个
+什么 啥 请问 问下 问一下 你好 我 我的 我们 我家 我要 帮 帮我 帮忙 吗 呢 啊 吧 呀 嘛 一下 下 一个 可以 能 能不能
+的 得 地 和 与 及 给 把 让 跟 在 是 有 办理 材料 条件 流程 手续 时间 了解 知道 应该 怎么样 多久 这个 那个 那边 这边
+一般 刚 刚刚 已经 今年 明年 打算 准备 还 也 都 就 又 再 自己 如何 去哪 去哪里 哪些 那些 些
+""".split())
+# Prefixes jieba glues to the next word (想开 → 开, 要办 → 办) when the glued form is unknown.
+_FILLER_PREFIXES = ("想", "要", "去", "我", "给", "帮")
+# Colloquial pairs jieba splits but that must survive filler removal (丢 + 了 = 丢了 → 补领).
+_KEEP_PAIRS = frozenset({"丢了", "掉了", "坏了", "没了", "到了", "满了", "过了"})
+_MAX_CORRECTIONS = 2
+_INITIAL_CHOICES = 3
+_SINGLE_CHAR_WEIGHT = 0.5
+_WEAK_CREDIT, _THEME_CREDIT = 0.6, 0.5
+_CORRECTION_CACHE = 20_000
+
+
+@dataclass(frozen=True)
+class Term:
+    """One meaningful part of the query, weighted by how distinctive it is (IDF of the items it
+    can match). Item sets are bit sets over item ordinals: `own` items spell the term (or its
+    correction, colloquial expansion, Latin resolution) in their own text; `weak` ones only a
+    less likely reading of it (hz → 换证 rather than 护照); `themes` ones only through a 一件事."""
+    text: str
+    alternatives: tuple[str, ...]
+    weight: float
+    own: int
+    weak: int = 0
+    themes: int = 0
+    latin: str | None = None
+
+    def credit(self, ordinal: int) -> float:
+        bit = 1 << ordinal
+        if self.own & bit:
+            return 1.0
+        if self.weak & bit:
+            return _WEAK_CREDIT
+        if self.themes & bit:
+            return _THEME_CREDIT
+        return 0.0
+
+
+@dataclass(frozen=True)
+class Understanding:
+    pieces: tuple[str, ...]          # Han pieces after filler removal and correction
+    latin: tuple[str, ...]           # Latin runs (spaced pinyin joined)
+    resolved: tuple[str, ...]        # Han words the Latin runs resolved to
+    terms: tuple[Term, ...]
+    exact_forms: tuple[str, ...]     # compact strings compared with names and phrases
+    understood: str                  # the query as understood, for display
+    did_you_mean: str | None         # set when a typo was corrected
+    only_fillers: bool               # nothing but question words (怎么办)
+
+
+def understand(text: str, vocab: Vocabulary) -> Understanding:
+    """`text` is normalised and simplified (`textproc.normalize_query`)."""
+    segments = _segments(_join_spaced_pinyin(text))
+    cleaned: list[tuple[str, str]] = []   # ("han" | "latin", text), in query order
+    corrected_any = False
+    for kind, value in segments:
+        if kind == "latin":
+            cleaned.append((kind, value))
+            continue
+        for piece in _strip_fillers(value, vocab):
+            fixed = correct(piece, vocab)
+            corrected_any |= fixed != piece
+            cleaned.append(("han", fixed))
+            if fixed != piece:
+                cleaned.append(("orig", piece))
+    only_fillers = not any(kind != "orig" for kind, _ in cleaned)
+    if only_fillers:  # 怎么办 alone: search what was typed, marked as carrying no need
+        cleaned = [(kind, value) for kind, value in segments]
+    resolved_by_position: dict[int, list[str]] = {}
+    for position, (kind, value) in enumerate(cleaned):
+        if kind == "latin":
+            resolved_by_position[position] = resolve_latin(value, vocab, _neighbours(cleaned, position))
+    terms: list[Term] = []
+    for position, (kind, value) in enumerate(cleaned):
+        if kind == "han":
+            following = cleaned[position + 1] if position + 1 < len(cleaned) else ("", "")
+            terms += _han_terms(value, following[1] if following[0] == "orig" else None, vocab)
+        elif kind == "latin":
+            terms.append(_latin_term(value, resolved_by_position[position], vocab))
+    understood_parts = [resolved_by_position.get(n, [v])[0] if k == "latin" and resolved_by_position.get(n) else v
+                        for n, (k, v) in enumerate(cleaned) if k != "orig"]
+    understood = "".join(understood_parts)
+    raw_compact = "".join(v for _, v in segments)
+    forms = dict.fromkeys([raw_compact, understood,
+                           "".join(v for k, v in cleaned if k != "orig")])
+    return Understanding(
+        pieces=tuple(v for k, v in cleaned if k == "han"),
+        latin=tuple(v for k, v in cleaned if k == "latin"),
+        resolved=tuple(w for words in resolved_by_position.values() for w in words[:1]),
+        terms=tuple(_merge(terms)), exact_forms=tuple(f for f in forms if f), understood=understood,
+        did_you_mean=understood if corrected_any else None, only_fillers=only_fillers,
+    )
+
+
+# -- segments ----------------------------------------------------------------------------------
+
+
+def _join_spaced_pinyin(text: str) -> str:
+    """`jie hun deng ji` → `jiehundengji` when every part is pinyin (`c1 b2` stays apart)."""
+    words = text.split(" ")
+    out: list[str] = []
+    for word in words:
+        if (out and word.isascii() and word.isalpha() and out[-1].isascii() and out[-1].isalpha()
+                and textproc.split_pinyin(word) and textproc.split_pinyin(out[-1])):
+            out[-1] += word
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+def _segments(text: str) -> list[tuple[str, str]]:
+    return [("han" if run.is_han else "latin", run.text) for run in textproc.runs(text)]
+
+
+def _neighbours(cleaned: list[tuple[str, str]], position: int) -> tuple[str, str]:
+    before = next((v for k, v in reversed(cleaned[:position]) if k == "han"), "")
+    after = next((v for k, v in cleaned[position + 1:] if k == "han"), "")
+    return before, after
+
+
+def _strip_fillers(run: str, vocab: Vocabulary) -> list[str]:
+    """Han pieces left once question and filler tokens are removed; a removed token splits the
+    run, so the words around it are never glued into a false bigram."""
+    tokens = textproc.cut(run)
+    pieces: list[str] = []
+    current = ""
+    for n, token in enumerate(tokens):
+        pair = token + tokens[n + 1] if n + 1 < len(tokens) else ""
+        if pair in _KEEP_PAIRS:
+            tokens[n + 1] = pair
+            continue
+        if token in FILLERS:
+            if current:
+                pieces.append(current)
+            current = ""
+            continue
+        if len(token) > 1 and token[0] in _FILLER_PREFIXES and not vocab.known(token):
+            if current:
+                pieces.append(current)
+            current = ""
+            token = token[1:]
+        current += token
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+# -- typo correction ---------------------------------------------------------------------------
+
+
+def _support(text: str, vocab: Vocabulary) -> float:
+    """How much of `text` reads like catalogue text: its known trigrams and bigrams."""
+    tri = sum(text[i:i + 3] in vocab.trigrams for i in range(len(text) - 2))
+    bi = sum(text[i:i + 2] in vocab.bigrams for i in range(len(text) - 1))
+    return tri + 0.5 * bi
+
+
+def correct(piece: str, vocab: Vocabulary) -> str:
+    """Replace up to two characters by homophones (the usual pinyin-keyboard slip) when that
+    turns unknown n-grams into catalogue ones: 公基金 → 公积金, 结昏 → 结婚, 居住正 → 居住证.
+    A piece the catalogue already spells (or that no homophone improves) is returned as is.
+    Memoised per build (a pure function of the piece)."""
+    cache = vocab.corrections
+    found = cache.get(piece)
+    if found is None:
+        found = _correct(piece, vocab)
+        if len(cache) < _CORRECTION_CACHE:
+            cache[piece] = found
+    return found
+
+
+def _correct(piece: str, vocab: Vocabulary) -> str:
+    if len(piece) < 2 or vocab.known(piece):
+        return piece
+    current, score = piece, _fit(piece, vocab)
+    for _ in range(_MAX_CORRECTIONS):
+        best = (score, current)
+        for i, char in enumerate(current):
+            if not _suspect(current, i, vocab):
+                continue
+            for masked in _masks(current, i):
+                for candidate in vocab.homophones_in(masked, char):
+                    changed = current[:i] + candidate + current[i + 1:]
+                    if _support(changed, vocab) <= score[1]:
+                        continue  # no new catalogue n-gram: cannot be the fix (cheap check first)
+                    fit = _fit(changed, vocab)
+                    better = fit[0] > score[0] or (fit[0] == score[0] and fit[1] - score[1] >= 1.0)
+                    if better and fit > best[0]:
+                        best = (fit, changed)
+        if best[1] == current:
+            break
+        score, current = best
+    return current
+
+
+def _fit(text: str, vocab: Vocabulary) -> tuple[int, float]:
+    """(characters inside words the catalogue uses, catalogue n-grams): a correction must make
+    more of the piece into catalogue words, or as many but clearly more catalogue n-grams
+    (养老金人证 → 养老金认证: 人证 is a word too, but 金认证 is the catalogue's trigram)."""
+    words = _join_singles(textproc.cut(text), vocab)
+    return sum(len(w) for w in words if len(w) > 1 and vocab.known(w)), _support(text, vocab)
+
+
+def _suspect(text: str, i: int, vocab: Vocabulary) -> bool:
+    """A character is worth replacing only if some n-gram around it is not catalogue text."""
+    if len(text) == 2:
+        return text not in vocab.bigrams
+    windows = [text[s:s + 3] for s in range(max(0, i - 2), min(i, len(text) - 3) + 1)]
+    return any(w not in vocab.trigrams for w in windows)
+
+
+def _masks(text: str, i: int) -> list[str]:
+    """The catalogue n-grams position `i` could complete: inside, starting or ending a trigram,
+    and the bigrams on either side."""
+    masks = []
+    if 0 < i < len(text) - 1:
+        masks.append(text[i - 1] + "?" + text[i + 1])
+    if i + 2 < len(text):
+        masks.append("?" + text[i + 1:i + 3])
+    if i >= 2:
+        masks.append(text[i - 2:i] + "?")
+    if i + 1 < len(text):
+        masks.append("?" + text[i + 1])
+    if i > 0:
+        masks.append(text[i - 1] + "?")
+    return masks
+
+
+# -- Latin ---------------------------------------------------------------------------------------
+
+
+def resolve_latin(token: str, vocab: Vocabulary, around: tuple[str, str] = ("", "")) -> list[str]:
+    """Han words a Latin run stands for, best first: full pinyin (jiehundengji → 结婚登记), else
+    pinyin initials (yyzz → 营业执照). Codes with digits (4050, 12345, c1) stay literal: []. Among
+    words with the same initials the one that joins the Han neighbours into catalogue text wins
+    (换hz → 护照, since 换护 is a catalogue bigram and 换换 is not)."""
+    if any(ch.isdigit() for ch in token):
+        return []
+    syllables = textproc.split_pinyin(token)
+    if syllables and (len(syllables) > 1 or len(token) >= 3):
+        spelled = _segment(syllables, vocab.words_for_pinyin)
+        if spelled:
+            return ["".join(spelled)]
+    if len(token) < 2:
+        return []
+    options = vocab.words_for_initials(token)[:8]
+    if not options:
+        parts = _segment(list(token), vocab.words_for_initials, min_len=2)
+        return ["".join(parts)] if parts else []
+    before, after = around
+
+    def fit(word: str) -> tuple[float, int]:
+        joined = before[-2:] + word + after[:2]
+        return (_support(joined, vocab) - _support(word, vocab), vocab.df(word))
+
+    return sorted(options, key=fit, reverse=True)[:_INITIAL_CHOICES]
+
+
+def _segment(units: list[str], lookup, min_len: int = 1) -> list[str] | None:
+    """Fewest vocabulary words spelling `units` (syllables or initials), most frequent reading."""
+    n = len(units)
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 8), end - min_len + 1):
+            head = best[start]
+            words = lookup("".join(units[start:end]))
+            if head is not None and words:
+                candidate = head + [words[0]]
+                if best[end] is None or len(candidate) < len(best[end]):  # type: ignore[arg-type]
+                    best[end] = candidate
+    return best[n]
+
+
+# -- terms ---------------------------------------------------------------------------------------
+
+
+def _han_terms(piece: str, original: str | None, vocab: Vocabulary) -> list[Term]:
+    """Non-overlapping words of a piece, weighted by IDF. Single characters jieba left apart are
+    joined when the catalogue spells them together (年 审 → 年审). A word the catalogue never uses
+    counts through its colloquial expansions (药房 → 药店) or the known words inside it; an
+    unknown two-character word is dropped rather than split into noisy characters (季度 must not
+    turn into 度 and match 年度报告)."""
+    terms = []
+    position = 0
+    for word in _join_singles(textproc.cut(piece), vocab):
+        start, position = position, position + len(word)
+        if word in FILLERS:
+            continue
+        if vocab.known(word) or expansions(word):
+            parts = [word]
+        elif len(word) > 2:
+            parts = [p for p in _known_parts(word, vocab) if len(p) > 1]
+        else:
+            parts = []
+        typed = original[start:position] if original and len(original) == len(piece) else None
+        for part in parts:
+            alternatives = [part, *expansions(part)]
+            if typed and typed != word and part == word:
+                alternatives.append(typed)
+            own = 0
+            for alternative in alternatives:
+                own |= vocab.mask(alternative)
+            themes = 0
+            for alternative in alternatives:
+                themes |= vocab.theme_mask(alternative)
+            weight = vocab.idf_of(own or themes) * (_SINGLE_CHAR_WEIGHT if len(part) == 1 else 1.0)
+            if own or themes:
+                terms.append(Term(part, tuple(dict.fromkeys(alternatives)), weight, own, 0, themes & ~own))
+    return terms
+
+
+def _join_singles(tokens: list[str], vocab: Vocabulary) -> list[str]:
+    out: list[str] = []
+    for token in tokens:
+        if out and (len(token) == 1 or len(out[-1]) == 1) and token not in FILLERS \
+                and out[-1] not in FILLERS and vocab.known(out[-1] + token) and len(out[-1] + token) <= 4:
+            out[-1] += token
+        else:
+            out.append(token)
+    return out
+
+
+def _known_parts(word: str, vocab: Vocabulary) -> list[str]:
+    """Longest known sub-words left to right, else single characters."""
+    parts, i = [], 0
+    while i < len(word):
+        for end in range(len(word), i + 1, -1):
+            if vocab.known(word[i:end]):
+                parts.append(word[i:end])
+                i = end
+                break
+        else:
+            parts.append(word[i])
+            i += 1
+    return parts
+
+
+def _latin_term(token: str, resolved: list[str], vocab: Vocabulary) -> Term:
+    own = vocab.latin_mask(token)
+    if resolved:
+        own |= vocab.mask(resolved[0])
+    weak = 0
+    for word in resolved[1:]:
+        weak |= vocab.mask(word)
+    weak &= ~own
+    themes = 0
+    for word in resolved[:1]:
+        themes |= vocab.theme_mask(word)
+    weight = vocab.idf_of(own) if own else 1.0
+    return Term(token, tuple(dict.fromkeys([token, *resolved])), weight, own, weak, themes & ~own, latin=token)
+
+
+def _merge(terms: list[Term]) -> list[Term]:
+    """The same word twice counts once (公积金 … 公积金)."""
+    seen: dict[str, Term] = {}
+    for term in terms:
+        seen.setdefault(term.text, term)
+    return list(seen.values())
