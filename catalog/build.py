@@ -19,6 +19,7 @@ from catalog.index import BuildPaths, build_paths, current_build_id, directory_b
 from catalog.model import DATA_FILES, PACKAGED_DATA, BasicItem, ReferenceData
 from catalog.synonyms import colloquial_phrases
 from catalog.vocabulary import VOCABULARY_FILE, write_vocabulary
+from catalog.ranking import item_filters
 
 _WRITER_HEAP = 1_500_000_000  # one indexing thread, one segment: keeps insertion (region) order
 # Bump when the schema, the generator or the text analysis changes: `ensure_index` then rebuilds.
@@ -132,9 +133,7 @@ def _document(ref: ReferenceData, entry: Entry) -> tantivy.Document:
 
 
 def _filter_values(item: BasicItem) -> dict[str, tuple[str, ...]]:
-    return {schema.DEPARTMENT: (item.department,), schema.ITEM_TYPE: (item.item_type,),
-            schema.AUDIENCE: item.audience, schema.THEME: item.themes,
-            schema.ONLINE_DEPTH: (str(item.online_depth),)}
+    return item_filters(item)
 
 
 def _texts(ref: ReferenceData, item: BasicItem, entry: Entry) -> tuple[tuple[str, ...], tuple[str, ...]]:

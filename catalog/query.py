@@ -77,15 +77,17 @@ class QueryBuilder:
     def __init__(self, index_schema: tantivy.Schema) -> None:
         self._schema = index_schema
 
-    def text_query(self, query: AnalysedQuery) -> Query:
+    def text_query(self, query: AnalysedQuery, *, fuzzy: bool = True) -> Query:
         """Every way the query can reach an item, as SHOULD clauses: the understood Han pieces,
         the Latin runs as typed, and the Han words terms resolve or expand to (办yyzz also
-        asks for 营业执照, 药房 for 药店). How well each item matches is judged by the ranker."""
+        asks for 营业执照, 药房 for 药店). How well each item matches is judged by the ranker.
+        `fuzzy` False when the items are already chosen and the clauses only score them:
+        fuzzy automata are the costliest clauses and add nothing to a score then."""
         clauses: list[Query] = []
         for run in query.han_runs:
-            clauses += self._han_clauses(run)
+            clauses += self._han_clauses(run, fuzzy)
         for run in query.latin_runs:
-            clauses += self._latin_clauses(run)
+            clauses += self._latin_clauses(run, fuzzy)
         extra = {alt for term in query.understanding.terms for alt in term.alternatives[1:]
                  if not alt.isascii()} - set(query.han_runs)
         for word in sorted(extra):
@@ -95,9 +97,12 @@ class QueryBuilder:
                 clauses.append(self._term(f.TITLE_GRAMS, gram, _BOOST_EXPANSION_GRAM))
         return Query.boolean_query([(Occur.Should, c) for c in clauses])
 
-    def filtered(self, text: Query, filters: dict[str, str]) -> Query:
-        """`text` restricted by exact-valued fields; filters add no score."""
+    def filtered(self, text: Query, filters: dict[str, str], scoring: Query | None = None) -> Query:
+        """`text` restricted by exact-valued fields; filters add no score. `scoring`, when
+        given, only scores what the rest requires (it is optional)."""
         subqueries = [(Occur.Must, text)]
+        if scoring is not None:
+            subqueries.append((Occur.Should, scoring))
         for field, value in filters.items():
             subqueries.append((Occur.Must, Query.const_score_query(self.raw_term(field, value), 0.0)))
         return Query.boolean_query(subqueries)
@@ -119,7 +124,7 @@ class QueryBuilder:
     def _fuzzy(self, field: str, token: str, boost: float) -> Query:
         return Query.boost_query(Query.fuzzy_term_query(self._schema, field, token, distance=1), boost)
 
-    def _han_clauses(self, run: str) -> list[Query]:
+    def _han_clauses(self, run: str, fuzzy: bool = True) -> list[Query]:
         clauses = []
         grams = textproc.char_grams(run)
         for gram in grams:
@@ -129,7 +134,7 @@ class QueryBuilder:
         for word in dict.fromkeys([*words, run]):
             clauses.append(self._term(f.TITLE_WORDS, word, _BOOST_TITLE_WORD))
             clauses.append(self._term(f.EXTRA_WORDS, word, _BOOST_EXTRA_WORD))
-        if len(run) >= _MIN_FUZZY_HAN:
+        if fuzzy and len(run) >= _MIN_FUZZY_HAN:
             clauses.append(self._fuzzy(f.TITLE_WORDS, run, _BOOST_TITLE_FUZZY))
             clauses.append(self._fuzzy(f.EXTRA_WORDS, run, _BOOST_EXTRA_FUZZY))
         for official in expansions(run):
@@ -139,7 +144,7 @@ class QueryBuilder:
                 clauses.append(self._term(f.TITLE_GRAMS, gram, _BOOST_EXPANSION_GRAM))
         return clauses
 
-    def _latin_clauses(self, run: str) -> list[Query]:
+    def _latin_clauses(self, run: str, fuzzy: bool = True) -> list[Query]:
         clauses = [self._const(f.TITLE_WORDS, run, _BOOST_LATIN_WORD),
                    self._const(f.EXTRA_WORDS, run, _BOOST_LATIN_WORD / 2)]
         if run.isdigit():
@@ -153,6 +158,6 @@ class QueryBuilder:
                 for bigram in textproc.syllable_bigrams(syllables):
                     clauses.append(self._const(f.PY_BIGRAM, bigram, _BOOST_PINYIN_BIGRAM))
                     clauses.append(self._const(f.PY_EXTRA, bigram, _BOOST_PINYIN_EXTRA_BIGRAM))
-        if len(run) >= _MIN_FUZZY_LATIN:
+        if fuzzy and len(run) >= _MIN_FUZZY_LATIN:
             clauses.append(self._fuzzy(f.PY_FULL, run, _BOOST_PINYIN_FUZZY))
         return clauses

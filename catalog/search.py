@@ -27,7 +27,7 @@ from catalog.generator import CANONICAL, MAX_HANDLES
 from catalog.index import OpenedBuild
 from catalog.model import BasicItem
 from catalog.query import AnalysedQuery, QueryBuilder, analyse
-from catalog.ranking import EXACT, NONE, RELAXED, ItemProfiles, Ranked, rank
+from catalog.ranking import EXACT, NONE, ItemProfiles, Ranked, candidates, rank
 from catalog.results import HELP_LINE, Facets, SearchHit, SearchResult, ThemeRef
 
 MAX_THEMES = 3
@@ -70,9 +70,22 @@ class SearchEngine:
 
     def _ranked(self, query: AnalysedQuery, serve_key: str, filters: dict[str, str],
                 elder: bool) -> tuple[list[Ranked], str]:
-        tantivy_query = self._queries.filtered(self._queries.text_query(query), {f.SERVES: serve_key, **filters})
+        covered: dict[int, float] | None = None
+        if query.understanding.terms and not query.understanding.only_fillers:
+            # Coverage is decided from the vocabulary alone; tantivy is asked only about the
+            # items that can rank (required), its text clauses merely scoring them, so it walks
+            # a few hundred entries rather than the postings of every bigram.
+            covered, _ = candidates(query, self._profiles, self._profiles.allowed(filters))
+            if not covered:
+                return [], NONE
+            codes = [self._ref.items[o].basic_code for o in sorted(covered)]
+            tantivy_query = self._queries.filtered(
+                self._queries.raw_terms(f.BASIC_CODE, codes), {f.SERVES: serve_key, **filters},
+                scoring=self._queries.text_query(query, fuzzy=False))
+        else:
+            tantivy_query = self._queries.filtered(self._queries.text_query(query), {f.SERVES: serve_key, **filters})
         hits = self._searcher.search(tantivy_query, limit=self._max_hits, count=False).hits
-        return rank(self._group(hits), query, self._profiles, elder=elder,
+        return rank(self._group(hits), query, self._profiles, covered=covered, elder=elder,
                     shows_variant=lambda address: self._shows_variant(address, query, serve_key))
 
     def _hotline_first(self, ranked: list[Ranked], serve_key: str) -> list[Ranked]:

@@ -32,7 +32,7 @@ _KEEP_PAIRS = frozenset({"丢了", "掉了", "坏了", "没了", "到了", "满�
 _MAX_CORRECTIONS = 2
 _INITIAL_CHOICES = 3
 _SINGLE_CHAR_WEIGHT = 0.5
-_WEAK_CREDIT, _THEME_CREDIT = 0.6, 0.5
+WEAK, THEME = 0.6, 0.5  # credit for a less likely reading / a match through a 一件事 only
 _CORRECTION_CACHE = 20_000
 
 
@@ -55,9 +55,9 @@ class Term:
         if self.own & bit:
             return 1.0
         if self.weak & bit:
-            return _WEAK_CREDIT
+            return WEAK
         if self.themes & bit:
-            return _THEME_CREDIT
+            return THEME
         return 0.0
 
 
@@ -71,6 +71,14 @@ class Understanding:
     understood: str                  # the query as understood, for display
     did_you_mean: str | None         # set when a typo was corrected
     only_fillers: bool               # nothing but question words (怎么办)
+
+    @property
+    def reachable(self) -> int:
+        """Items matching at least one term (bit set over ordinals)."""
+        found = 0
+        for term in self.terms:
+            found |= term.own | term.weak | term.themes
+        return found
 
 
 def understand(text: str, vocab: Vocabulary) -> Understanding:
