@@ -2,7 +2,7 @@
 
     tier   2 exact name (official, short or the displayed local name)
            1 exact colloquial phrase (alias / theme alias)
-    score  coverage² × bm25^¼ × (1.3 if contained) × popularity × (elder boost)
+    score  coverage² × bm25^¼ × (1.1 if contained) × popularity × (elder boost)
 
 coverage is the share of the query's meaningful terms the item matches, each term weighted by
 its IDF over the catalogue (`understanding.Term`): the rare word decides. 药店经营许可 is 药店 +
@@ -33,7 +33,7 @@ from catalog.understanding import THEME, WEAK
 TIER_EXACT_NAME, TIER_EXACT_PHRASE = 2, 1
 EXACT, RELAXED, NONE = "exact", "relaxed", "none"
 _POPULARITY_SPAN = 0.3      # hot 0 → 0.85, hot 100 → 1.15
-_CONTAINED, _ELDER_BOOST = 1.3, 1.3
+_CONTAINED, _ELDER_BOOST = 1.1, 1.3
 _KEEP_SHARE, _KEEP_MIN = 0.5, 0.15
 _FULL = 0.99
 _MIN_BM25 = 0.5  # an item required through its terms but missed by every text clause

@@ -88,7 +88,7 @@ class SearchResult:
 class Suggestion:
     text: str
     basic_code: str
-    kind: str  # name | short_name | local_name | alias | pinyin | initials
+    kind: str  # name | short_name | local_name | alias | pinyin | initials | search
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

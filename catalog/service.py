@@ -28,6 +28,7 @@ MAX_PAGE_SIZE = 50
 MAX_SUGGESTIONS = 10
 MAX_HOT = 50
 MODES = ("standard", "elder")
+_SUGGEST_TOP_UP = 3  # fewer completions than this: add what search finds
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,16 @@ class Catalogue:
         text = query_analysis.check(q)
         if region is not None:
             snap.ref.regions.get(region)
-        return snap.suggester.suggest(text, region=region,
-                                      limit=max(1, min(int(limit), MAX_SUGGESTIONS)))
+        limit = max(1, min(int(limit), MAX_SUGGESTIONS))
+        found = snap.suggester.suggest(text, region=region, limit=limit)
+        if len(found) < _SUGGEST_TOP_UP:
+            # nothing starts or contains what was typed (公积金提, a typo): what search understands
+            seen = {s.basic_code for s in found}
+            hits = snap.engine.search(snap.engine.analyse(q), serve_key=snap.serve_key(region), filters={},
+                                      page=1, page_size=limit).items
+            found += [Suggestion(text=hit.local_name, basic_code=hit.basic_code, kind="search")
+                      for hit in hits if hit.basic_code not in seen][:limit - len(found)]
+        return found
 
     # -- items and themes ----------------------------------------------------
 

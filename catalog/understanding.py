@@ -23,7 +23,7 @@ FILLERS = frozenset("""
 怎么 怎么办 怎么样 怎样 咋 咋办 咋弄 如何 怎么弄 想 想要 想问 想问下 要 需要 去 了 哪里 哪儿 在哪 在哪里 在哪儿 哪 哪个
 什么 啥 请问 问下 问一下 你好 我 我的 我们 我家 我要 帮 帮我 帮忙 吗 呢 啊 吧 呀 嘛 一下 下 一个 可以 能 能不能
 的 得 地 和 与 及 给 把 让 跟 在 是 有 办理 材料 条件 流程 手续 时间 了解 知道 应该 怎么样 多久 这个 那个 那边 这边
-一般 刚 刚刚 已经 今年 明年 打算 准备 还 也 都 就 又 再 自己 如何 去哪 去哪里 哪些 那些 些
+刚 刚刚 已经 今年 明年 打算 准备 还 也 都 就 又 再 自己 如何 去哪 去哪里 哪些 那些 些
 """.split())
 # Prefixes jieba glues to the next word (想开 → 开, 要办 → 办) when the glued form is unknown.
 _FILLER_PREFIXES = ("想", "要", "去", "我", "给", "帮")
@@ -108,6 +108,10 @@ def understand(text: str, vocab: Vocabulary) -> Understanding:
         if kind == "han":
             following = cleaned[position + 1] if position + 1 < len(cleaned) else ("", "")
             terms += _han_terms(value, following[1] if following[0] == "orig" else None, vocab)
+        elif kind == "latin" and resolved_by_position[position] and _is_pinyin(value):
+            # full pinyin spells Han text: understood word by word, like typed Han
+            terms += _han_terms(resolved_by_position[position][0], None, vocab) or [
+                _latin_term(value, resolved_by_position[position], vocab)]
         elif kind == "latin":
             terms.append(_latin_term(value, resolved_by_position[position], vocab))
     understood_parts = [resolved_by_position.get(n, [v])[0] if k == "latin" and resolved_by_position.get(n) else v
@@ -269,9 +273,8 @@ def resolve_latin(token: str, vocab: Vocabulary, around: tuple[str, str] = ("", 
     (换hz → 护照, since 换护 is a catalogue bigram and 换换 is not)."""
     if any(ch.isdigit() for ch in token):
         return []
-    syllables = textproc.split_pinyin(token)
-    if syllables and (len(syllables) > 1 or len(token) >= 3):
-        spelled = _segment(syllables, vocab.words_for_pinyin)
+    if _is_pinyin(token):
+        spelled = _segment(textproc.split_pinyin(token) or [], vocab.words_for_pinyin)
         if spelled:
             return ["".join(spelled)]
     if len(token) < 2:
@@ -287,6 +290,12 @@ def resolve_latin(token: str, vocab: Vocabulary, around: tuple[str, str] = ("", 
         return (_support(joined, vocab) - _support(word, vocab), vocab.df(word))
 
     return sorted(options, key=fit, reverse=True)[:_INITIAL_CHOICES]
+
+
+def _is_pinyin(token: str) -> bool:
+    """Full pinyin rather than initials: `hukou`, `dibao`, `shenfenzheng` (not `sfz`, `hz`)."""
+    syllables = textproc.split_pinyin(token)
+    return bool(syllables) and (len(syllables) > 1 or len(token) >= 3)
 
 
 def _segment(units: list[str], lookup, min_len: int = 1) -> list[str] | None:
