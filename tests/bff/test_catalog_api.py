@@ -140,7 +140,8 @@ def test_catalogue_answers_are_public_and_revalidate_with_304(client):
     [
         ("/v1/items/search", {}, 422, "validation_failed"),
         ("/v1/items/search", {"q": ""}, 422, "validation_failed"),
-        ("/v1/items/search", {"q": "   "}, 400, "invalid_query"),
+        ("/v1/items/search", {"q": "   "}, 422, "validation_failed"),  # empty = not given, q is required
+        ("/v1/items/search", {"q": "？！"}, 400, "invalid_query"),
         ("/v1/items/search", {"q": "证" * 51}, 422, "validation_failed"),
         ("/v1/items/search", {"q": "证", "page": 0}, 422, "validation_failed"),
         ("/v1/items/search", {"q": "证", "page": "abc"}, 422, "validation_failed"),
