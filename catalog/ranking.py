@@ -15,7 +15,7 @@ popularity only breaks ties (±15 %), and cannot lift an item over one that matc
 distinctive term: coverage is squared. contained: every Han piece of the query occurs verbatim
 in one of the item's names. BM25 is damped (¼ power): between items matching equally well its
 differences are mostly field-length noise. Elder mode (长辈版) multiplies items the reference
-data marks `elder_relevant` by 1.3: 补贴 gives 高龄津贴 before 育儿补贴 to a 70-year-old.
+data marks `elder_relevant` by 1.6: 补贴 gives 高龄津贴 before 育儿补贴 to a 70-year-old.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from catalog.understanding import THEME, WEAK
 TIER_EXACT_NAME, TIER_EXACT_PHRASE = 2, 1
 EXACT, RELAXED, NONE = "exact", "relaxed", "none"
 _POPULARITY_SPAN = 0.3      # hot 0 → 0.85, hot 100 → 1.15
-_CONTAINED, _ELDER_BOOST = 1.1, 1.3
+_CONTAINED, _ELDER_BOOST = 1.1, 1.6
 _KEEP_SHARE, _KEEP_MIN = 0.5, 0.15
 _FULL = 0.99
 _MIN_BM25 = 0.5  # an item required through its terms but missed by every text clause

@@ -29,6 +29,8 @@ FILLERS = frozenset("""
 _FILLER_PREFIXES = ("想", "要", "去", "我", "给", "帮")
 # Colloquial pairs jieba splits but that must survive filler removal (丢 + 了 = 丢了 → 补领).
 _KEEP_PAIRS = frozenset({"丢了", "掉了", "坏了", "没了", "到了", "满了", "过了"})
+# Negation keeps the word it negates (不给工资 must not become 不 … 工资).
+NEGATIONS = frozenset({"不", "没", "没有", "未", "无", "别", "不能", "不会", "不用"})
 _MAX_CORRECTIONS = 2
 _INITIAL_CHOICES = 3
 _SINGLE_CHAR_WEIGHT = 0.5
@@ -166,7 +168,8 @@ def _strip_fillers(run: str, vocab: Vocabulary) -> list[str]:
         if pair in _KEEP_PAIRS:
             tokens[n + 1] = pair
             continue
-        if token in FILLERS:
+        negated = n > 0 and tokens[n - 1] in NEGATIONS
+        if token in FILLERS and not negated:
             if current:
                 pieces.append(current)
             current = ""
