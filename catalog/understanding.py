@@ -349,10 +349,27 @@ def _han_terms(piece: str, original: str | None, vocab: Vocabulary) -> list[Term
             themes = 0
             for alternative in alternatives:
                 themes |= vocab.theme_mask(alternative)
-            weight = vocab.idf_of(own or themes) * (_SINGLE_CHAR_WEIGHT if len(part) == 1 else 1.0)
-            if own or themes:
-                terms.append(Term(part, tuple(dict.fromkeys(alternatives)), weight, own, 0, themes & ~own))
+            split = _split_mask(part, vocab) & ~own
+            weight = vocab.idf_of(own | split or themes) * (_SINGLE_CHAR_WEIGHT if len(part) == 1 else 1.0)
+            if own or themes or split:
+                terms.append(Term(part, tuple(dict.fromkeys(alternatives)), weight, own, split, themes & ~own & ~split))
     return terms
+
+
+def _split_mask(word: str, vocab: Vocabulary) -> int:
+    """Items spelling every known part of a compound, apart (建筑施工 → 建筑 … 施工): jieba glues
+    words one item happens to use together, the query may mean them separately."""
+    if len(word) < 4:
+        return 0
+    parts = _known_parts(word, vocab)
+    if len(parts) < 2 or any(len(p) < 2 for p in parts):
+        parts = [w for w in textproc.words(word) if len(w) >= 2 and w != word]
+        if len(parts) < 2:
+            return 0
+    found = -1
+    for part in parts:
+        found &= vocab.mask(part)
+    return max(found, 0)
 
 
 def _join_singles(tokens: list[str], vocab: Vocabulary) -> list[str]:
