@@ -1,7 +1,7 @@
 """Search quality on citizen-style query sets: hit@1, hit@3 and MRR per category, for our search
 and for the SQLite FTS5 trigram baseline over the same catalogue, side by side.
 
-    python -m bench.search_eval /tmp/catalog-index [bench/search_eval.jsonl ...] [--json out.json]
+    python -m bench.search_eval /tmp/catalog-index [bench/search_eval.jsonl ...] [--json out.json] [--misses]
 
 Each line of a set: {"q", "cat", "expect": [acceptable basic codes], "region"?, "mode"?}; mode
 `elder` searches as the 长辈版 does, `suggest` asks the completions instead of search. A query
@@ -26,6 +26,8 @@ from bench.fts_baseline import FtsBaseline  # noqa: E402
 from catalog.service import Catalogue  # noqa: E402
 
 DEFAULT_SETS = (_PROJECT_ROOT / "bench" / "search_eval.jsonl",)
+# search_holdout.jsonl was written after tuning on search_eval.jsonl (see bench/results/)
+ALL_SETS = (*DEFAULT_SETS, _PROJECT_ROOT / "bench" / "search_holdout.jsonl")
 TOP = 10
 
 

@@ -13,13 +13,20 @@ from typing import Any
 import tantivy
 
 from catalog import schema, textproc
-from catalog.generator import CANONICAL, Entry, generate, plan_scope
 from catalog.errors import IndexUnavailable
-from catalog.index import BuildPaths, build_paths, current_build_id, directory_bytes, new_build, publish
+from catalog.generator import CANONICAL, Entry, generate, plan_scope
+from catalog.index import (
+    BuildPaths,
+    build_paths,
+    current_build_id,
+    directory_bytes,
+    new_build,
+    publish,
+)
 from catalog.model import DATA_FILES, PACKAGED_DATA, BasicItem, ReferenceData
+from catalog.ranking import item_filters
 from catalog.synonyms import colloquial_phrases
 from catalog.vocabulary import VOCABULARY_FILE, write_vocabulary
-from catalog.ranking import item_filters
 
 _WRITER_HEAP = 1_500_000_000  # one indexing thread, one segment: keeps insertion (region) order
 # Bump when the schema, the generator or the text analysis changes: `ensure_index` then rebuilds.

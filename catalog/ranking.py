@@ -23,9 +23,9 @@ from typing import NamedTuple
 
 from tantivy import DocAddress
 
+from catalog import schema as f
 from catalog import textproc
 from catalog.model import BasicItem, ReferenceData
-from catalog import schema as f
 from catalog.query import AnalysedQuery
 from catalog.synonyms import SynonymTable
 from catalog.understanding import THEME, WEAK

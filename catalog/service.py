@@ -14,13 +14,27 @@ from typing import Any
 from catalog import query as query_analysis
 from catalog import schema as f
 from catalog import textproc
-from catalog.errors import IndexUnavailable, InvalidPagination, InvalidQuery, ItemNotFound, UnknownFilterValue
+from catalog.errors import (
+    IndexUnavailable,
+    InvalidPagination,
+    InvalidQuery,
+    ItemNotFound,
+    UnknownFilterValue,
+)
 from catalog.generator import CANONICAL
 from catalog.index import OpenedBuild, current_build_id, open_build
 from catalog.model import BasicItem, ReferenceData
 from catalog.regions import COUNTY, PROVINCE, RegionTree
-from catalog.results import (HandleItem, ItemDetail, ItemSummary, SearchResult, Suggestion,
-                             ThemeDetail, ThemeRef, ThemeSummary)
+from catalog.results import (
+    HandleItem,
+    ItemDetail,
+    ItemSummary,
+    SearchResult,
+    Suggestion,
+    ThemeDetail,
+    ThemeRef,
+    ThemeSummary,
+)
 from catalog.search import SearchEngine, display_name
 from catalog.suggest import Suggester
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from catalog import textproc
 from catalog.synonyms import expansions
+from catalog.typos import correct, join_singles, support
 from catalog.vocabulary import Vocabulary
 
 # Whole jieba tokens that only carry the asking, never the need. Kept short on purpose: a word
@@ -31,11 +32,9 @@ _FILLER_PREFIXES = ("想", "要", "去", "我", "给", "帮")
 _KEEP_PAIRS = frozenset({"丢了", "掉了", "坏了", "没了", "到了", "满了", "过了"})
 # Negation keeps the word it negates (不给工资 must not become 不 … 工资).
 NEGATIONS = frozenset({"不", "没", "没有", "未", "无", "别", "不能", "不会", "不用"})
-_MAX_CORRECTIONS = 2
 _INITIAL_CHOICES = 3
 _SINGLE_CHAR_WEIGHT = 0.5
 WEAK, THEME = 0.6, 0.5  # credit for a less likely reading / a match through a 一件事 only
-_CORRECTION_CACHE = 20_000
 
 
 @dataclass(frozen=True)
@@ -185,87 +184,6 @@ def _strip_fillers(run: str, vocab: Vocabulary) -> list[str]:
     return pieces
 
 
-# -- typo correction ---------------------------------------------------------------------------
-
-
-def _support(text: str, vocab: Vocabulary) -> float:
-    """How much of `text` reads like catalogue text: its known trigrams and bigrams."""
-    tri = sum(text[i:i + 3] in vocab.trigrams for i in range(len(text) - 2))
-    bi = sum(text[i:i + 2] in vocab.bigrams for i in range(len(text) - 1))
-    return tri + 0.5 * bi
-
-
-def correct(piece: str, vocab: Vocabulary) -> str:
-    """Replace up to two characters by homophones (the usual pinyin-keyboard slip) when that
-    turns unknown n-grams into catalogue ones: 公基金 → 公积金, 结昏 → 结婚, 居住正 → 居住证.
-    A piece the catalogue already spells (or that no homophone improves) is returned as is.
-    Memoised per build (a pure function of the piece)."""
-    cache = vocab.corrections
-    found = cache.get(piece)
-    if found is None:
-        found = _correct(piece, vocab)
-        if len(cache) < _CORRECTION_CACHE:
-            cache[piece] = found
-    return found
-
-
-def _correct(piece: str, vocab: Vocabulary) -> str:
-    if len(piece) < 2 or vocab.known(piece):
-        return piece
-    current, score = piece, _fit(piece, vocab)
-    for _ in range(_MAX_CORRECTIONS):
-        best = (score, current)
-        for i, char in enumerate(current):
-            if not _suspect(current, i, vocab):
-                continue
-            for masked in _masks(current, i):
-                for candidate in vocab.homophones_in(masked, char):
-                    changed = current[:i] + candidate + current[i + 1:]
-                    if _support(changed, vocab) <= score[1]:
-                        continue  # no new catalogue n-gram: cannot be the fix (cheap check first)
-                    fit = _fit(changed, vocab)
-                    better = fit[0] > score[0] or (fit[0] == score[0] and fit[1] - score[1] >= 1.0)
-                    if better and fit > best[0]:
-                        best = (fit, changed)
-        if best[1] == current:
-            break
-        score, current = best
-    return current
-
-
-def _fit(text: str, vocab: Vocabulary) -> tuple[int, float]:
-    """(characters inside words the catalogue uses, catalogue n-grams): a correction must make
-    more of the piece into catalogue words, or as many but clearly more catalogue n-grams
-    (养老金人证 → 养老金认证: 人证 is a word too, but 金认证 is the catalogue's trigram)."""
-    words = _join_singles(textproc.cut(text), vocab)
-    return sum(len(w) for w in words if len(w) > 1 and vocab.known(w)), _support(text, vocab)
-
-
-def _suspect(text: str, i: int, vocab: Vocabulary) -> bool:
-    """A character is worth replacing only if some n-gram around it is not catalogue text."""
-    if len(text) == 2:
-        return text not in vocab.bigrams
-    windows = [text[s:s + 3] for s in range(max(0, i - 2), min(i, len(text) - 3) + 1)]
-    return any(w not in vocab.trigrams for w in windows)
-
-
-def _masks(text: str, i: int) -> list[str]:
-    """The catalogue n-grams position `i` could complete: inside, starting or ending a trigram,
-    and the bigrams on either side."""
-    masks = []
-    if 0 < i < len(text) - 1:
-        masks.append(text[i - 1] + "?" + text[i + 1])
-    if i + 2 < len(text):
-        masks.append("?" + text[i + 1:i + 3])
-    if i >= 2:
-        masks.append(text[i - 2:i] + "?")
-    if i + 1 < len(text):
-        masks.append("?" + text[i + 1])
-    if i > 0:
-        masks.append(text[i - 1] + "?")
-    return masks
-
-
 # -- Latin ---------------------------------------------------------------------------------------
 
 
@@ -290,7 +208,7 @@ def resolve_latin(token: str, vocab: Vocabulary, around: tuple[str, str] = ("", 
 
     def fit(word: str) -> tuple[float, int]:
         joined = before[-2:] + word + after[:2]
-        return (_support(joined, vocab) - _support(word, vocab), vocab.df(word))
+        return (support(joined, vocab) - support(word, vocab), vocab.df(word))
 
     return sorted(options, key=fit, reverse=True)[:_INITIAL_CHOICES]
 
@@ -328,7 +246,7 @@ def _han_terms(piece: str, original: str | None, vocab: Vocabulary) -> list[Term
     turn into 度 and match 年度报告)."""
     terms = []
     position = 0
-    for word in _join_singles(textproc.cut(piece), vocab):
+    for word in join_singles(textproc.cut(piece), vocab, FILLERS):
         start, position = position, position + len(word)
         if word in FILLERS:
             continue
@@ -370,17 +288,6 @@ def _split_mask(word: str, vocab: Vocabulary) -> int:
     for part in parts:
         found &= vocab.mask(part)
     return max(found, 0)
-
-
-def _join_singles(tokens: list[str], vocab: Vocabulary) -> list[str]:
-    out: list[str] = []
-    for token in tokens:
-        if out and (len(token) == 1 or len(out[-1]) == 1) and token not in FILLERS \
-                and out[-1] not in FILLERS and vocab.known(out[-1] + token) and len(out[-1] + token) <= 4:
-            out[-1] += token
-        else:
-            out.append(token)
-    return out
 
 
 def _known_parts(word: str, vocab: Vocabulary) -> list[str]:
