@@ -182,3 +182,14 @@ def test_suggest_without_region_uses_official_wording(cat, ref):
 def test_suggest_tops_up_from_search(cat):
     found = cat.suggest("公积金提")
     assert found and {s.kind for s in found} & {"search", "alias", "name", "short_name"}
+
+
+def test_no_empty_page_for_a_known_need_wrapped_in_chatter(cat, ref):
+    """Every item's short name, asked chattily, still finds something, and mostly that item."""
+    wraps = ("我想{}", "请问{}在哪里办", "{}需要什么材料", "想问下{}怎么办")
+    found = 0
+    for n, item in enumerate(ref.items):
+        result = cat.search(wraps[n % len(wraps)].format(item.short_name), page_size=3)
+        assert result.items, item.short_name
+        found += item.basic_code in {hit.basic_code for hit in result.items}
+    assert found / len(ref.items) >= 0.97
