@@ -5,6 +5,8 @@ from __future__ import annotations
 from catalog import textproc
 from catalog.vocabulary import Vocabulary
 
+# Function characters are never the slip worth fixing (上个 must not become 上岗, 想 not 线).
+_NEVER_CORRECTED = frozenset("个想要去了的我你他她给在是有和把也都就还再又吗呢啊吧呀")
 _MAX_CORRECTIONS = 2
 _CORRECTION_CACHE = 20_000
 
@@ -37,13 +39,15 @@ def _correct(piece: str, vocab: Vocabulary) -> str:
     for _ in range(_MAX_CORRECTIONS):
         best = (score, current)
         for i, char in enumerate(current):
-            if not _suspect(current, i, vocab):
+            if char in _NEVER_CORRECTED or not _suspect(current, i, vocab):
                 continue
             for masked in _masks(current, i):
                 for candidate in vocab.homophones_in(masked, char):
                     changed = current[:i] + candidate + current[i + 1:]
-                    if support(changed, vocab) <= score[1]:
-                        continue  # no new catalogue n-gram: cannot be the fix (cheap check first)
+                    if support(changed, vocab) <= score[1] or not _in_word(changed, i, vocab):
+                        # no new catalogue n-gram, or the new character is in no catalogue word
+                        # (开家 → 开加 only echoes 开加油站): cannot be the fix
+                        continue
                     fit = _fit(changed, vocab)
                     better = fit[0] > score[0] or (fit[0] == score[0] and fit[1] - score[1] >= 1.0)
                     if better and fit > best[0]:
@@ -52,6 +56,15 @@ def _correct(piece: str, vocab: Vocabulary) -> str:
             break
         score, current = best
     return current
+
+
+def _in_word(text: str, i: int, vocab: Vocabulary) -> bool:
+    """Position `i` lies inside a word the catalogue's own text is segmented into."""
+    for length in range(2, 6):
+        for start in range(max(0, i - length + 1), min(i, len(text) - length) + 1):
+            if vocab.is_word(text[start:start + length]):
+                return True
+    return False
 
 
 def _fit(text: str, vocab: Vocabulary) -> tuple[int, float]:

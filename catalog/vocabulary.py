@@ -130,6 +130,7 @@ class Vocabulary:
                 self._masked[gram[:pos] + "?" + gram[pos + 1:]].add(gram[pos])
         built = built or {}
         self._chars: dict[str, list[str]] = built.get("chars", {})  # type: ignore[assignment]
+        self._words = frozenset(built.get("words", {}))  # type: ignore[arg-type]
         self.by_pinyin: dict[str, list[str]] = defaultdict(list)
         self.by_initials: dict[str, list[str]] = defaultdict(list)
         for word, spelled in built.get("words", {}).items():  # type: ignore[union-attr]
@@ -189,6 +190,10 @@ class Vocabulary:
 
     def known(self, term: str) -> bool:
         return self.df(term) > 0
+
+    def is_word(self, text: str) -> bool:
+        """A word (jieba, two or more characters) of the catalogue's own text."""
+        return text in self._words
 
     def words_for_pinyin(self, spelled: str) -> list[str]:
         return self._most_used(self.by_pinyin, spelled)

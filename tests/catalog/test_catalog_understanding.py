@@ -72,6 +72,11 @@ def test_real_words_are_not_corrected(vocab, query):
     assert result.did_you_mean is None and result.understood == query
 
 
+@pytest.mark.parametrize("query", ["我想给我家孩子上个户口", "家里暖气不热想投诉", "想开家药房卖药"])
+def test_chatty_words_are_not_turned_into_catalogue_words(vocab, query):
+    assert understood(query, vocab).did_you_mean is None  # not 上岗, 热线, 开加(油站)
+
+
 def test_the_rare_word_weighs_more(vocab):
     weights = {t.text: t.weight for t in understood("药店经营许可", vocab).terms}
     assert weights["药店"] > weights["许可"]
