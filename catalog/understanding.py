@@ -11,6 +11,7 @@ phrase is compared with. Negation (不, 没, 无) is kept: it is never a filler.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from catalog import textproc
@@ -84,7 +85,7 @@ class Understanding:
 
 def understand(text: str, vocab: Vocabulary) -> Understanding:
     """`text` is normalised and simplified (`textproc.normalize_query`)."""
-    segments = _segments(_join_spaced_pinyin(text))
+    segments = _segments(_join_spaced_pinyin(arabic_numerals(text)))
     cleaned: list[tuple[str, str]] = []   # ("han" | "latin", text), in query order
     corrected_any = False
     for kind, value in segments:
@@ -128,6 +129,39 @@ def understand(text: str, vocab: Vocabulary) -> Understanding:
         terms=tuple(_merge(terms)), exact_forms=tuple(f for f in forms if f), understood=understood,
         did_you_mean=understood if corrected_any else None, only_fillers=only_fillers,
     )
+
+
+_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000}
+_HAN_NUMBER = re.compile(r"[零一二两三四五六七八九十百千]+")
+
+
+def arabic_numerals(text: str) -> str:
+    """Numbers written in characters as the catalogue writes them, in digits: 八十多 → 80多,
+    七十岁 → 70岁, 扣满十二分 → 扣满12分. Only compound numbers (with 十/百/千) or ages (…岁), so
+    一件事, 二手房, 三孩 stay as they are."""
+    def convert(match: re.Match[str]) -> str:
+        run = match.group()
+        after = text[match.end():match.end() + 2]
+        if not any(u in run for u in _UNITS) and not after.startswith(("岁", "周岁")):
+            return run
+        value = _han_number(run)
+        return str(value) if value is not None else run
+    return _HAN_NUMBER.sub(convert, text)
+
+
+def _han_number(run: str) -> int | None:
+    total, digit = 0, None
+    for ch in run:
+        if ch in _DIGITS:
+            if digit is not None and not any(u in run for u in _UNITS):
+                digit = digit * 10 + _DIGITS[ch]  # 六五岁 → 65
+            else:
+                digit = _DIGITS[ch]
+        else:
+            total += (1 if digit is None else digit) * _UNITS[ch]
+            digit = None
+    return total + (digit or 0)
 
 
 # -- segments ----------------------------------------------------------------------------------

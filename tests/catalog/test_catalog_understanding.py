@@ -50,6 +50,13 @@ def test_latin_runs_resolve_to_catalogue_words(vocab, query, meaning):
     assert understood(query, vocab).understood == meaning
 
 
+@pytest.mark.parametrize("typed, digits", [("七十岁驾照", "70岁驾照"), ("扣满十二分", "扣满12分"), ("一件事", "一件事"),
+                                           ("二手房", "二手房")])
+def test_numbers_in_characters_read_as_the_catalogue_writes_them(typed, digits):
+    from catalog.understanding import arabic_numerals
+    assert arabic_numerals(typed) == digits
+
+
 def test_codes_stay_literal_and_match_the_items_carrying_them(vocab, ref):
     terms = {t.text: t for t in understood("4050人员补贴", vocab).terms}
     assert terms["4050"].latin == "4050"
@@ -93,6 +100,7 @@ def test_only_question_words(vocab):
 @pytest.mark.parametrize("query, expected", [
     ("想和对象去领证", "B0070"), ("和邻居有矛盾找人调解", "B0210"), ("开车被拍了交罚款", "B0067"),
     ("想开家药房卖药", "B0240"), ("护照过期了怎么办", "B0033"), ("身份证丢了怎么办", "B0003"),
+    ("奶奶八十多了能领什么补贴", "B0083"),
 ])
 def test_chatty_queries_find_the_need(cat, query, expected):
     assert expected in top(cat, query, 3)
