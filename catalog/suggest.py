@@ -19,7 +19,7 @@ from catalog.results import Suggestion
 
 # names before colloquial phrases before pinyin; a match at the start of a key before one inside
 _KIND_RANK = {"name": 0, "local_name": 0, "short_name": 0, "alias": 1, "pinyin": 2, "initials": 2}
-_MIN_INITIALS_INFIX = 3  # two initials inside a name match far too much (`hz`, `sb`)
+_MIN_INFIX_LATIN = 3  # two letters inside a name match far too much (`hz`, `sh`)
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,13 @@ class Suggester:
             latin += _spelled_keys(variant.local_name, lexicon.get(variant.local_name, []),
                                    variant.basic_code, variant.local_name, kind_prefix="local_")
         keys.sort(key=lambda k: k.key)
-        latin.sort(key=lambda k: k.key)
         self._keys, self._sorted = keys, [k.key for k in keys]
-        self._latin, self._latin_sorted = latin, [k.key for k in latin]
+        # spellings from the start of a name, and from inner syllables (searched only when the
+        # start ones do not fill the list and enough was typed: `sh` inside names is noise)
+        starts = sorted((k for k in latin if k.start), key=lambda k: k.key)
+        inner = sorted((k for k in latin if not k.start), key=lambda k: k.key)
+        self._latin_start, self._latin_start_sorted = starts, [k.key for k in starts]
+        self._latin_inner, self._latin_inner_sorted = inner, [k.key for k in inner]
         # infix candidates by character, so "身份" scans dozens of keys, not thousands
         self._containing: dict[str, list[_Key]] = {}
         for key in keys:
@@ -66,9 +70,9 @@ class Suggester:
         infixed = [k for k in self._containing.get(typed[:1], []) if typed in k.key[1:]]
         groups = [prefixed, infixed]
         if typed.isascii() and typed.isalpha():
-            spelled = [k for k in _with_prefix(self._latin, self._latin_sorted, typed)
-                       if k.start or k.kind != "initials" or len(typed) >= _MIN_INITIALS_INFIX]
-            groups += [[k for k in spelled if k.start], [k for k in spelled if not k.start]]
+            groups.append(_with_prefix(self._latin_start, self._latin_start_sorted, typed))
+            if len(typed) >= _MIN_INFIX_LATIN and len({k.basic_code for g in groups for k in g}) < limit:
+                groups.append(_with_prefix(self._latin_inner, self._latin_inner_sorted, typed))
         chosen: dict[str, Suggestion] = {}
         for group in groups:
             for key in sorted(group, key=lambda k: (_KIND_RANK[_public(k.kind)],
