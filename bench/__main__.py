@@ -19,6 +19,17 @@ def _print_section(title: str, figures: dict) -> None:
     sys.stdout.flush()
 
 
+def print_search_quality(index_dir) -> None:
+    """hit@1 / hit@3 / MRR per category on our query sets, ours beside SQLite FTS5 trigram."""
+    from bench import search_eval
+
+    report = search_eval.run(index_dir, search_eval.ALL_SETS)
+    for name, result in report.items():
+        print(f"\n== search quality: {name} (ours | SQLite FTS5 trigram over the same catalogue) ==")
+        print(result["table"])
+    sys.stdout.flush()
+
+
 def main() -> None:
     from bench import catalog_bench, http_auth, http_home, http_search, push_bench
     from bench.stack import running_stack
@@ -27,6 +38,7 @@ def main() -> None:
     index_dir = BENCH_DIR / "index"
     _print_section("catalogue index build (scale 1.0)", catalog_bench.ensure_full_index(index_dir))
     _print_section("search in-process", catalog_bench.run_inprocess(index_dir))
+    print_search_quality(index_dir)
 
     with running_stack(index_dir=index_dir, work_dir=BENCH_DIR) as stack:
         _print_section("search over HTTP (gunicorn 2 workers x 4 threads)", http_search.run(stack.api_base, stack.api_process))

@@ -33,6 +33,8 @@ QUERIES = (
     # pinyin, initials, typos, traditional, mixed
     "shenfenzheng", "gongjijin", "sfz", "gjj", "ydjy", "身份正", "公积今提取", "結婚登記",
     "身份證", "辦sfz", "12345热线", "社保卡", "护照", "营业执照",
+    # how citizens ask (issue 12): chatty, question words, spaced pinyin, typos next to a word
+    "想和对象去领证", "营业执照到期了怎么办", "jie hun deng ji", "公基金提取", "药店经营许可", "jhz丢了",
 )
 REGIONS = (None, "150203", "150702", "150100", "152502", "150821")
 FILTERS: tuple[dict[str, Any], ...] = (

@@ -13,15 +13,24 @@ from typing import Any
 import tantivy
 
 from catalog import schema, textproc
-from catalog.generator import CANONICAL, Entry, generate, plan_scope
 from catalog.errors import IndexUnavailable
-from catalog.index import BuildPaths, build_paths, current_build_id, directory_bytes, new_build, publish
+from catalog.generator import CANONICAL, Entry, generate, plan_scope
+from catalog.index import (
+    BuildPaths,
+    build_paths,
+    current_build_id,
+    directory_bytes,
+    new_build,
+    publish,
+)
 from catalog.model import DATA_FILES, PACKAGED_DATA, BasicItem, ReferenceData
+from catalog.ranking import item_filters
 from catalog.synonyms import colloquial_phrases
+from catalog.vocabulary import VOCABULARY_FILE, write_vocabulary
 
 _WRITER_HEAP = 1_500_000_000  # one indexing thread, one segment: keeps insertion (region) order
 # Bump when the schema, the generator or the text analysis changes: `ensure_index` then rebuilds.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: vocabulary.json (word pinyin, character readings) for query understanding
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ def build_index(out_dir: str | Path, *, scale: float = 1.0,
             shutil.copyfile(Path(data_dir) / name, build.data_dir / name)
         entries, searchable = _write_index(build, ref, scale)
         build.lexicon_file.write_text(json.dumps(_lexicon(ref), ensure_ascii=False), encoding="utf-8")
+        write_vocabulary(build.root / VOCABULARY_FILE, ref)
         meta = {
             "build_id": build.build_id, "format": INDEX_FORMAT, "scale": scale,
             "data_sha256": _fingerprint(data_dir), "entries": entries,
@@ -130,9 +140,7 @@ def _document(ref: ReferenceData, entry: Entry) -> tantivy.Document:
 
 
 def _filter_values(item: BasicItem) -> dict[str, tuple[str, ...]]:
-    return {schema.DEPARTMENT: (item.department,), schema.ITEM_TYPE: (item.item_type,),
-            schema.AUDIENCE: item.audience, schema.THEME: item.themes,
-            schema.ONLINE_DEPTH: (str(item.online_depth),)}
+    return item_filters(item)
 
 
 def _texts(ref: ReferenceData, item: BasicItem, entry: Entry) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -4,6 +4,7 @@
     <root>/builds/<build_id>/data/        the reference JSON the build used
     <root>/builds/<build_id>/meta.json    build id, scale, entry count
     <root>/builds/<build_id>/lexicon.json pinyin of display names and aliases
+    <root>/builds/<build_id>/vocabulary.json word pinyin and character readings (query understanding)
     <root>/current -> builds/<build_id>   swapped with one rename(2)
 
 A build is written completely before `current` is repointed, so readers see
@@ -26,6 +27,7 @@ import tantivy
 
 from catalog.errors import IndexUnavailable
 from catalog.model import ReferenceData
+from catalog.vocabulary import Vocabulary
 
 CURRENT = "current"
 BUILDS = "builds"
@@ -95,6 +97,7 @@ class OpenedBuild:
     meta: dict[str, Any]
     lexicon: dict[str, list[str]]
     ref: ReferenceData
+    vocabulary: Vocabulary
     index: tantivy.Index
     searcher: tantivy.Searcher
 
@@ -103,11 +106,13 @@ def open_build(index_root: Path, build_id: str) -> OpenedBuild:
     paths = build_paths(index_root, build_id)
     index = tantivy.Index.open(str(paths.tantivy_dir))
     index.config_reader(reload_policy="Manual")  # immutable build: no file watcher thread
+    ref = ReferenceData.load(paths.data_dir)
     return OpenedBuild(
         build_id=build_id,
         meta=json.loads(paths.meta_file.read_text(encoding="utf-8")),
         lexicon=json.loads(paths.lexicon_file.read_text(encoding="utf-8")),
-        ref=ReferenceData.load(paths.data_dir),
+        ref=ref,
+        vocabulary=Vocabulary.load(ref, paths.root),
         index=index,
         # The build is immutable, so one searcher serves every query.
         searcher=index.searcher(),

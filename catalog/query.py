@@ -5,7 +5,9 @@ Chinese string into a phrase query. Instead each Han run contributes its
 character bigrams, jieba words, the whole run (also fuzzily, for one-character
 typos: 身份正 → 身份证) and colloquial expansions; each Latin run is tried as
 a literal alias token, pinyin initials and full pinyin. All are SHOULD clauses
-with per-field boosts; ranking refinements happen in `search.py`.
+with per-field boosts; ranking refinements happen in `search.py`. What the
+query means (fillers out, typos fixed, Latin resolved) comes from
+`understanding.py` first.
 """
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from tantivy import Occur, Query
 from catalog import schema as f
 from catalog import textproc
 from catalog.errors import InvalidQuery
-from catalog.synonyms import colloquial_matches, expansions
+from catalog.synonyms import expansions
+from catalog.understanding import Understanding, understand
+from catalog.vocabulary import Vocabulary
 
 MAX_QUERY_CHARS = 50
 _MIN_FUZZY_HAN, _MIN_FUZZY_LATIN = 3, 6
@@ -34,15 +38,16 @@ _BOOST_PINYIN_EXTRA, _BOOST_PINYIN_EXTRA_BIGRAM = 1.0, 0.3
 @dataclass(frozen=True)
 class AnalysedQuery:
     text: str                                   # normalised, simplified
-    compact: str                                # searchable characters only
-    han_runs: tuple[str, ...]
-    phrase_runs: tuple[str, ...]                # Han runs of two or more characters
+    compact: str                                # searchable characters only, as typed
+    han_runs: tuple[str, ...]                   # Han pieces as understood (fillers out, typos fixed)
+    phrase_runs: tuple[str, ...]                # pieces and resolved words of two or more characters
     latin_runs: tuple[str, ...]
-    gram_variants: tuple[frozenset[str], ...]   # query grams, and with colloquial words replaced
+    understanding: Understanding
     highlight_terms: tuple[str, ...]            # Han strings to mark in names
 
 
-def analyse(raw: object) -> AnalysedQuery:
+def check(raw: object) -> str:
+    """The normalised query, or InvalidQuery for what cannot be searched at all."""
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidQuery("请输入搜索内容", details={"q": raw})
     trimmed = raw.strip()
@@ -50,22 +55,21 @@ def analyse(raw: object) -> AnalysedQuery:
         raise InvalidQuery(f"搜索内容不能超过{MAX_QUERY_CHARS}个字符",
                            details={"max_length": MAX_QUERY_CHARS, "length": len(trimmed)})
     text = textproc.normalize_query(trimmed)
-    runs = textproc.runs(text)
-    if not runs:
+    if not textproc.runs(text):
         raise InvalidQuery("搜索内容没有可检索的文字", details={"q": raw})
-    han = tuple(r.text for r in runs if r.is_han)
-    latin = tuple(r.text for r in runs if not r.is_han)
-    variants = [frozenset(g for run in han for g in textproc.char_grams(run))]
-    for run in han:
-        for colloquial, officials in colloquial_matches(run):
-            for official in officials:
-                rewritten = [r.replace(colloquial, official) if r == run else r for r in han]
-                variants.append(frozenset(g for r in rewritten for g in textproc.char_grams(r)))
+    return text
+
+
+def analyse(raw: object, vocab: Vocabulary) -> AnalysedQuery:
+    text = check(raw)
+    understood = understand(text, vocab)
+    han = understood.pieces
+    phrases = [run for run in han if len(run) > 1] + [w for w in understood.resolved if len(w) > 1]
+    marked = [*han, *understood.resolved]
     return AnalysedQuery(
-        text=text, compact="".join(r.text for r in runs), han_runs=han,
-        phrase_runs=tuple(run for run in han if len(run) > 1), latin_runs=latin,
-        gram_variants=tuple(variants),
-        highlight_terms=tuple(dict.fromkeys(g for run in han for g in textproc.char_grams(run))),
+        text=text, compact="".join(r.text for r in textproc.runs(text)), han_runs=han,
+        phrase_runs=tuple(dict.fromkeys(phrases)), latin_runs=understood.latin, understanding=understood,
+        highlight_terms=tuple(dict.fromkeys(g for run in marked for g in textproc.char_grams(run))),
     )
 
 
@@ -73,17 +77,32 @@ class QueryBuilder:
     def __init__(self, index_schema: tantivy.Schema) -> None:
         self._schema = index_schema
 
-    def text_query(self, query: AnalysedQuery) -> Query:
+    def text_query(self, query: AnalysedQuery, *, fuzzy: bool = True) -> Query:
+        """Every way the query can reach an item, as SHOULD clauses: the understood Han pieces,
+        the Latin runs as typed, and the Han words terms resolve or expand to (办yyzz also
+        asks for 营业执照, 药房 for 药店). How well each item matches is judged by the ranker.
+        `fuzzy` False when the items are already chosen and the clauses only score them:
+        fuzzy automata are the costliest clauses and add nothing to a score then."""
         clauses: list[Query] = []
         for run in query.han_runs:
-            clauses += self._han_clauses(run)
+            clauses += self._han_clauses(run, fuzzy)
         for run in query.latin_runs:
-            clauses += self._latin_clauses(run)
+            clauses += self._latin_clauses(run, fuzzy)
+        extra = {alt for term in query.understanding.terms for alt in term.alternatives[1:]
+                 if not alt.isascii()} - set(query.han_runs)
+        for word in sorted(extra):
+            clauses.append(self._term(f.TITLE_WORDS, word, _BOOST_EXPANSION_WORD))
+            clauses.append(self._term(f.EXTRA_WORDS, word, _BOOST_EXPANSION_WORD / 2))
+            for gram in textproc.char_grams(word):
+                clauses.append(self._term(f.TITLE_GRAMS, gram, _BOOST_EXPANSION_GRAM))
         return Query.boolean_query([(Occur.Should, c) for c in clauses])
 
-    def filtered(self, text: Query, filters: dict[str, str]) -> Query:
-        """`text` restricted by exact-valued fields; filters add no score."""
+    def filtered(self, text: Query, filters: dict[str, str], scoring: Query | None = None) -> Query:
+        """`text` restricted by exact-valued fields; filters add no score. `scoring`, when
+        given, only scores what the rest requires (it is optional)."""
         subqueries = [(Occur.Must, text)]
+        if scoring is not None:
+            subqueries.append((Occur.Should, scoring))
         for field, value in filters.items():
             subqueries.append((Occur.Must, Query.const_score_query(self.raw_term(field, value), 0.0)))
         return Query.boolean_query(subqueries)
@@ -105,7 +124,7 @@ class QueryBuilder:
     def _fuzzy(self, field: str, token: str, boost: float) -> Query:
         return Query.boost_query(Query.fuzzy_term_query(self._schema, field, token, distance=1), boost)
 
-    def _han_clauses(self, run: str) -> list[Query]:
+    def _han_clauses(self, run: str, fuzzy: bool = True) -> list[Query]:
         clauses = []
         grams = textproc.char_grams(run)
         for gram in grams:
@@ -115,7 +134,7 @@ class QueryBuilder:
         for word in dict.fromkeys([*words, run]):
             clauses.append(self._term(f.TITLE_WORDS, word, _BOOST_TITLE_WORD))
             clauses.append(self._term(f.EXTRA_WORDS, word, _BOOST_EXTRA_WORD))
-        if len(run) >= _MIN_FUZZY_HAN:
+        if fuzzy and len(run) >= _MIN_FUZZY_HAN:
             clauses.append(self._fuzzy(f.TITLE_WORDS, run, _BOOST_TITLE_FUZZY))
             clauses.append(self._fuzzy(f.EXTRA_WORDS, run, _BOOST_EXTRA_FUZZY))
         for official in expansions(run):
@@ -125,7 +144,7 @@ class QueryBuilder:
                 clauses.append(self._term(f.TITLE_GRAMS, gram, _BOOST_EXPANSION_GRAM))
         return clauses
 
-    def _latin_clauses(self, run: str) -> list[Query]:
+    def _latin_clauses(self, run: str, fuzzy: bool = True) -> list[Query]:
         clauses = [self._const(f.TITLE_WORDS, run, _BOOST_LATIN_WORD),
                    self._const(f.EXTRA_WORDS, run, _BOOST_LATIN_WORD / 2)]
         if run.isdigit():
@@ -139,6 +158,6 @@ class QueryBuilder:
                 for bigram in textproc.syllable_bigrams(syllables):
                     clauses.append(self._const(f.PY_BIGRAM, bigram, _BOOST_PINYIN_BIGRAM))
                     clauses.append(self._const(f.PY_EXTRA, bigram, _BOOST_PINYIN_EXTRA_BIGRAM))
-        if len(run) >= _MIN_FUZZY_LATIN:
+        if fuzzy and len(run) >= _MIN_FUZZY_LATIN:
             clauses.append(self._fuzzy(f.PY_FULL, run, _BOOST_PINYIN_FUZZY))
         return clauses

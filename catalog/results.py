@@ -39,6 +39,30 @@ class Facets:
 
 
 @dataclass(frozen=True)
+class ThemeRef:
+    code: str
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HelpLine:
+    name: str
+    phone: str
+    tel: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+HELP_LINE = HelpLine(name="12345政务服务便民热线", phone="12345", tel="tel:12345",
+                     text="没找到要办的事？拨打12345政务服务便民热线，工作人员帮您问清楚、找到办理的地方。")
+
+
+@dataclass(frozen=True)
 class SearchResult:
     query: str
     total: int
@@ -46,18 +70,25 @@ class SearchResult:
     page_size: int
     items: tuple[SearchHit, ...]
     facets: Facets
+    understood: str = ""
+    match: str = "exact"  # exact | relaxed | closest | none
+    did_you_mean: str | None = None
+    themes: tuple[ThemeRef, ...] = ()
+    help: HelpLine | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"query": self.query, "total": self.total, "page": self.page,
                 "page_size": self.page_size, "items": [hit.to_dict() for hit in self.items],
-                "facets": self.facets.to_dict()}
+                "facets": self.facets.to_dict(), "understood": self.understood, "match": self.match,
+                "did_you_mean": self.did_you_mean, "themes": [t.to_dict() for t in self.themes],
+                "help": self.help.to_dict() if self.help else None}
 
 
 @dataclass(frozen=True)
 class Suggestion:
     text: str
     basic_code: str
-    kind: str  # name | short_name | local_name | alias | pinyin | initials
+    kind: str  # name | short_name | local_name | alias | pinyin | initials | search
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,15 +120,6 @@ class HandleItem:
     index: int
     name: str
     implementation_code: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ThemeRef:
-    code: str
-    name: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,31 +1,23 @@
 """Search execution: one tantivy query, grouping to one entry per basic item,
-ranking, facets, highlighting.
+ranking (`ranking.py`), facets, highlighting, and the answer when little or nothing matched.
 
 Region semantics are resolved at index time (`serves`), so a region search is
 the text query AND `serves:<region>`: at most a few thousand entries (one
 implementation per basic item, times its 办理项) can match, all of them are
 collected, grouped by basic item through the `basic_ord` fast field, and
-ranked in Python:
+ranked in Python.
 
-    tier   2 exact name (official, short or the displayed local name)
-           1 exact colloquial phrase (alias / theme alias)
-    score  bm25^¼ × (0.25 + 0.75 × coverage²) × (1.5 if contained) × (0.5 + hot/100)
-
-coverage: share of the query's character bigrams found anywhere in the item's
-text (best over colloquial rewrites). It keeps 残疾人证换领 below 居民身份证换领
-for 身份证换领 although both match the rare bigram 换领, and drops items that
-cover under 30% of a query of three or more bigrams (one stray 申请 or 登记).
-contained: every multi-character Han run of the query occurs verbatim in one of
-the item's names. BM25 is damped (¼ power) because between items matching
-equally well its differences are mostly field-length noise, and popularity is
-the better tie-breaker (身份证 → 居民身份证换领 first).
+A page is never empty while any part of the query names a known need: the
+ranker keeps the items matching most of the query's meaning (`relaxed`), a
+filter that excludes them all yields the closest items without it, and such
+answers carry the matching 一件事 themes and the 12345 help line.
 """
 from __future__ import annotations
 
 import html
 import json
 from collections import Counter
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable
 
 from tantivy import DocAddress, Occur, Query
 
@@ -33,55 +25,13 @@ from catalog import schema as f
 from catalog import textproc
 from catalog.generator import CANONICAL, MAX_HANDLES
 from catalog.index import OpenedBuild
-from catalog.model import BasicItem, ReferenceData
-from catalog.query import AnalysedQuery, QueryBuilder
-from catalog.results import Facets, SearchHit, SearchResult
-from catalog.synonyms import SynonymTable, colloquial_phrases
+from catalog.model import BasicItem
+from catalog.query import AnalysedQuery, QueryBuilder, analyse
+from catalog.ranking import EXACT, NONE, ItemProfiles, Ranked, candidates, rank
+from catalog.results import HELP_LINE, Facets, SearchHit, SearchResult, ThemeRef
 
-_TIER_EXACT_NAME, _TIER_EXACT_PHRASE = 2, 1
-_LONG_QUERY_GRAMS, _MIN_COVERAGE = 3, 0.3
-
-
-class _Group(NamedTuple):
-    ordinal: int
-    address: DocAddress
-    score: float
-    tier: int
-
-
-class _ItemProfiles:
-    """Per-basic-item data the ranker needs, indexed by ordinal."""
-
-    def __init__(self, ref: ReferenceData) -> None:
-        self.popularity = [0.5 + item.hot / 100 for item in ref.items]
-        self.grams: list[frozenset[str]] = []
-        self.names: list[tuple[str, ...]] = []
-        self.official_names: dict[str, set[int]] = {}
-        self.variant_names: dict[str, set[int]] = {}
-        for ordinal, item in enumerate(ref.items):
-            texts = [item.name, item.short_name, item.plain_name, *colloquial_phrases(item, ref),
-                     *item.tags, *ref.variant_names(item.basic_code)]
-            han = [run.text for text in texts for run in textproc.runs(textproc.normalize(text)) if run.is_han]
-            self.grams.append(frozenset(g for run in han for g in (*run, *textproc.char_grams(run))))
-            self.names.append(tuple(textproc.compact(name) for name in
-                                    (item.name, item.short_name, *ref.variant_names(item.basic_code))))
-            for name in (item.name, item.short_name):
-                self.official_names.setdefault(textproc.compact(name), set()).add(ordinal)
-            for name in ref.variant_names(item.basic_code):
-                self.variant_names.setdefault(textproc.compact(name), set()).add(ordinal)
-
-    def coverage(self, ordinal: int, query: AnalysedQuery) -> float:
-        item_grams = self.grams[ordinal]
-        best = 1.0 if not query.han_runs else 0.0
-        for grams in query.gram_variants:
-            if grams:
-                best = max(best, len(grams & item_grams) / len(grams))
-        return best
-
-    def contains(self, ordinal: int, query: AnalysedQuery) -> bool:
-        names = self.names[ordinal]
-        return bool(query.phrase_runs) and all(
-            any(run in name for name in names) for run in query.phrase_runs)
+MAX_THEMES = 3
+CLOSEST = "closest"  # nothing matched within the filters: the closest items without them
 
 
 class SearchEngine:
@@ -89,24 +39,85 @@ class SearchEngine:
         self._searcher = build.searcher
         self._ref = build.ref
         self._lexicon = build.lexicon
+        self.vocabulary = build.vocabulary
         self._queries = QueryBuilder(build.index.schema)
-        self._profiles = _ItemProfiles(build.ref)
-        self._phrases = SynonymTable(build.ref)
+        self._profiles = ItemProfiles(build.ref)
         self._max_hits = len(build.ref.items) * MAX_HANDLES
+        self._hotline = _hotline(build)
+
+    def analyse(self, raw: object) -> AnalysedQuery:
+        return analyse(raw, self.vocabulary)
 
     # -- search ---------------------------------------------------------------
 
     def search(self, query: AnalysedQuery, *, serve_key: str, filters: dict[str, str],
-               page: int, page_size: int) -> SearchResult:
-        tantivy_query = self._queries.filtered(self._queries.text_query(query),
-                                               {f.SERVES: serve_key, **filters})
-        hits = self._searcher.search(tantivy_query, limit=self._max_hits, count=False).hits
-        groups = self._group(hits)
-        ranked = self._rank(groups, query, serve_key)
+               page: int, page_size: int, elder: bool = False) -> SearchResult:
+        ranked, match = self._ranked(query, serve_key, filters, elder)
+        if not ranked and filters:
+            ranked, match = self._ranked(query, serve_key, {}, elder)
+            match = CLOSEST if ranked else NONE
+        if query.understanding.only_fillers and self._hotline is not None:
+            ranked = self._hotline_first(ranked, serve_key)
         start = (page - 1) * page_size
         items = tuple(self._hit(group, query, serve_key) for group in ranked[start:start + page_size])
-        return SearchResult(query=query.text, total=len(ranked), page=page, page_size=page_size,
-                            items=items, facets=self._facets(group.ordinal for group in ranked))
+        understood = query.understanding
+        return SearchResult(
+            query=query.text, total=len(ranked), page=page, page_size=page_size, items=items,
+            facets=self._facets(group.ordinal for group in ranked), understood=understood.understood,
+            match=match, did_you_mean=understood.did_you_mean,
+            themes=self._themes(query, ranked) if match != EXACT else (),
+            help=HELP_LINE if match != EXACT else None)
+
+    def _ranked(self, query: AnalysedQuery, serve_key: str, filters: dict[str, str],
+                elder: bool) -> tuple[list[Ranked], str]:
+        covered: dict[int, float] | None = None
+        if query.understanding.terms and not query.understanding.only_fillers:
+            # Coverage is decided from the vocabulary alone; tantivy is asked only about the
+            # items that can rank (required), its text clauses merely scoring them, so it walks
+            # a few hundred entries rather than the postings of every bigram.
+            covered, _ = candidates(query, self._profiles, self._profiles.allowed(filters))
+            if not covered:
+                return [], NONE
+            codes = [self._ref.items[o].basic_code for o in sorted(covered)]
+            tantivy_query = self._queries.filtered(
+                self._queries.raw_terms(f.BASIC_CODE, codes), {f.SERVES: serve_key, **filters},
+                scoring=self._queries.text_query(query, fuzzy=False))
+        else:
+            tantivy_query = self._queries.filtered(self._queries.text_query(query), {f.SERVES: serve_key, **filters})
+        hits = self._searcher.search(tantivy_query, limit=self._max_hits, count=False).hits
+        return rank(self._group(hits), query, self._profiles, covered=covered, elder=elder,
+                    shows_variant=lambda address: self._shows_variant(address, query, serve_key))
+
+    def _hotline_first(self, ranked: list[Ranked], serve_key: str) -> list[Ranked]:
+        """Nothing but question words (怎么办): the 12345 line is what helps."""
+        entries = self.serving_entries(serve_key, [self._ref.items[self._hotline].basic_code])
+        others = [r for r in ranked if r.ordinal != self._hotline]
+        if not entries:
+            return others
+        address = self._address_of(serve_key, self._hotline)
+        return [Ranked(self._hotline, address, 0.0, 0, 0.0), *others] if address else others
+
+    def _address_of(self, serve_key: str, ordinal: int) -> DocAddress | None:
+        query = Query.boolean_query([
+            (Occur.Must, self._queries.raw_term(f.BASIC_CODE, self._ref.items[ordinal].basic_code)),
+            (Occur.Must, self._queries.raw_term(f.SERVES, serve_key))])
+        hits = self._searcher.search(query, limit=1, count=False).hits
+        return hits[0][1] if hits else None
+
+    def _themes(self, query: AnalysedQuery, ranked: list[Ranked]) -> tuple[ThemeRef, ...]:
+        """一件事 themes whose name or aliases spell a term of the query, then those of the
+        best items."""
+        words = {alt for term in query.understanding.terms for alt in term.alternatives
+                 if len(alt) > 1 and not alt.isascii()}
+        scores: Counter[str] = Counter()
+        for theme in self._ref.themes:
+            text = "|".join((theme.name, *theme.aliases))
+            scores[theme.code] += 3 * sum(word in text for word in words)
+        for position, group in enumerate(ranked[:3]):
+            for code in self._ref.items[group.ordinal].themes:
+                scores[code] += 3 - position
+        chosen = [code for code, score in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])) if score > 0]
+        return tuple(ThemeRef(code=code, name=self._ref.theme(code).name) for code in chosen[:MAX_THEMES])
 
     def _group(self, hits: list[tuple[float, DocAddress]]) -> dict[int, tuple[float, DocAddress]]:
         """Best-scoring entry per basic item; on a tie the first 办理项 (lowest
@@ -120,31 +131,6 @@ class SearchEngine:
                     (current[1].segment_ord, current[1].doc)):
                 best[ordinal] = (score, address)
         return best
-
-    def _rank(self, groups: dict[int, tuple[float, DocAddress]], query: AnalysedQuery,
-              serve_key: str) -> list[_Group]:
-        profiles = self._profiles
-        exact_official = profiles.official_names.get(query.compact, set())
-        exact_variant = profiles.variant_names.get(query.compact, set())
-        exact_phrase = {self._ref.ordinal(code) for code in self._phrases.items_for_phrase(query.compact)}
-        long_query = len(query.gram_variants[0]) >= _LONG_QUERY_GRAMS
-        ranked = []
-        for ordinal, (score, address) in groups.items():
-            coverage = profiles.coverage(ordinal, query)
-            quality = (0.25 + 0.75 * coverage * coverage) * (1.5 if profiles.contains(ordinal, query) else 1.0)
-            blended = score ** 0.25 * quality * profiles.popularity[ordinal]
-            if ordinal in exact_official or (
-                    ordinal in exact_variant and self._shows_variant(address, query, serve_key)):
-                tier = _TIER_EXACT_NAME
-            elif ordinal in exact_phrase:
-                tier = _TIER_EXACT_PHRASE
-            elif long_query and coverage < _MIN_COVERAGE:
-                continue
-            else:
-                tier = 0
-            ranked.append(_Group(ordinal, address, blended, tier))
-        ranked.sort(key=lambda g: (-g.tier, -g.score, g.ordinal))
-        return ranked
 
     def _shows_variant(self, address: DocAddress, query: AnalysedQuery, serve_key: str) -> bool:
         """A local name is an exact match where it is the name shown; without a
@@ -168,7 +154,7 @@ class SearchEngine:
         return Facets(department=_by_count(department), item_type=_by_count(item_type),
                       theme=dict(sorted(theme.items())), online_depth=dict(sorted(depth.items())))
 
-    def _hit(self, group: _Group, query: AnalysedQuery, serve_key: str) -> SearchHit:
+    def _hit(self, group: Ranked, query: AnalysedQuery, serve_key: str) -> SearchHit:
         item = self._ref.items[group.ordinal]
         entry = self.entry(group.address)
         shown = display_name(item, entry, serve_key)
@@ -250,6 +236,14 @@ def highlight(text: str, query: AnalysedQuery, syllables: list[str] | None) -> s
     if open_:
         out.append("</em>")
     return "".join(out)
+
+
+def _hotline(build: OpenedBuild) -> int | None:
+    """The 12345 line's item (the one carrying the token 12345 that most people use)."""
+    ordinals = build.vocabulary.latin_tokens.get("12345", frozenset())
+    if not ordinals:
+        return None
+    return max(ordinals, key=lambda o: (build.ref.items[o].hot, -o))
 
 
 def _by_count(counter: Counter[str]) -> dict[str, int]:

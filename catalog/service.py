@@ -14,19 +14,35 @@ from typing import Any
 from catalog import query as query_analysis
 from catalog import schema as f
 from catalog import textproc
-from catalog.errors import IndexUnavailable, InvalidPagination, ItemNotFound, UnknownFilterValue
+from catalog.errors import (
+    IndexUnavailable,
+    InvalidPagination,
+    InvalidQuery,
+    ItemNotFound,
+    UnknownFilterValue,
+)
 from catalog.generator import CANONICAL
 from catalog.index import OpenedBuild, current_build_id, open_build
 from catalog.model import BasicItem, ReferenceData
 from catalog.regions import COUNTY, PROVINCE, RegionTree
-from catalog.results import (HandleItem, ItemDetail, ItemSummary, SearchResult, Suggestion,
-                             ThemeDetail, ThemeRef, ThemeSummary)
+from catalog.results import (
+    HandleItem,
+    ItemDetail,
+    ItemSummary,
+    SearchResult,
+    Suggestion,
+    ThemeDetail,
+    ThemeRef,
+    ThemeSummary,
+)
 from catalog.search import SearchEngine, display_name
 from catalog.suggest import Suggester
 
 MAX_PAGE_SIZE = 50
 MAX_SUGGESTIONS = 10
 MAX_HOT = 50
+MODES = ("standard", "elder")
+_SUGGEST_TOP_UP = 3  # fewer completions than this: add what search finds
 
 
 @dataclass(frozen=True)
@@ -101,23 +117,34 @@ class Catalogue:
     def search(self, q: str, *, region: str | None = None, department: str | None = None,
                item_type: str | None = None, audience: str | None = None,
                online_depth: int | str | None = None, theme: str | None = None,
-               page: int = 1, page_size: int = 10) -> SearchResult:
+               page: int = 1, page_size: int = 10, mode: str = "standard") -> SearchResult:
+        """`mode` `elder` (长辈版) ranks what elderly people need higher."""
         snap = self._snapshot
-        analysed = query_analysis.analyse(q)
+        if mode not in MODES:
+            raise InvalidQuery("mode 只能是 standard 或 elder", details={"mode": mode, "allowed": list(MODES)})
+        analysed = snap.engine.analyse(q)
         serve_key = snap.serve_key(region)
         filters = _filters(snap.ref, department=department, item_type=item_type, audience=audience,
                            online_depth=online_depth, theme=theme)
         _check_page(page, page_size)
         return snap.engine.search(analysed, serve_key=serve_key, filters=filters,
-                                  page=page, page_size=page_size)
+                                  page=page, page_size=page_size, elder=mode == "elder")
 
     def suggest(self, q: str, *, region: str | None = None, limit: int = MAX_SUGGESTIONS) -> list[Suggestion]:
         snap = self._snapshot
-        analysed = query_analysis.analyse(q)
+        text = query_analysis.check(q)
         if region is not None:
             snap.ref.regions.get(region)
-        return snap.suggester.suggest(analysed.text, region=region,
-                                      limit=max(1, min(int(limit), MAX_SUGGESTIONS)))
+        limit = max(1, min(int(limit), MAX_SUGGESTIONS))
+        found = snap.suggester.suggest(text, region=region, limit=limit)
+        if len(found) < _SUGGEST_TOP_UP:
+            # nothing starts or contains what was typed (公积金提, a typo): what search understands
+            seen = {s.basic_code for s in found}
+            hits = snap.engine.search(snap.engine.analyse(q), serve_key=snap.serve_key(region), filters={},
+                                      page=1, page_size=limit).items
+            found += [Suggestion(text=hit.local_name, basic_code=hit.basic_code, kind="search")
+                      for hit in hits if hit.basic_code not in seen][:limit - len(found)]
+        return found
 
     # -- items and themes ----------------------------------------------------
 

@@ -114,6 +114,11 @@ def word_spans(han: str) -> list[tuple[str, int, int]]:
     return [(w, start, end) for w, start, end in rjieba.tokenize(han, mode="search")]
 
 
+def cut(han: str) -> list[str]:
+    """jieba precise-mode words of a Han run: non-overlapping, in order."""
+    return list(rjieba.cut(han))
+
+
 def words(han: str) -> list[str]:
     return list(dict.fromkeys(w for w, _, _ in word_spans(han)))
 

@@ -1,12 +1,23 @@
 """Request and response schemas of the catalogue endpoints (one success schema per endpoint)."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 REGION_CODE = validate.Regexp(r"^15\d{4}$", error="region must be a 6-digit Inner Mongolia division code, e.g. 150203")
 MAX_QUERY_CHARS = 50
 AUDIENCES = ("自然人", "法人")
 
 
-class RegionArgsSchema(Schema):
+class QueryArgsSchema(Schema):
+    """Query arguments where an empty value (`region=`, `department=  `) means "not given": a
+    client that clears a picker sends the name with nothing after it, and that is no error."""
+
+    @pre_load
+    def drop_empty(self, data, **kwargs):
+        # data[key] through webargs' MultiDictProxy gives what the field expects (one value)
+        return {key: data[key] for key in data
+                if not (isinstance(data[key], str) and not data[key].strip())}
+
+
+class RegionArgsSchema(QueryArgsSchema):
     region = fields.String(validate=REGION_CODE, metadata={"description": "6-digit division code of the citizen's place", "example": "150203"})
 
 
@@ -77,6 +88,24 @@ class FacetsSchema(Schema):
     online_depth = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
+class ThemeRefSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class HelpLineSchema(Schema):
+    name = fields.String(required=True, metadata={"example": "12345政务服务便民热线"})
+    phone = fields.String(required=True, metadata={"example": "12345"})
+    tel = fields.String(required=True, metadata={"example": "tel:12345"})
+    text = fields.String(required=True)
+
+
+MATCH_DOC = {"description": "how the query matched: `exact` (items match all of its meaning), `relaxed` "
+                            "(the closest items match part of it), `closest` (nothing within the filters: "
+                            "the closest items without them), `none` (nothing recognised)",
+             "example": "exact"}
+
+
 class SearchResultSchema(Schema):
     query = fields.String(required=True)
     total = fields.Integer(required=True)
@@ -84,6 +113,11 @@ class SearchResultSchema(Schema):
     page_size = fields.Integer()
     items = fields.List(fields.Nested(SearchHitSchema), required=True)
     facets = fields.Nested(FacetsSchema, required=True)
+    understood = fields.String(required=True, metadata={"description": "the query as understood: question words dropped, typos fixed, pinyin and initials in Chinese", "example": "营业执照到期"})
+    match = fields.String(required=True, validate=validate.OneOf(("exact", "relaxed", "closest", "none")), metadata=MATCH_DOC)
+    did_you_mean = fields.String(required=True, allow_none=True, metadata={"description": "the corrected query when a typo was fixed", "example": "公积金提取"})
+    themes = fields.List(fields.Nested(ThemeRefSchema), required=True, metadata={"description": "unless `exact`: matching 一件事 themes"})
+    help = fields.Nested(HelpLineSchema, required=True, allow_none=True, metadata={"description": "unless `exact`: the 12345 help line"})
 
 
 class SuggestionSchema(Schema):
@@ -107,11 +141,6 @@ class HandleItemSchema(Schema):
     index = fields.Integer(required=True)
     name = fields.String(required=True)
     implementation_code = fields.String(required=True)
-
-
-class ThemeRefSchema(Schema):
-    code = fields.String(required=True)
-    name = fields.String(required=True)
 
 
 class ItemDetailSchema(ItemSummarySchema):
@@ -237,6 +266,9 @@ class ElderSearchResultSchema(Schema):
     speech_text = fields.String(required=True)
     help = fields.Nested(HelpSchema, required=True)
     presentation = fields.Nested(PresentationSchema, required=True)
+    match = fields.String(validate=validate.OneOf(("exact", "relaxed", "closest", "none")), metadata=MATCH_DOC)
+    did_you_mean = fields.String(allow_none=True, metadata={"description": "the corrected query when a typo was fixed"})
+    themes = fields.List(fields.Nested(ThemeRefSchema), metadata={"description": "unless `exact`: matching 一件事 themes"})
 
 
 class ChecklistEntrySchema(Schema):

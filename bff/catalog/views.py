@@ -50,14 +50,23 @@ class ItemSearch(MethodView):
         """Search items the way citizens type (Chinese, pinyin, initials, typos), one entry per basic item.
 
         `X-Client-Mode: elder` answers the 长辈版 shape: the top 5 in plain words with speech text
-        and the help block (`has_more` offers the next `page`); `page_size` is then fixed.
+        and the help block (`has_more` offers the next `page`); `page_size` is then fixed, and what
+        elderly people need (养老认证, 高龄津贴, 医保…) ranks higher.
+
+        Never an empty page while the query names a known need: question words are ignored,
+        typos fixed (`did_you_mean`), and when no item matches all of it the closest ones are
+        returned (`match`: `relaxed`/`closest`) with the matching 一件事 `themes` and the 12345
+        `help` line. An empty parameter (`region=`) counts as not given.
         """
         query = args.pop("q")
         catalogue = services().catalogue.get()
         if _elder():
             args["page_size"] = ELDER_PAGE_SIZE
-            payload = elder_search(catalogue.search(query, **args), region=args.get("region"))
+            result = catalogue.search(query, mode="elder", **args)
+            payload = elder_search(result, region=args.get("region"))
             payload["has_more"] = args["page"] * ELDER_PAGE_SIZE < payload["total"]
+            payload.update(match=result.match, did_you_mean=result.did_you_mean,
+                           themes=[t.to_dict() for t in result.themes])
             return jsonify(schemas.ElderSearchResultSchema().dump(_localized(payload)))
         result = catalogue.search(query, **args)
         return jsonify(schemas.SearchResultSchema().dump(_localized(result.to_dict())))

@@ -140,7 +140,8 @@ def test_catalogue_answers_are_public_and_revalidate_with_304(client):
     [
         ("/v1/items/search", {}, 422, "validation_failed"),
         ("/v1/items/search", {"q": ""}, 422, "validation_failed"),
-        ("/v1/items/search", {"q": "   "}, 422, "invalid_query"),
+        ("/v1/items/search", {"q": "   "}, 422, "validation_failed"),  # empty = not given, q is required
+        ("/v1/items/search", {"q": "？！"}, 422, "invalid_query"),
         ("/v1/items/search", {"q": "证" * 51}, 422, "validation_failed"),
         ("/v1/items/search", {"q": "证", "page": 0}, 422, "validation_failed"),
         ("/v1/items/search", {"q": "证", "page": "abc"}, 422, "validation_failed"),
@@ -156,3 +157,79 @@ def test_bad_input_gets_a_clear_4xx(client, path, params, status, error):
     assert response.status_code == status, response.json
     assert response.json["error"] == error
     assert response.json["message"]
+
+
+# -- empty parameters, the answer when little matches, elder ranking (issue 12) ------------------
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/v1/items/search", {"q": "身份证", "region": ""}),
+    ("/v1/items/search", {"q": "身份证", "region": "", "department": " ", "theme": ""}),
+    ("/v1/items/suggest", {"q": "shenfen", "region": ""}),
+    ("/v1/items/hot", {"region": ""}),
+    ("/v1/items/B0002", {"region": ""}),
+    ("/v1/themes/T01", {"region": ""}),
+])
+def test_an_empty_parameter_means_not_given(client, path, params):
+    empty = client.get(path, query_string=params)
+    absent = client.get(path, query_string={k: v for k, v in params.items() if v.strip()})
+    assert empty.status_code == absent.status_code == 200, empty.json
+    assert empty.json == absent.json
+
+
+def test_suggest_without_region_shows_no_local_wording(client):
+    suggestions = client.get("/v1/items/suggest", query_string={"q": "农药"}).json["suggestions"]
+    assert suggestions and suggestions[0]["basic_code"] == "B0356"
+    assert all(s["text"] != "限制使用农药的定点经营许可证首次申请" for s in suggestions)
+    assert suggestions[0]["text"] == "农药经营许可"
+
+
+def test_suggest_on_pinyin_inside_names(client):
+    found = client.get("/v1/items/suggest", query_string={"q": "weizhang"}).json["suggestions"]
+    assert found[0]["basic_code"] == "B0067" and found[0]["kind"] in {"pinyin", "initials"}
+
+
+def test_exact_answer_shape(client):
+    result = search(client, q="居民身份证换领")
+    assert result["match"] == "exact" and result["help"] is None and result["themes"] == []
+    assert result["understood"] == "居民身份证换领" and result["did_you_mean"] is None
+
+
+def test_typo_answer_names_the_correction(client):
+    result = search(client, q="公基金提取")
+    assert result["did_you_mean"] == "公积金提取" and result["items"]
+    assert result["items"][0]["basic_code"] in {"B0295", "B0296", "B0297", "B0298", "B0299", "B0469"}
+
+
+def test_zero_result_answer_shape(client):
+    """A filter that excludes every match: the closest items without it, themes and 12345."""
+    result = search(client, q="结婚登记", department="税务局")
+    assert result["match"] == "closest" and codes(result)[0] == "B0070"
+    assert result["help"]["phone"] == "12345" and result["help"]["tel"] == "tel:12345" and result["help"]["text"]
+    assert {"code": "T20", "name": "结婚一件事"} in result["themes"]
+    nothing = search(client, q="zzzzqqqq")
+    assert nothing["match"] == "none" and nothing["items"] == [] and nothing["help"]["phone"] == "12345"
+
+
+def test_question_words_are_not_what_ranks(client):
+    assert codes(search(client, q="护照过期了怎么办"))[0] == "B0033"
+    assert codes(search(client, q="怎么办"))[0] == "B0416"
+
+
+def test_elder_mode_boosts_what_elderly_people_need(client):
+    from catalog.model import ReferenceData
+    ref = ReferenceData.load()
+    standard = codes(search(client, q="补贴", page_size=20))
+    response = client.get("/v1/items/search", query_string={"q": "补贴"}, headers={"X-Client-Mode": "elder"})
+    assert response.status_code == 200
+    elder = [item["basic_code"] for item in response.json["items"]]
+    assert elder and all(ref.item(code).elder_relevant for code in elder[:3])
+    # 育儿补贴 leads the standard answer, not the one for a 70-year-old
+    assert standard[0] == "B0170" and "B0170" not in elder[:3]
+    assert response.json["match"] == "exact" and "did_you_mean" in response.json
+
+
+def test_search_response_is_declared_in_openapi(client):
+    spec = client.get("/openapi.json").json
+    schema = spec["components"]["schemas"]["SearchResult"]["properties"]
+    assert {"understood", "match", "did_you_mean", "themes", "help"} <= set(schema)

