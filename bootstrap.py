@@ -6,7 +6,7 @@ a process is made of, and how the packages are wired to each other, reads top to
 
 * the shared kernel's Redis client and domain-event bus (relayed over a Redis stream to other processes);
 * the live catalogue (opened lazily: a process may start before ``make index`` has built it);
-* the outside-system gateways that can be built from the settings (``auth.upstream.factory``);
+* the outside-system gateways that can be built from the settings (``integrations.gateways``);
 * identity (``auth``) and push, and push's subscriptions to identity's and its own facts;
 * the HTTP response cache and the home screen's sources, which campaign facts keep fresh.
 """
@@ -19,7 +19,7 @@ import redis
 
 from auth.notices import ACCOUNT_NOTICE
 from auth.service import ACCOUNT_CHANGED, AuthConfig, AuthService
-from auth.upstream.factory import Gateways, build_gateways
+from integrations.gateways import Gateways, build_gateways
 from bff.cache import ResponseCache
 from bff.home.sources import NOTICE_CATEGORY, HomeSources, PushSources
 from catalog.live import LiveCatalogue

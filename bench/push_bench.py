@@ -179,18 +179,19 @@ def _seed_dispatch(client: redis.Redis, crypto: Crypto, sandbox_url: str, n: int
 
 def _dispatch_process(redis_url: str, sandbox_url: str, secret_dir: str, settings_json: str, threads: int,
                       deadline: float) -> None:
-    from auth.upstream.http import UpstreamHttp, pooled_session
-    from auth.upstream.wechat_token import StableTokenSource, WeChatAccessTokenHolder
+    from integrations.http import UpstreamHttp, pooled_session
+    from integrations.json_http import JsonHttp
+    from integrations.wechat_subscribe import SubscribeMessageClient
+    from integrations.wechat_token import StableTokenSource, WeChatAccessTokenHolder
     from push.senders.inbox import InboxSender
     from push.senders.wechat import WeChatSender
-    from push.senders.http import JsonHttp
 
     client = redis.Redis.from_url(redis_url, decode_responses=True, max_connections=64)
     settings = PushSettings(**json.loads(settings_json))
     service = PushService(client, crypto=Crypto(secret_dir), settings=settings)
     source = StableTokenSource(sandbox_url, "wx_sandbox_app", "wx_sandbox_secret", UpstreamHttp("wechat", session=pooled_session()))
     holder = WeChatAccessTokenHolder(client, "wx_sandbox_app", source)
-    senders = {"wechat": WeChatSender(sandbox_url, holder, http=JsonHttp(threads * settings.concurrency)),
+    senders = {"wechat": WeChatSender(SubscribeMessageClient(sandbox_url, holder, http=JsonHttp(threads * settings.concurrency))),
                "inbox": InboxSender(service.inbox_store)}
     stop = threading.Event()
 

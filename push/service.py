@@ -77,9 +77,9 @@ class PushService:
             index=self.index, templates=self.templates, stats=self.stats, clock=self.clock)
         # Renderers for preview samples (rendering needs no network).
         self._renderers: dict[str, Any] = {
-            "wechat": WeChatSender("", None),  # type: ignore[arg-type]
-            "alipay": AlipaySender(None),  # type: ignore[arg-type]
-            "app": AppPushSender("", ""),
+            "wechat": WeChatSender(None),
+            "alipay": AlipaySender(None),
+            "app": AppPushSender(None),
             "inbox": InboxSender(self.inbox_store, self.clock),
         }
         self.limiter = RateLimiter(redis_client, self.settings.rates)

@@ -28,9 +28,12 @@ from typing import Any
 
 import redis
 
-from auth.upstream.factory import Gateways
 from bootstrap import bootstrap
 from config import Settings
+from integrations.app_push import AppPushClient
+from integrations.gateways import Gateways
+from integrations.json_http import JsonHttp
+from integrations.wechat_subscribe import SubscribeMessageClient
 from kernel.logging import configure_logging
 from kernel.redis import redis_client as kernel_redis_client
 from push import keys
@@ -41,7 +44,6 @@ from push.planner import PlanBusy
 from push.senders.alipay import AlipaySender
 from push.senders.app_push import AppPushSender
 from push.senders.base import Sender
-from push.senders.http import JsonHttp
 from push.senders.inbox import InboxSender
 from push.senders.wechat import WeChatSender
 from push.service import PushService
@@ -59,10 +61,10 @@ def build_senders(gateways: Gateways, service: PushService, settings: Settings) 
     timeout = settings.upstream_timeout_seconds
     pool = max(16, service.settings.threads * service.settings.concurrency)
     senders: dict[str, Sender] = {
-        "wechat": WeChatSender(settings.upstream_url("wechat"), gateways.wechat_token_holder, http=JsonHttp(pool),
-                               timeout=timeout),
-        "app": AppPushSender(service.settings.app_push_url, service.settings.app_push_key, http=JsonHttp(pool),
-                             timeout=timeout),
+        "wechat": WeChatSender(SubscribeMessageClient(settings.upstream_url("wechat"), gateways.wechat_token_holder,
+                                                      http=JsonHttp(pool), timeout=timeout)),
+        "app": AppPushSender(AppPushClient(service.settings.app_push_url, service.settings.app_push_key,
+                                           http=JsonHttp(pool), timeout=timeout)),
         "inbox": InboxSender(service.inbox_store, service.clock),
     }
     if gateways.alipay is not None:

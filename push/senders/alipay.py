@@ -1,4 +1,5 @@
-"""Alipay mini-program template messages through ``AlipayClient.call`` (RSA2 both ways, notes §11).
+"""Alipay mini-program template messages through ``integrations.alipay.AlipayClient.call`` (RSA2 both
+ways, notes §11).
 
 ``data`` goes as a JSON *string*. Outcomes: node code 10000 → sent; ``isv.user-not-subscribe``
 (the sandbox's name for "no subscription"; the real sub_code list is unpublished [U]) → failed and
@@ -11,7 +12,7 @@ import json
 from typing import Any
 
 from auth.errors import UpstreamUnavailable
-from auth.upstream.alipay import AlipayApiError, AlipayClient
+from integrations.alipay import AlipayApiError, AlipayClient
 from push.campaigns import Campaign
 from push.senders.base import ABANDONED, FAILED, RETRY, SENT, Outbound, Outcome
 
@@ -22,7 +23,8 @@ NOT_SUBSCRIBED = {"isv.user-not-subscribe"}
 class AlipaySender:
     channel = "alipay"
 
-    def __init__(self, client: AlipayClient) -> None:
+    def __init__(self, client: AlipayClient | None) -> None:
+        # None: a renderer only (campaign previews), never asked to send.
         self._client = client
 
     def render(self, campaign: Campaign, address: Any) -> dict[str, Any]:

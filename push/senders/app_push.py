@@ -1,4 +1,4 @@
-"""APP push through the vendor aggregator's gateway (``sandbox/app_push.py`` protocol).
+"""APP push through the vendor aggregator's gateway (the HTTP client is ``integrations.app_push``).
 
 Every message carries its vendor class: ``service`` only for service notices, ``marketing`` for
 policy and marketing (notes §12: mis-classification can freeze the account). Outcomes: 200 → sent;
@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from integrations.app_push import AppPushClient
+from integrations.json_http import TransportError
 from push.campaigns import Campaign
 from push.senders.base import ABANDONED, FAILED, RETRY, SENT, Outbound, Outcome
-from push.senders.http import JsonHttp, TransportError
 
-ENDPOINT = "app_push.send"
 DROP_TOKEN = {"INVALID_TOKEN", "TOKEN_EXPIRED"}
 
 
 class AppPushSender:
     channel = "app"
 
-    def __init__(self, base_url: str, app_key: str, *, http: JsonHttp | None = None, timeout: float = 3.0) -> None:
-        self._url = base_url.rstrip("/") + "/push/v1/messages"
-        self._headers = {"X-App-Key": app_key}
-        self._http = http or JsonHttp()
-        self._timeout = timeout
+    def __init__(self, client: AppPushClient | None) -> None:
+        # None: a renderer only (campaign previews), never asked to send.
+        self._client = client
 
     def render(self, campaign: Campaign, address: Any) -> dict[str, Any]:
         content = campaign.content["app"]
@@ -41,8 +39,7 @@ class AppPushSender:
         if not message.on_wire():
             return Outcome(ABANDONED, "abandoned")
         try:
-            status, reply = self._http.post(self._url, timeout=self._timeout, json_body=body,
-                                      headers=self._headers, endpoint=ENDPOINT)
+            status, reply = self._client.send(body)
         except TransportError as exc:
             return Outcome(RETRY, exc.code)
         code = str(reply.get("code", status)) if isinstance(reply, dict) else str(status)

@@ -1,4 +1,5 @@
-"""WeChat ``subscribeMessage.send`` (notes §7) with the deployment's single access-token holder.
+"""WeChat ``subscribeMessage.send`` (notes §7); the HTTP client and the token cache are
+``integrations.wechat_subscribe``.
 
 A stale token (40001/42001/40014) gets one passive refresh through ``WeChatAccessTokenHolder.
 invalidate`` and one immediate retry: WeChat checks the token before anything else, so the refused
@@ -13,53 +14,24 @@ call sent nothing. Classification:
 """
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from typing import Any
 
 from auth.errors import UpstreamUnavailable
-from auth.upstream.wechat_token import WeChatAccessTokenHolder
+from integrations.json_http import TransportError
+from integrations.wechat_subscribe import TOKEN_ERRCODES, SubscribeMessageClient
 from push.campaigns import Campaign
 from push.senders.base import ABANDONED, FAILED, RETRY, SENT, Outbound, Outcome
-from push.senders.http import JsonHttp, TransportError
 
-log = logging.getLogger("msb.push.senders.wechat")
-
-ENDPOINT = "wechat.subscribe_send"
-TOKEN_ERRCODES = {40001, 40014, 42001}
 REFUSED = 43101
 PERMANENT = {40003, 40037, 41028, 41030, 47001, 47003}
-# The holder lives in Redis; workers may keep the token in memory briefly (notes §4: "~1 min"). The
-# holder renews 5 min before expiry and old + new overlap, so 30 s of caching is always safe.
-TOKEN_CACHE_SECONDS = 30.0
 
 
 class WeChatSender:
     channel = "wechat"
 
-    def __init__(self, base_url: str, token_holder: WeChatAccessTokenHolder, *, http: JsonHttp | None = None,
-                 timeout: float = 3.0) -> None:
-        self._url = base_url.rstrip("/") + "/cgi-bin/message/subscribe/send"
-        self._tokens = token_holder
-        self._http = http or JsonHttp()
-        self._timeout = timeout
-        self._cached: tuple[str, float] | None = None
-        self._lock = threading.Lock()
-
-    def _token(self) -> str:
-        cached = self._cached
-        if cached is not None and time.monotonic() - cached[1] < TOKEN_CACHE_SECONDS:
-            return cached[0]
-        token = self._tokens.get()
-        self._cached = (token, time.monotonic())
-        return token
-
-    def _refresh(self, bad: str) -> str:
-        with self._lock:
-            token = self._tokens.invalidate(bad)
-            self._cached = (token, time.monotonic())
-            return token
+    def __init__(self, client: SubscribeMessageClient | None) -> None:
+        # None: a renderer only (campaign previews), never asked to send.
+        self._client = client
 
     def render(self, campaign: Campaign, address: Any) -> dict[str, Any]:
         content = campaign.content["wechat"]
@@ -72,14 +44,15 @@ class WeChatSender:
 
     def send(self, message: Outbound) -> Outcome:
         body = self.render(message.campaign, message.address)
+        client = self._client
         try:
-            token = self._token()
+            token = client.token()
             if not message.on_wire():
                 return Outcome(ABANDONED, "abandoned")
-            errcode, reply = self._post(token, body)
+            errcode, reply = client.send(token, body)
             if errcode in TOKEN_ERRCODES:
-                token = self._refresh(token)
-                errcode, reply = self._post(token, body)
+                token = client.refresh(token)
+                errcode, reply = client.send(token, body)
         except TransportError as exc:
             return Outcome(RETRY, exc.code)
         except UpstreamUnavailable:
@@ -91,13 +64,3 @@ class WeChatSender:
         if errcode in PERMANENT:
             return Outcome(FAILED, str(errcode))
         return Outcome(RETRY, str(errcode))
-
-    def _post(self, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        _, reply = self._http.post(self._url, timeout=self._timeout, params={"access_token": token},
-                             json_body=body, endpoint=ENDPOINT)
-        if not isinstance(reply, dict):
-            raise TransportError("not_an_object")
-        try:
-            return int(reply.get("errcode") or 0), reply
-        except (TypeError, ValueError):
-            raise TransportError("bad_errcode") from None

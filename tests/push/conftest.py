@@ -22,7 +22,7 @@ from push.clock import shanghai_ts
 from push.limits import RateLimiter
 from push.service import PushService
 from push.settings import PushSettings
-from auth.upstream.factory import build_gateways
+from integrations.gateways import build_gateways
 from push.worker import PushRuntime, build_senders
 
 _PHONES = itertools.count(int(time.time()) % 10**7)

@@ -12,15 +12,15 @@ from pathlib import Path
 import redis
 
 from auth.clock import Clock
-from auth.upstream.alipay import AlipayClient
-from auth.upstream.gov_identity import GovIdentityClient
-from auth.upstream.http import UpstreamHttp, pooled_session
-from auth.upstream.sms import SmsClient
-from auth.upstream.wechat import WeChatClient
-from auth.upstream.wechat_token import StableTokenSource, WeChatAccessTokenHolder
+from integrations.alipay import AlipayClient
+from integrations.gov_identity import GovIdentityClient
+from integrations.http import UpstreamHttp, pooled_session
+from integrations.sms import SmsClient
+from integrations.wechat import WeChatClient
+from integrations.wechat_token import StableTokenSource, WeChatAccessTokenHolder
 from config import ConfigError, Settings
 
-log = logging.getLogger("msb.upstream")
+log = logging.getLogger("msb.integrations")
 
 
 @dataclass(frozen=True)

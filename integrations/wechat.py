@@ -13,8 +13,8 @@ import requests
 
 from auth.errors import CodeInvalid, CodeUsed, RateLimited, UpstreamRejected, UpstreamUnavailable
 from auth.ports import WeChatSession
-from auth.upstream.http import UpstreamHttp, config_problem, report
-from auth.upstream.wechat_token import WeChatAccessTokenHolder
+from integrations.http import UpstreamHttp, config_problem, report
+from integrations.wechat_token import WeChatAccessTokenHolder
 
 SYSTEM = "wechat"
 JSCODE2SESSION = "wechat.jscode2session"

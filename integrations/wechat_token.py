@@ -28,10 +28,10 @@ import redis
 
 from auth.clock import Clock, SystemClock
 from auth.errors import UpstreamUnavailable
-from auth.upstream import keys
-from auth.upstream.http import UpstreamHttp, config_problem, report
+from integrations import keys
+from integrations.http import UpstreamHttp, config_problem, report
 
-log = logging.getLogger("msb.auth.upstream.wechat_token")
+log = logging.getLogger("msb.integrations.wechat_token")
 
 SYSTEM = "wechat"
 STABLE_TOKEN = "wechat.stable_token"

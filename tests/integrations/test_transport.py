@@ -7,12 +7,12 @@ import time
 import pytest
 
 from auth.errors import CodeUsed, UpstreamUnavailable
-from auth.upstream.factory import Gateways
-from auth.upstream.gov_identity import GovIdentityClient
-from auth.upstream.http import UpstreamHttp
-from auth.upstream.sms import SmsClient
-from auth.upstream.wechat import WeChatClient
-from tests.auth.upstream.conftest import GOV_APP_KEY, SMS_APP_KEY, WECHAT_APPID, WECHAT_SECRET, Drive
+from integrations.gateways import Gateways
+from integrations.gov_identity import GovIdentityClient
+from integrations.http import UpstreamHttp
+from integrations.sms import SmsClient
+from integrations.wechat import WeChatClient
+from tests.integrations.conftest import GOV_APP_KEY, SMS_APP_KEY, WECHAT_APPID, WECHAT_SECRET, Drive
 from tools.redis_server import free_port
 
 

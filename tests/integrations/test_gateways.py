@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auth.upstream.factory import build_gateways
+from integrations.gateways import build_gateways
 from config import Settings
-from tests.auth.upstream.conftest import Drive
+from tests.integrations.conftest import Drive
 
 
 def test_clients_built_from_settings_reach_the_sandbox(upstream_settings: Settings, redis_client, drive: Drive) -> None:

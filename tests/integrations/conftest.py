@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from auth.clock import FixedClock
-from auth.upstream.factory import Gateways, build_gateways
+from integrations.gateways import Gateways, build_gateways
 from config import Settings, settings_for_tests
 
 WECHAT_APPID = "wx_sandbox_app"

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from auth.errors import InvalidPhone, RateLimited, UpstreamUnavailable
-from auth.upstream.factory import Gateways
-from auth.upstream.sms import SmsClient
-from tests.auth.upstream.conftest import Drive
+from integrations.gateways import Gateways
+from integrations.sms import SmsClient
+from tests.integrations.conftest import Drive
 
 PHONE = "13800471001"
 

@@ -16,7 +16,7 @@ import requests
 
 from auth.errors import InvalidIdNumber, InvalidUscc, UpstreamUnavailable
 from auth.ports import EnterpriseRecord, PersonVerification
-from auth.upstream.http import UpstreamHttp, config_problem, report
+from integrations.http import UpstreamHttp, config_problem, report
 
 SYSTEM = "gov_identity"
 VERIFY2 = "gov.realname.verify2"

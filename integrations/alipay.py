@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from auth.clock import CHINA_STANDARD_TIME, Clock, SystemClock
 from auth.errors import CodeInvalid, UpstreamRejected, UpstreamUnavailable
 from auth.ports import AlipayIdentity
-from auth.upstream.http import UpstreamHttp, config_problem, report
+from integrations.http import UpstreamHttp, config_problem, report
 
 SYSTEM = "alipay"
 OAUTH_TOKEN = "alipay.system.oauth.token"

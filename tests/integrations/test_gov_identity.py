@@ -6,9 +6,9 @@ import pytest
 from auth.errors import InvalidIdNumber, InvalidUscc, UpstreamUnavailable
 from auth.identifiers import id_check_char, uscc_check_char
 from auth.ports import EnterpriseRecord, PersonVerification
-from auth.upstream.factory import Gateways
-from auth.upstream.gov_identity import GovIdentityClient
-from tests.auth.upstream.conftest import Drive
+from integrations.gateways import Gateways
+from integrations.gov_identity import GovIdentityClient
+from tests.integrations.conftest import Drive
 
 BATER_ID = "150102198503120010"  # seeded: 巴特尔
 GRASSLAND_USCC = "91150102MA0N3K7P10"  # seeded: 内蒙古草原云乳业有限公司, legal representative 巴特尔

@@ -12,11 +12,11 @@ import requests
 
 from auth.clock import FixedClock
 from auth.errors import UpstreamUnavailable
-from auth.upstream import keys
-from auth.upstream.factory import Gateways
-from auth.upstream.http import UpstreamHttp
-from auth.upstream.wechat_token import StableTokenSource, WeChatAccessTokenHolder
-from tests.auth.upstream.conftest import WECHAT_APPID, WECHAT_SECRET, Drive, counter
+from integrations import keys
+from integrations.gateways import Gateways
+from integrations.http import UpstreamHttp
+from integrations.wechat_token import StableTokenSource, WeChatAccessTokenHolder
+from tests.integrations.conftest import WECHAT_APPID, WECHAT_SECRET, Drive, counter
 
 ISSUED = "wechat.access_tokens_issued"
 STABLE = "wechat.stable_token"

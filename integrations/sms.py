@@ -7,7 +7,7 @@ from __future__ import annotations
 import requests
 
 from auth.errors import InvalidPhone, RateLimited, UpstreamUnavailable
-from auth.upstream.http import UpstreamHttp, config_problem, report
+from integrations.http import UpstreamHttp, config_problem, report
 
 SYSTEM = "sms"
 SEND = "sms.send"

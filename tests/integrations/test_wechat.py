@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from auth.errors import CodeInvalid, CodeUsed, RateLimited, UpstreamRejected, UpstreamUnavailable
-from auth.upstream.factory import Gateways
-from auth.upstream.wechat import WeChatClient
-from tests.auth.upstream.conftest import WECHAT_APPID, Drive, counter
+from integrations.gateways import Gateways
+from integrations.wechat import WeChatClient
+from tests.integrations.conftest import WECHAT_APPID, Drive, counter
 
 
 def test_login_returns_openid_unionid_and_session_key(gateways: Gateways, drive: Drive) -> None:

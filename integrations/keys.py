@@ -1,13 +1,15 @@
-"""Every Redis key of ``auth.upstream`` and how long it lives.
+"""Every Redis key of ``integrations`` and how long it lives.
 
-Key names carry only app ids (public configuration), never a token or personal data.
+Key names carry only app ids (public configuration), never a token or personal data. The prefix moved
+with the package (it was ``auth``'s): after a deploy the holder fetches once more with ``stable_token`` in
+normal mode, which hands back the same still-valid token, so old and new processes never conflict.
 """
 from __future__ import annotations
 
-PREFIX = "auth:upstream:"
+PREFIX = "integrations:"
 
 
-# --- WeChat server access_token (auth.upstream.wechat_token) ---------------------------------------
+# --- WeChat server access_token (integrations.wechat_token) ---------------------------------------
 def wechat_access_token(appid: str) -> str:
     """hash {token, refresh_at, expires_at} (epoch seconds of the holder's clock).
     TTL = the token's ``expires_in`` as WeChat stated it, so a dead token disappears by itself."""

@@ -1,4 +1,4 @@
-"""The one way ``auth.upstream`` talks HTTP: pooled sessions, a timeout on every call, failures
+"""The one way ``integrations`` talks HTTP (``requests``): pooled sessions, a timeout on every call, failures
 mapped to ``UpstreamUnavailable``, and log lines that cannot leak anything.
 
 What may be logged: the system, our name for the endpoint, the HTTP status, the upstream's error
@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 
 from auth.errors import UpstreamUnavailable
 
-log = logging.getLogger("msb.auth.upstream")
+log = logging.getLogger("msb.integrations")
 # urllib3 logs every request line, query string included, at DEBUG: with MSB_LOG_LEVEL=DEBUG that
 # would write WeChat's secret and access_token to the logs.
 logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from auth.errors import CodeInvalid, UpstreamUnavailable
-from auth.upstream.alipay import AlipayApiError, AlipayClient, sign_content, top_level_members
-from auth.upstream.factory import Gateways
-from tests.auth.upstream.conftest import Drive
+from integrations.alipay import AlipayApiError, AlipayClient, sign_content, top_level_members
+from integrations.gateways import Gateways
+from tests.integrations.conftest import Drive
 
 APP_ID = "2021000000000001"
 NODE = "alipay_system_oauth_token_response"
