@@ -19,11 +19,11 @@ import redis
 
 from auth.notices import ACCOUNT_NOTICE
 from auth.service import ACCOUNT_CHANGED, AuthConfig, AuthService
-from integrations.gateways import Gateways, build_gateways
 from bff.cache import ResponseCache
 from bff.home.sources import NOTICE_CATEGORY, HomeSources, PushSources
 from catalog.live import LiveCatalogue
 from config import Settings
+from integrations.gateways import Gateways, build_gateways
 from kernel.clock import Clock, SystemClock
 from kernel.events import DomainEvent, EventBus, RedisStreamRelay
 from kernel.redis import redis_client as kernel_redis_client

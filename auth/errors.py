@@ -2,7 +2,8 @@
 
 Each class carries a stable snake_case ``code`` clients may switch on, the intended ``http_status``
 (read by the HTTP layer's single mapping module) and a short Chinese ``message`` that never contains
-personal data. ``details`` holds machine-readable, non-personal extras; ``headers`` holds response
+personal data. What the outside systems' clients raise (login codes refused, upstream unavailable or
+rejected, their flow control) is ``integrations.errors``, with the same wire codes as before. ``details`` holds machine-readable, non-personal extras; ``headers`` holds response
 headers such as ``Retry-After``.
 """
 
@@ -21,7 +22,7 @@ class AuthError(DomainError):
     default_message = "认证失败"
 
 
-# --- Upstream login codes and SMS codes ---------------------------------------------------------
+# --- SMS codes (the outside systems' login codes are ``integrations.errors``) ------------------
 
 
 class InvalidCredentials(AuthError):
@@ -31,20 +32,6 @@ class InvalidCredentials(AuthError):
     # 401: the credential presented does not authenticate; the client must obtain a new one.
     http_status = 401
     default_message = "登录凭证无效，请重新登录"
-
-
-class CodeInvalid(InvalidCredentials):
-    code = "code_invalid"
-
-
-class CodeUsed(InvalidCredentials):
-    code = "code_used"
-    default_message = "登录凭证已使用，请重新登录"
-
-
-class CodeExpired(InvalidCredentials):
-    code = "code_expired"
-    default_message = "登录凭证已过期，请重新登录"
 
 
 class SmsCodeInvalid(InvalidCredentials):
@@ -240,33 +227,6 @@ class OperatorRoleRequired(AuthError):
 
     def __init__(self, role: str) -> None:
         super().__init__(details={"required_role": role})
-
-
-# --- Upstream systems ------------------------------------------------------------------------------
-
-
-class UpstreamUnavailable(AuthError):
-    code = "upstream_unavailable"
-    http_status = 503
-    default_message = "服务暂时不可用，请稍后再试"
-
-    def __init__(self, message: str | None = None, *, retry_after: int = 5, upstream: str | None = None) -> None:
-        details = {"upstream": upstream} if upstream else {}
-        super().__init__(message, details=details, headers={"Retry-After": str(retry_after)})
-
-
-class UpstreamRejected(AuthError):
-    """The upstream refused this user or request for its own reasons (e.g. WeChat 40226 risky user)."""
-
-    code = "upstream_rejected"
-    http_status = 403
-    default_message = "当前账号暂时无法登录，请稍后再试或更换登录方式"
-
-    def __init__(
-        self, message: str | None = None, *, upstream: str | None = None, upstream_code: str | None = None
-    ) -> None:
-        details = {key: value for key, value in (("upstream", upstream), ("upstream_code", upstream_code)) if value}
-        super().__init__(message, details=details)
 
 
 # --- Real-name claims and recovery (auth.protection) ----------------------------------------------

@@ -19,10 +19,10 @@ from argon2 import PasswordHasher
 
 from auth.accounts import AccountStore, AccountSummary, AccountView, Attachment, Identity
 from auth.audit import AuditLog
-from auth.directory import CitizenDirectory
 from auth.claims import RealnameClaims
 from auth.clock import Clock, SystemClock
 from auth.crypto import Crypto
+from auth.directory import CitizenDirectory
 from auth.enterprises import EnterpriseLink, Enterprises
 from auth.errors import (
     AccountLocked,
@@ -38,7 +38,6 @@ from auth.errors import (
     SmsCodeExpired,
     SmsCodeInvalid,
     TokenInvalid,
-    UpstreamUnavailable,
 )
 from auth.identifiers import mask_phone, normalize_phone, normalize_uscc
 from auth.login_guard import SMS_GUARD, Attempt, LoginGuard
@@ -60,8 +59,8 @@ from auth.rate_limits import (
 from auth.realname import RealnameLevel, RealnameVerifier
 from auth.refresh_tokens import (
     CITIZEN_POLICY,
-    OPERATOR_POLICY,
     DEFAULT_GRACE_SECONDS,
+    OPERATOR_POLICY,
     Family,
     FamilyPolicy,
     RefreshTokens,
@@ -69,6 +68,8 @@ from auth.refresh_tokens import (
 from auth.signing_keys import SigningKeys
 from auth.sms_codes import CODE_TTL, SmsCheck, SmsCodes, SmsVerification
 from auth.tokens import DEFAULT_ACCESS_TTL, LEEWAY_SECONDS, MAX_ACCESS_TTL, IssuedToken, TokenService
+from integrations.errors import IntegrationError, UpstreamUnavailable
+from integrations.errors import RateLimited as UpstreamRateLimited
 from kernel.events import EventBus
 
 log = logging.getLogger("msb.auth")
@@ -229,9 +230,9 @@ class AuthService(ProtectionFlows):
     ) -> Iterator[None]:
         try:
             yield
-        except RateLimited:
+        except (RateLimited, UpstreamRateLimited):
             raise  # refused before any work; auditing each one would let a flood fill the stream
-        except AuthError as exc:
+        except (AuthError, IntegrationError) as exc:  # the outside systems' refusals are failed logins too
             self.audit.record(
                 event, account_id=account_id, ip=client_ip, channel=channel, outcome="failure", reason=exc.code
             )

@@ -290,10 +290,10 @@ def _cpu_seconds(pid: int | None) -> float | None:
 
 
 def main() -> None:
+    from config import PROJECT_ROOT
     from tools import processes
     from tools.dev_keys import ensure_dev_keys, sandbox_env
     from tools.redis_server import RedisServer, free_port
-    from config import PROJECT_ROOT
 
     work = PROJECT_ROOT / "var" / "bench" / "push"
     work.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -21,10 +22,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from auth.clock import CHINA_STANDARD_TIME, Clock, SystemClock
-from auth.errors import CodeInvalid, UpstreamRejected, UpstreamUnavailable
-from auth.ports import AlipayIdentity
+from integrations.errors import CodeInvalid, UpstreamRejected, UpstreamUnavailable
 from integrations.http import UpstreamHttp, config_problem, report
+from kernel.clock import CHINA_STANDARD_TIME, Clock, SystemClock
 
 SYSTEM = "alipay"
 OAUTH_TOKEN = "alipay.system.oauth.token"
@@ -36,6 +36,15 @@ _CONFIG_SUB_CODES = {
     "isv.invalid-signature", "isv.invalid-app-id", "isv.invalid-charset", "isv.invalid-timestamp",
     "isv.invalid-signature-type", "isv.invalid-method", "isv.grant-type-invalid",
 }
+
+
+@dataclass(frozen=True)
+class AlipayIdentity:
+    open_id: str
+    user_id: str | None
+
+    def __repr__(self) -> str:
+        return "AlipayIdentity(open_id=<hidden>, user_id=<hidden>)"
 
 
 class AlipayApiError(Exception):

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import redis
 
-from auth.clock import Clock
+from config import ConfigError, Settings
 from integrations.alipay import AlipayClient
 from integrations.gov_identity import GovIdentityClient
 from integrations.http import UpstreamHttp, pooled_session
 from integrations.sms import SmsClient
 from integrations.wechat import WeChatClient
 from integrations.wechat_token import StableTokenSource, WeChatAccessTokenHolder
-from config import ConfigError, Settings
+from kernel.clock import Clock
 
 log = logging.getLogger("msb.integrations")
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from auth.errors import InvalidIdNumber, InvalidUscc, UpstreamUnavailable
-from auth.ports import EnterpriseRecord, PersonVerification
+from integrations.errors import InvalidIdNumber, InvalidUscc, UpstreamUnavailable
 from integrations.http import UpstreamHttp, config_problem, report
 
 SYSTEM = "gov_identity"
@@ -27,6 +27,27 @@ APP_KEY_HEADER = "X-App-Key"
 # GB 32100 alphabet (no I, O, S, V, Z). Only the shape is checked here, so that nothing but a
 # USCC-shaped string ever becomes part of a URL path; the check digit is the register's business.
 _USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+
+
+@dataclass(frozen=True)
+class PersonVerification:
+    matched: bool
+    reason: str  # "matched", "name_mismatch", "not_found"; never shown to the user (an oracle otherwise)
+
+
+@dataclass(frozen=True)
+class EnterpriseRecord:
+    uscc: str
+    name: str
+    legal_representative: str
+    # The client normalises the registry's wording: 存续/在业/开业 → "active", 吊销 → "revoked",
+    # 注销 → "cancelled". Only "active" enterprises can be linked.
+    status: str
+    region_code: str | None
+
+    def __repr__(self) -> str:
+        return f"EnterpriseRecord(uscc={self.uscc!r}, status={self.status!r})"
+
 
 _VERDICTS = {
     "MATCH": PersonVerification(matched=True, reason="matched"),

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import requests
 from requests.adapters import HTTPAdapter
 
-from auth.errors import UpstreamUnavailable
+from integrations.errors import UpstreamUnavailable
 
 log = logging.getLogger("msb.integrations")
 # urllib3 logs every request line, query string included, at DEBUG: with MSB_LOG_LEVEL=DEBUG that

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import requests
 
-from auth.errors import InvalidPhone, RateLimited, UpstreamUnavailable
+from integrations.errors import InvalidPhone, RateLimited, UpstreamUnavailable
 from integrations.http import UpstreamHttp, config_problem, report
 
 SYSTEM = "sms"

@@ -7,12 +7,12 @@ Every WeChat error comes with HTTP 200 and an ``errcode``; a successful ``jscode
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from auth.errors import CodeInvalid, CodeUsed, RateLimited, UpstreamRejected, UpstreamUnavailable
-from auth.ports import WeChatSession
+from integrations.errors import CodeInvalid, CodeUsed, RateLimited, UpstreamRejected, UpstreamUnavailable
 from integrations.http import UpstreamHttp, config_problem, report
 from integrations.wechat_token import WeChatAccessTokenHolder
 
@@ -30,6 +30,17 @@ TOKEN_ERRCODES = {40001, 40014, 42001}
 # Our appid/secret/request is wrong: nothing the user can do, someone must fix the config.
 CONFIG_ERRCODES = {40002, 40013, 40125, 41001, 41002, 41004, 41008, 47001}
 MAINLAND = "86"
+
+
+@dataclass(frozen=True)
+class WeChatSession:
+    openid: str
+    unionid: str | None
+    # Kept by nobody: auth/ neither stores nor returns it (it never leaves the server).
+    session_key: str
+
+    def __repr__(self) -> str:  # the default repr would print the session key into tracebacks
+        return "WeChatSession(openid=<hidden>, unionid=<hidden>, session_key=<hidden>)"
 
 
 class WeChatClient:

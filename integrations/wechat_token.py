@@ -26,10 +26,10 @@ from typing import Any, Callable
 
 import redis
 
-from auth.clock import Clock, SystemClock
-from auth.errors import UpstreamUnavailable
 from integrations import keys
+from integrations.errors import UpstreamUnavailable
 from integrations.http import UpstreamHttp, config_problem, report
+from kernel.clock import Clock, SystemClock
 
 log = logging.getLogger("msb.integrations.wechat_token")
 

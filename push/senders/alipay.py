@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from auth.errors import UpstreamUnavailable
 from integrations.alipay import AlipayApiError, AlipayClient
+from integrations.errors import UpstreamUnavailable
 from push.campaigns import Campaign
 from push.senders.base import ABANDONED, FAILED, RETRY, SENT, Outbound, Outcome
 

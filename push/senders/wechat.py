@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auth.errors import UpstreamUnavailable
+from integrations.errors import UpstreamUnavailable
 from integrations.json_http import TransportError
 from integrations.wechat_subscribe import TOKEN_ERRCODES, SubscribeMessageClient
 from push.campaigns import Campaign

@@ -1,11 +1,14 @@
-"""In-memory stand-ins for the upstream ports, with the failure modes the real ones have."""
+"""In-memory stand-ins for the upstream ports, with the failure modes (and the ``integrations.errors``)
+the real clients have."""
 
 from __future__ import annotations
 
 import itertools
 
-from auth.errors import CodeInvalid, CodeUsed, UpstreamRejected, UpstreamUnavailable
-from auth.ports import AlipayIdentity, EnterpriseRecord, PersonVerification, WeChatSession
+from integrations.alipay import AlipayIdentity
+from integrations.errors import CodeInvalid, CodeUsed, UpstreamRejected, UpstreamUnavailable
+from integrations.gov_identity import EnterpriseRecord, PersonVerification
+from integrations.wechat import WeChatSession
 
 _counter = itertools.count(1)
 

@@ -11,10 +11,10 @@ from auth.errors import (
     RealnameBoundElsewhere,
     RealnameMismatch,
     TokenInvalid,
-    UpstreamUnavailable,
 )
 from auth.notices import ACCOUNT_NOTICE
 from auth.realname import LEVEL_NAMES, RealnameLevel
+from integrations.errors import UpstreamUnavailable
 from tests.auth.conftest import ID_WULAN, ID_ZHANG, valid_id
 
 IP = "203.0.113.7"

@@ -9,8 +9,6 @@ import pytest
 from auth import errors
 from auth.errors import (
     AccountLocked,
-    CodeInvalid,
-    CodeUsed,
     InvalidPhone,
     RateLimited,
     RealnameLevelRequired,
@@ -20,11 +18,11 @@ from auth.errors import (
     SmsCodeExpired,
     SmsCodeInvalid,
     TokenInvalid,
-    UpstreamRejected,
-    UpstreamUnavailable,
 )
 from auth.service import ACCOUNT_CHANGED
 from auth.tokens import CITIZEN_AUDIENCES
+from integrations import errors as integration_errors
+from integrations.errors import CodeInvalid, CodeUsed, UpstreamRejected, UpstreamUnavailable
 from tests.auth.conftest import ID_ZHANG, USCC_GRASSLAND
 
 IP = "203.0.113.7"
@@ -248,18 +246,25 @@ class TestSessions:
         assert len(service.jwks()["keys"]) == 1
 
 
-def test_every_error_has_a_stable_code_status_and_chinese_message():
-    classes = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.AuthError)]
+@pytest.mark.parametrize(
+    ("module", "base"), [(errors, errors.AuthError), (integration_errors, integration_errors.IntegrationError)]
+)
+def test_every_error_has_a_stable_code_status_and_chinese_message(module, base):
+    classes = [cls for _, cls in inspect.getmembers(module, inspect.isclass) if issubclass(cls, base)]
     codes = [cls.code for cls in classes]
     assert len(codes) == len(set(codes))
     for cls in classes:
         assert re.fullmatch(r"[a-z][a-z_]+", cls.code), cls
         assert 400 <= cls.http_status < 600, cls
         assert re.search(r"[\u4e00-\u9fff]", cls.default_message), cls
+
+
+def test_the_api_keeps_every_error_code_it_had():
+    codes = {cls.code for module in (errors, integration_errors) for _, cls in inspect.getmembers(module, inspect.isclass)
+             if issubclass(cls, (errors.AuthError, integration_errors.IntegrationError))}
     for required in (
         "code_invalid",
         "code_used",
-        "code_expired",
         "sms_code_invalid",
         "sms_code_expired",
         "sms_code_exhausted",
@@ -343,3 +348,19 @@ class TestAccountChangedEvents:
         assert pair.access_token
         assert service.update_preferences(pair.account.id, {"language": "mn"}).to_dict()["language"] == "mn"
         assert any(r.getMessage() == "event handler failed" for r in caplog.records)
+
+
+def test_refusals_shared_by_auth_and_the_clients_answer_alike():
+    # auth validates phones, ID numbers and USCCs itself, the clients relay the upstream's refusal of the
+    # same input: a client sees one answer whichever caught it first.
+    pairs = [
+        (errors.InvalidPhone(), integration_errors.InvalidPhone()),
+        (errors.InvalidIdNumber(), integration_errors.InvalidIdNumber()),
+        (errors.InvalidUscc(), integration_errors.InvalidUscc()),
+        (errors.RateLimited(retry_after=60), integration_errors.RateLimited(retry_after=60)),
+    ]
+    for ours, theirs in pairs:
+        assert (ours.code, ours.http_status, ours.message, ours.details, ours.headers) == (
+            theirs.code, theirs.http_status, theirs.message, theirs.details, theirs.headers)
+    assert (integration_errors.CodeUsed.http_status, integration_errors.UpstreamUnavailable().headers) == (
+        401, {"Retry-After": "5"})

@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from auth.errors import CodeInvalid, UpstreamUnavailable
 from integrations.alipay import AlipayApiError, AlipayClient, sign_content, top_level_members
+from integrations.errors import CodeInvalid, UpstreamUnavailable
 from integrations.gateways import Gateways
 from tests.integrations.conftest import Drive
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from integrations.gateways import build_gateways
 from config import Settings
+from integrations.gateways import build_gateways
 from tests.integrations.conftest import Drive
 
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from auth.errors import InvalidIdNumber, InvalidUscc, UpstreamUnavailable
 from auth.identifiers import id_check_char, uscc_check_char
-from auth.ports import EnterpriseRecord, PersonVerification
+from integrations.errors import InvalidIdNumber, InvalidUscc, UpstreamUnavailable
 from integrations.gateways import Gateways
-from integrations.gov_identity import GovIdentityClient
+from integrations.gov_identity import EnterpriseRecord, GovIdentityClient, PersonVerification
 from tests.integrations.conftest import Drive
 
 BATER_ID = "150102198503120010"  # seeded: 巴特尔

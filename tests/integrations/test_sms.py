@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth.errors import InvalidPhone, RateLimited, UpstreamUnavailable
+from integrations.errors import InvalidPhone, RateLimited, UpstreamUnavailable
 from integrations.gateways import Gateways
 from integrations.sms import SmsClient
 from tests.integrations.conftest import Drive

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from auth.errors import CodeUsed, UpstreamUnavailable
+from integrations.errors import CodeUsed, UpstreamUnavailable
 from integrations.gateways import Gateways
 from integrations.gov_identity import GovIdentityClient
 from integrations.http import UpstreamHttp

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth.errors import CodeInvalid, CodeUsed, RateLimited, UpstreamRejected, UpstreamUnavailable
+from integrations.errors import CodeInvalid, CodeUsed, RateLimited, UpstreamRejected, UpstreamUnavailable
 from integrations.gateways import Gateways
 from integrations.wechat import WeChatClient
 from tests.integrations.conftest import WECHAT_APPID, Drive, counter

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from auth.clock import FixedClock
-from auth.errors import UpstreamUnavailable
 from integrations import keys
+from integrations.errors import UpstreamUnavailable
 from integrations.gateways import Gateways
 from integrations.http import UpstreamHttp
 from integrations.wechat_token import StableTokenSource, WeChatAccessTokenHolder

@@ -17,12 +17,12 @@ from auth.crypto import Crypto
 from auth.identifiers import id_check_char
 from catalog.model import ReferenceData
 from config import Settings, settings_for_tests
+from integrations.gateways import build_gateways
 from push.campaigns import Actor
 from push.clock import shanghai_ts
 from push.limits import RateLimiter
 from push.service import PushService
 from push.settings import PushSettings
-from integrations.gateways import build_gateways
 from push.worker import PushRuntime, build_senders
 
 _PHONES = itertools.count(int(time.time()) % 10**7)

@@ -10,9 +10,9 @@ import pytest
 
 from auth.clock import FixedClock
 from bff import create_app
+from integrations.gateways import build_gateways
 from push.settings import PushSettings
 from push.wechat_events import signature
-from integrations.gateways import build_gateways
 from push.worker import PushRuntime, build_senders
 from tests.bff.auth.conftest import Citizen, Drive as AuthDrive, bearer
 from tests.push.conftest import MORNING, POLICY, POLICY_DATA, REMINDER, REMINDER_DATA, Drive as PushDrive
