@@ -12,14 +12,14 @@ import sys
 import redis
 
 from auth.audit import AuditLog
-from auth.clock import SystemClock
-from auth.crypto import Crypto
 from auth.errors import AuthError
 from auth.operators import ROLES, Operators
 from auth.rate_limits import RateLimiter
 from auth.service import AuthConfig
 from auth.signing_keys import SigningKeys
 from config import Settings
+from kernel.clock import SystemClock
+from kernel.crypto import Crypto
 
 
 def _read_password() -> str:

@@ -30,13 +30,16 @@ from typing import Any
 import redis
 
 from auth import keys
-from auth.clock import Clock
-from auth.crypto import Crypto
 from auth.enterprises import EnterpriseLink, link_strength
 from auth.errors import BindingConflict, BindingNotFound, InvalidInput, LastBinding
-from auth.ids import PERSON_PREFIX, new_id
 from auth.preferences import Preferences, apply_changes
 from auth.realname import LEVEL_NAMES, RealnameLevel
+from kernel.clock import Clock
+from kernel.crypto import Crypto
+from kernel.ids import new_id
+
+# Prefix of a person's account id (``kernel.ids``: opaque, no personal data, not sequential).
+PERSON_PREFIX = "acc_"
 
 LOGIN_CHANNELS = ("wechat", "alipay", "phone")
 REALNAME_CHANNEL = "realname"

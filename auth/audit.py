@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import redis
 
 from auth import keys
-from auth.clock import Clock
-from auth.crypto import Crypto
+from kernel.clock import Clock
+from kernel.crypto import Crypto
 
 log = logging.getLogger("msb.auth.audit")
 

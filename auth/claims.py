@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import redis
 
 from auth import keys
-from auth.clock import Clock
-from auth.crypto import Crypto
 from auth.errors import ClaimNotFound, ClaimProofInvalid
+from kernel.clock import Clock
+from kernel.crypto import Crypto
 
 METHOD_SMS = "sms"
 METHOD_FACE = "face"

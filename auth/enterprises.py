@@ -16,10 +16,13 @@ from dataclasses import dataclass
 import redis
 
 from auth import keys
-from auth.ids import ENTERPRISE_PREFIX, new_id
-from auth.clock import Clock
 from auth.errors import EnterpriseLinkRequired
 from auth.ports import EnterpriseRecord
+from kernel.clock import Clock
+from kernel.ids import new_id
+
+# Prefix of an enterprise's id (``kernel.ids``).
+ENTERPRISE_PREFIX = "ent_"
 
 ROLE_LEGAL_REPRESENTATIVE = "legal_representative"
 ROLE_AGENT = "agent"

@@ -2,7 +2,7 @@
 
 No key name contains a raw phone number, ID number, openid, IP address or token: identifiers appear
 only as keyed hashes (``Crypto.blind_index`` / ``Crypto.keyed_hash``). TTLs here garbage-collect;
-expiry decisions compare stored timestamps with the injected clock (see ``auth.clock``).
+expiry decisions compare stored timestamps with the injected clock (see ``kernel.clock``).
 """
 
 from __future__ import annotations

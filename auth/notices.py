@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from auth.clock import Clock
 from auth.ports import SmsGateway
+from kernel.clock import Clock
 from kernel.events import EventBus
 
 log = logging.getLogger("msb.auth.notices")

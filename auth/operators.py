@@ -22,11 +22,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from auth import keys
 from auth.audit import AuditLog
-from auth.clock import Clock
 from auth.errors import AccountLocked, InvalidInput, OperatorCredentialsInvalid, OperatorRoleRequired
-from auth.ids import OPERATOR_PREFIX, new_id
 from auth.login_guard import OPERATOR_GUARD, LoginGuard
 from auth.rate_limits import OPERATOR_LOGIN_IP, RateLimiter, ip_subject
+from kernel.clock import Clock
+from kernel.ids import new_id
+
+# Prefix of an operator's id (``kernel.ids``).
+OPERATOR_PREFIX = "op_"
 
 ROLES = ("editor", "approver", "admin")
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{2,31}$")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import redis
 
 from auth import keys
-from auth.clock import Clock
-from auth.crypto import Crypto
 from auth.errors import RateLimited
+from kernel.clock import Clock
+from kernel.crypto import Crypto
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from auth.clock import china_today
 from auth.errors import InvalidInput, RealnameMismatch
 from auth.identifiers import mask_id_number, mask_name, normalize_id_number
 from auth.ports import IdentityPlatform
@@ -27,10 +26,11 @@ from auth.rate_limits import (
     RateLimiter,
     ip_subject,
 )
+from kernel.clock import china_today
 
 if TYPE_CHECKING:
     from auth.accounts import AccountStore
-    from auth.clock import Clock
+    from kernel.clock import Clock
 
 log = logging.getLogger("msb.auth.realname")
 

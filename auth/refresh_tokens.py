@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import redis
 
 from auth import keys
-from auth.clock import Clock
-from auth.crypto import Crypto
 from auth.errors import RefreshTokenExpired, RefreshTokenInvalid, RefreshTokenReused
+from kernel.clock import Clock
+from kernel.crypto import Crypto
 
 TOKEN_PREFIX = "rt1."
 TOKEN_PATTERN = re.compile(r"^rt1\.[A-Za-z0-9_-]{43}$")

@@ -20,8 +20,6 @@ from argon2 import PasswordHasher
 from auth.accounts import AccountStore, AccountSummary, AccountView, Attachment, Identity
 from auth.audit import AuditLog
 from auth.claims import RealnameClaims
-from auth.clock import Clock, SystemClock
-from auth.crypto import Crypto
 from auth.directory import CitizenDirectory
 from auth.enterprises import EnterpriseLink, Enterprises
 from auth.errors import (
@@ -70,6 +68,8 @@ from auth.sms_codes import CODE_TTL, SmsCheck, SmsCodes, SmsVerification
 from auth.tokens import DEFAULT_ACCESS_TTL, LEEWAY_SECONDS, MAX_ACCESS_TTL, IssuedToken, TokenService
 from integrations.errors import IntegrationError, UpstreamUnavailable
 from integrations.errors import RateLimited as UpstreamRateLimited
+from kernel.clock import Clock, SystemClock
+from kernel.crypto import Crypto
 from kernel.events import EventBus
 
 log = logging.getLogger("msb.auth")

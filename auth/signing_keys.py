@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auth import keys
-from auth.clock import Clock
-from auth.crypto import Crypto
+from kernel.clock import Clock
+from kernel.crypto import Crypto
 
 # A kid is the RFC 7638 JWK thumbprint: base64url SHA-256, 43 characters.
 KID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")

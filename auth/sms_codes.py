@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import redis
 
 from auth import keys
-from auth.clock import Clock
-from auth.crypto import Crypto
+from kernel.clock import Clock
+from kernel.crypto import Crypto
 
 CODE_TTL = keys.SMS_CODE_TTL
 MAX_ATTEMPTS = 5

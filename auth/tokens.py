@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import jwt
 
-from auth.clock import Clock
 from auth.errors import TokenExpired, TokenInvalid
 from auth.signing_keys import KID_PATTERN, SigningKeys
+from kernel.clock import Clock
 
 ACCESS_TOKEN_TYP = "at+jwt"
 ALGORITHM = "ES256"

@@ -27,12 +27,11 @@ from typing import Any
 import redis
 import requests
 
-from auth.clock import FixedClock
-from auth.crypto import Crypto
 from catalog.model import ReferenceData
+from kernel.clock import FixedClock, shanghai_ts
+from kernel.crypto import Crypto
 from push import keys
 from push.campaigns import Actor
-from push.clock import shanghai_ts
 from push.service import PushService
 from push.settings import PushSettings
 

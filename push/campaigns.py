@@ -29,12 +29,12 @@ from typing import Any, Protocol
 
 import redis
 
-from auth.ids import new_id
 from catalog.model import ReferenceData
+from kernel.clock import Clock, SystemClock
 from kernel.events import EventBus
+from kernel.ids import new_id
 from push import keys
 from push.audience import validate_rules
-from push.clock import Clock, SystemClock
 from push.errors import (ApproverIsAuthor, CampaignNotEditable, CampaignNotFound, CampaignStateConflict, InvalidInput,
                          OperatorRoleRequired, VersionConflict)
 from push.settings import CHANNELS

@@ -27,9 +27,9 @@ from typing import Any
 
 import redis
 
+from kernel.clock import Clock
 from push import keys
 from push.campaigns import APPROVER, EDITOR, PAUSED, RUNNING, CampaignStore, Operator, require_any_role
-from push.clock import Clock
 from push.errors import (CampaignNotFound, CampaignStateConflict, DeadLetterAlreadyRetried, DeadLetterNotFound,
                          DeadLetterNotRetryable, InvalidInput)
 from push.settings import CHANNELS, CONSENT_CHANNELS

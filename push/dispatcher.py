@@ -55,10 +55,10 @@ from typing import Any
 
 import redis
 
+from kernel.clock import Clock, SystemClock, minute
 from kernel.metrics import PUSH_SENDS
 from push import keys
 from push.campaigns import CANCELLED, FINISHED, RUNNING, SYSTEM_ACTOR, Campaign, CampaignStore
-from push.clock import Clock, SystemClock, minute
 from push.dispatch_scripts import (CLAIM_LUA, COMPLETE_LUA, ON_WIRE_LUA, PROMOTE_LUA, REQUEUE_ORPHAN_LUA,
                                    SETTLE_ORPHAN_LUA, UNPARK_LUA)
 from push.errors import CampaignNotFound, CampaignStateConflict

@@ -21,8 +21,8 @@ from typing import Any
 import redis
 
 from catalog.model import ReferenceData
+from kernel.clock import Clock, SystemClock
 from push import keys
-from push.clock import Clock, SystemClock
 from push.errors import InvalidInput, TooManyEvents, UnknownItem, UnknownRegion
 from push.profiles import Profiles
 from push.senders.base import parse_message_id

@@ -4,7 +4,7 @@ Citizens are addressed by a dense integer **citizen index** (``idx``, 0, 1, 2, â
 account, so every segment is a bitmap with one bit per citizen: 24.5 M citizens = 3.1 MB per
 segment, and an audience is a handful of ``BITOP``s. Key names never contain a phone number, ID
 number, openid or device token: only account ids (opaque), citizen indexes, campaign ids, template
-ids, item/theme/region codes and dates. Channel addresses are stored encrypted (``auth.crypto``).
+ids, item/theme/region codes and dates. Channel addresses are stored encrypted (``kernel.crypto``).
 
 TTLs only collect garbage: every decision reads the injected clock.
 """

@@ -35,10 +35,10 @@ from typing import Any
 
 import redis
 
+from kernel.clock import Clock, SystemClock, china_today, day_key, quiet_until
 from push import keys
 from push.audience import AudienceResolver
 from push.campaigns import PAUSED, RUNNING, Campaign, CampaignStore
-from push.clock import Clock, SystemClock, day_key, local_today, quiet_until
 from push.settings import CONSENT_CHANNELS, PUSH_CHANNELS, PushSettings
 from push.stats import SKIP_REASONS, Stats
 
@@ -291,7 +291,7 @@ class Planner:
         run_id = secrets.token_hex(6)
         scratch = [keys.scratch(f"{run_id}:{name}") for name in ("aud", "cand", "part")]
         audience_key, candidates_key, part_key = scratch
-        self._audience.resolve(campaign.audience, local_today(self._clock), dest=audience_key)
+        self._audience.resolve(campaign.audience, china_today(self._clock), dest=audience_key)
         audience = self._redis.bitcount(audience_key)
         channels = campaign.effective_channels
         capped_channels = [ch for ch in channels if not campaign.forced(ch)]

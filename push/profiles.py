@@ -22,9 +22,9 @@ from typing import Any
 
 import redis
 
-from auth.crypto import Crypto, CryptoError
+from kernel.clock import Clock, SystemClock
+from kernel.crypto import Crypto, CryptoError
 from push import keys
-from push.clock import Clock, SystemClock
 from push.directory import CitizenFacts
 from push.errors import InvalidInput
 from push.settings import CHANNELS

@@ -25,8 +25,8 @@ from typing import Any
 import redis
 
 from catalog.model import ReferenceData
+from kernel.clock import Clock, SystemClock, china_today
 from push import keys
-from push.clock import Clock, SystemClock, local_today
 from push.errors import UnknownRegion
 from push.events import Events, match_query
 from push.profiles import Profiles
@@ -76,7 +76,7 @@ class Recommender:
         if profile is not None:
             history = self._events.history(profile.idx)
             self._from_history(history, offer)
-            self._from_life_stage(profile.age(local_today(self._clock)), offer)
+            self._from_life_stage(profile.age(china_today(self._clock)), offer)
         self._from_popularity(region, offer)
         finished = self._finished(profile.idx, list(candidates)) if profile is not None else set()
         ranked = sorted((r for code, r in candidates.items() if code not in finished),

@@ -12,14 +12,14 @@ from typing import Any
 
 import redis
 
-from auth.crypto import Crypto
 from catalog.model import ReferenceData
 from config import Settings
+from kernel.clock import Clock, SystemClock, china_today
+from kernel.crypto import Crypto
 from kernel.events import EventBus
 from push import keys
 from push.audience import AudienceResolver, validate_rules
 from push.campaigns import FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator, check_window, require_any_role
-from push.clock import Clock, SystemClock, local_today
 from push.consent import ConsentLedger
 from push.dead_letters import DeadLetters
 from push.directory import Directory
@@ -124,7 +124,7 @@ class PushService:
         """Live audience size of the rules being built, and per channel how many can be reached."""
         require_any_role(actor, READ_ROLES)
         rules = validate_rules(raw_rules, self.reference)
-        return self.audience.reach(rules, local_today(self.clock), category, (*ADDRESS_CHANNELS, "inbox"))
+        return self.audience.reach(rules, china_today(self.clock), category, (*ADDRESS_CHANNELS, "inbox"))
 
     def submit_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
         return self.campaigns.transition(actor, campaign_id, "submit").to_dict()

@@ -116,7 +116,7 @@ class PushSettings:
         return result
 
     def validate(self) -> None:
-        from push.clock import parse_hhmm
+        from kernel.clock import parse_hhmm
 
         try:
             parse_hhmm(self.quiet_start), parse_hhmm(self.quiet_end)

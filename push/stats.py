@@ -21,8 +21,8 @@ from typing import Any
 
 import redis
 
+from kernel.clock import minute
 from push import keys
-from push.clock import minute
 
 SKIP_REASONS = ("opted_out", "no_channel_address", "duplicate", "frequency_cap", "no_quota")
 CHANNEL_METRICS = ("planned", "deferred", "sent", "failed", "unknown", "retries", "dead", "dead_retried", "cancelled",

@@ -35,8 +35,8 @@ from typing import Any
 import redis
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from kernel.clock import Clock, SystemClock
 from push import keys
-from push.clock import Clock, SystemClock
 from push.consent import ConsentLedger
 from push.directory import Directory
 from push.errors import EventMalformed, EventSignatureInvalid

@@ -14,9 +14,9 @@ from typing import Any
 
 import redis
 
+from kernel.clock import Clock, SystemClock
 from push import keys
 from push.campaigns import Campaign
-from push.clock import Clock, SystemClock
 from push.errors import InvalidInput, MessageNotFound
 from push.senders.base import ABANDONED, SENT, Outbound, Outcome, parse_message_id
 from push.stats import Stats

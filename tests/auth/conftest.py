@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
-from auth.clock import FixedClock
-from auth.crypto import Crypto
 from auth.identifiers import id_check_char, uscc_check_char
 from auth.service import AuthService
+from kernel.clock import FixedClock
+from kernel.crypto import Crypto
 from tests.auth.fakes import FakeAlipay, FakeIdentityPlatform, FakeSms, FakeWeChat
 
 

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from auth.crypto import DATA_KEYS_FILE, HMAC_ROOT_FILE, Crypto, CryptoError
+from kernel.crypto import DATA_KEYS_FILE, HMAC_ROOT_FILE, Crypto, CryptoError
 
 
 def test_key_files_are_private(secret_dir, crypto):

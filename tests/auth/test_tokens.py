@@ -14,10 +14,10 @@ from jwcrypto import jwk as jose_jwk
 from jwcrypto import jwt as jose_jwt
 
 from auth import keys
-from auth.clock import FixedClock
 from auth.errors import TokenExpired, TokenInvalid
 from auth.signing_keys import SigningKeys, public_jwk
 from auth.tokens import TokenService
+from kernel.clock import FixedClock
 
 ISSUER = "https://msb.test"
 APP = ["msb-app"]

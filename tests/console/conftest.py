@@ -24,12 +24,12 @@ import requests
 
 from auth.accounts import AccountStore, Identity
 from auth.audit import AuditLog
-from auth.clock import SystemClock
-from auth.crypto import Crypto
 from auth.identifiers import id_check_char
 from auth.operators import Operators
 from auth.rate_limits import RateLimiter
 from config import PROJECT_ROOT, settings_for_tests
+from kernel.clock import SystemClock
+from kernel.crypto import Crypto
 from push.service import PushService
 from push.settings import PushSettings
 from tools import processes

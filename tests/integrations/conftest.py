@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from auth.clock import FixedClock
 from config import Settings, settings_for_tests
 from integrations.gateways import Gateways, build_gateways
+from kernel.clock import FixedClock
 
 WECHAT_APPID = "wx_sandbox_app"
 WECHAT_SECRET = "wx_sandbox_secret"

@@ -10,12 +10,12 @@ from typing import Callable
 import pytest
 import requests
 
-from auth.clock import FixedClock
 from integrations import keys
 from integrations.errors import UpstreamUnavailable
 from integrations.gateways import Gateways
 from integrations.http import UpstreamHttp
 from integrations.wechat_token import StableTokenSource, WeChatAccessTokenHolder
+from kernel.clock import FixedClock
 from tests.integrations.conftest import WECHAT_APPID, WECHAT_SECRET, Drive, counter
 
 ISSUED = "wechat.access_tokens_issued"

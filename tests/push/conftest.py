@@ -12,14 +12,13 @@ import pytest
 import requests
 
 from auth.accounts import AccountStore, Identity
-from auth.clock import FixedClock
-from auth.crypto import Crypto
 from auth.identifiers import id_check_char
 from catalog.model import ReferenceData
 from config import Settings, settings_for_tests
 from integrations.gateways import build_gateways
+from kernel.clock import FixedClock, shanghai_ts
+from kernel.crypto import Crypto
 from push.campaigns import Actor
-from push.clock import shanghai_ts
 from push.limits import RateLimiter
 from push.service import PushService
 from push.settings import PushSettings

@@ -2,8 +2,8 @@
 exactly once, caps, and a preview that consumes nothing."""
 from __future__ import annotations
 
+from kernel.clock import shanghai_ts
 from push import keys
-from push.clock import shanghai_ts
 from tests.push.conftest import EDITOR, POLICY, POLICY_DATA, REMINDER, launch, wechat_campaign
 
 

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from config import ConfigError, settings_for_tests
+from kernel.clock import quiet_until, shanghai_ts
 from push.audience import birth_months
-from push.clock import quiet_until, shanghai_ts
 from push.limits import RateLimiter
 from push.settings import PushSettings
 from push.templates import check_wechat_value

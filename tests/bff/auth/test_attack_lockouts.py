@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from auth.clock import FixedClock
 from bff import create_app
+from kernel.clock import FixedClock
 from tests.bff.auth.conftest import OPERATOR_PASSWORD, assert_envelope
 
 OWNER = "203.0.113.10"  # the real person's device

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from auth.clock import FixedClock
 from bff import create_app
 from integrations.gateways import build_gateways
+from kernel.clock import FixedClock
 from push.settings import PushSettings
 from push.wechat_events import signature
 from push.worker import PushRuntime, build_senders

@@ -1,7 +1,7 @@
 """Campaigns over HTTP, end to end: console → approval → in-process worker → live sandbox → citizens."""
 from __future__ import annotations
 
-from push.clock import shanghai_ts
+from kernel.clock import shanghai_ts
 from tests.bff.push.conftest import POLICY, POLICY_DATA, REMINDER, wechat_campaign
 
 INBOX = {"title": "认证提醒", "text": "请在月底前完成养老金资格认证。"}
