@@ -18,8 +18,9 @@ from config import Settings
 from kernel.events import EventBus
 from push import keys
 from push.audience import AudienceResolver, validate_rules
+from push.campaign_spec import check_window
 from push.campaigns import (FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator,
-                            check_window, require_any_role)
+                            require_any_role)
 from push.clock import Clock, SystemClock, local_today
 from push.consent import ConsentLedger
 from push.dead_letters import DeadLetters
