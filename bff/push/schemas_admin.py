@@ -8,7 +8,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from bff.push.schemas import BASIC_CODE, REGION, TEMPLATE_ID, TIMESTAMP, _Strict
-from push.campaigns import CATEGORIES, STATUSES
+from push.campaign_spec import CATEGORIES
+from push.campaigns import STATUSES
 from push.settings import CHANNELS
 
 
