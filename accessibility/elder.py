@@ -18,9 +18,7 @@ Rules (see accessibility/README.md for the sources):
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
 from accessibility.presentation import PRESENTATION, help_block
@@ -99,27 +97,15 @@ def _as_dict(value: Any) -> dict[str, Any]:
     raise TypeError(f"expected a mapping or an object with to_dict(), got {type(value).__name__}")
 
 
-@lru_cache(maxsize=1)
-def _reference() -> dict[str, dict[str, Any]]:
-    """elder_relevant and popularity per basic item, from the packaged reference data."""
-    from catalog.model import PACKAGED_DATA
-
-    records = json.loads((PACKAGED_DATA / "items.json").read_text(encoding="utf-8"))
-    return {r["basic_code"]: {"elder_relevant": bool(r["elder_relevant"]), "hot": int(r["hot"])}
-            for r in records}
-
-
 def _elder_relevant(item: Mapping[str, Any]) -> bool:
-    if "elder_relevant" in item:
-        return bool(item["elder_relevant"])
-    return _reference().get(item.get("basic_code", ""), {}).get("elder_relevant", False)
+    return bool(item.get("elder_relevant", False))
 
 
 def _popularity(item: Mapping[str, Any]) -> int:
     for key in ("popularity", "hot"):
         if item.get(key) is not None:
             return int(item[key])
-    return _reference().get(item.get("basic_code", ""), {}).get("hot", 0)
+    return 0
 
 
 def _region_path(code: str) -> str:
@@ -233,8 +219,11 @@ def elder_candidates(catalogue: Any, *, region: str | None) -> list[dict[str, An
     except CatalogError:
         pass
     candidates.extend(_as_dict(i) for i in catalogue.hot(region=region, limit=50))
+    reference = catalogue.ref
     for item in candidates:
-        item.setdefault("elder_relevant", _elder_relevant(item))
+        basic = reference.item(item["basic_code"])
+        item.setdefault("elder_relevant", basic.elder_relevant)
+        item.setdefault("popularity", basic.hot)
     return candidates
 
 

@@ -1,9 +1,9 @@
 """Mongolian (traditional script, ``mn-Mong``) names with per-string Chinese fallback, and match keys.
 
-Reference data: ``catalog/data/regions.json`` has ``name_mn`` for 77 of 116 regions (the province,
-the 12 盟市, most 旗县). There is no Mongolian item data, so item names always fall back to
-Chinese; no translation is invented here. ``_item_names`` picks up an ``name_mn`` field in
-``items.json`` if the reference set ever gains one.
+Reference data is handed over (``MongolianNames(reference)``; the catalogue's ``ReferenceData``): the
+regions have ``name_mn`` for 77 of 116 (the province, the 12 盟市, most 旗县). There is no Mongolian
+item data, so item names always fall back to Chinese; no translation is invented here. An item's
+``name_mn`` is used as soon as the reference set gains one.
 
 Every localized string is ``{"text": ..., "lang": "mn-Mong" | "zh-Hans", "fallback": bool}``:
 ``fallback`` is true when Mongolian was asked for and Chinese is given instead (WCAG 3.1.2,
@@ -16,14 +16,16 @@ share glyphs in most positions and are confused in input. Shape-exact keys would
 """
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["MONGOLIAN", "CHINESE", "LANGUAGES", "language_tag", "localized", "region_name",
-           "item_name", "normalize", "localize"]
+if TYPE_CHECKING:
+    from catalog.model import ReferenceData
+
+__all__ = ["MONGOLIAN", "CHINESE", "LANGUAGES", "MongolianNames", "language_tag", "localized", "names_for",
+           "normalize"]
 
 MONGOLIAN = "mn-Mong"
 CHINESE = "zh-Hans"
@@ -64,39 +66,6 @@ def localized(mongolian: str | None, chinese: str, language: str) -> dict[str, A
     return {"text": chinese, "lang": CHINESE, "fallback": False}
 
 
-@lru_cache(maxsize=1)
-def _regions() -> dict[str, dict[str, Any]]:
-    from catalog.model import PACKAGED_DATA
-
-    records = json.loads((PACKAGED_DATA / "regions.json").read_text(encoding="utf-8"))
-    return {r["code"]: r for r in records}
-
-
-@lru_cache(maxsize=1)
-def _item_names() -> dict[str, str]:
-    from catalog.model import PACKAGED_DATA
-
-    records = json.loads((PACKAGED_DATA / "items.json").read_text(encoding="utf-8"))
-    return {r["basic_code"]: r["name_mn"] for r in records if r.get("name_mn")}
-
-
-def region_name(code: str | None, language: str = "mn", *, zh_name: str | None = None) -> dict[str, Any] | None:
-    """A region's name in ``language``; ``zh_name`` is used when the code is unknown (townships).
-
-    None when neither the code nor ``zh_name`` gives a name.
-    """
-    record = _regions().get(code or "")
-    chinese = zh_name or (record["name"] if record else None)
-    if chinese is None:
-        return None
-    return localized(record.get("name_mn") if record else None, chinese, language)
-
-
-def item_name(basic_code: str, zh_name: str, language: str = "mn") -> dict[str, Any]:
-    """An item's name; always the Chinese fallback today (no Mongolian item names in the reference data)."""
-    return localized(_item_names().get(basic_code), zh_name, language)
-
-
 def normalize(text: str) -> str:
     """Match key: no FVS/MVS/NNBSP/joiners, no spaces or punctuation, o/u and ö/ü folded,
     Latin lowercased with transliteration diacritics removed. Never use it for display."""
@@ -114,32 +83,60 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", folded)
 
 
-def localize(payload: Any, language: str) -> Any:
-    """A copy of a catalogue / elder response with localized names beside the Chinese ones.
+class MongolianNames:
+    """Region and item names in Mongolian from the reference data the composition root hands over
+    (``catalog.model.ReferenceData``); built once per reference set (``names_for``)."""
 
-    * a dict with ``region_code`` and ``region_name`` (items, hits, tiles, details) gains
-      ``region_name_local``;
-    * a dict with a top-level ``region`` code (hot list, theme, home) gains ``region_name_local``;
-    * a dict with ``basic_code`` and ``name`` gains ``name_local`` (Chinese fallback today).
+    def __init__(self, reference: ReferenceData) -> None:
+        self._regions = {region.code: region for region in reference.regions.all()}
+        self._items = {item.basic_code: item.name_mn for item in reference.items if item.name_mn}
 
-    Existing fields keep their Chinese values, so the response schema only grows.
-    """
-    language_tag(language)
-    return _walk(payload, language)
+    def region_name(self, code: str | None, language: str = "mn", *, zh_name: str | None = None) -> dict[str, Any] | None:
+        """A region's name in ``language``; ``zh_name`` is used when the code is unknown (townships).
+
+        None when neither the code nor ``zh_name`` gives a name.
+        """
+        region = self._regions.get(code or "")
+        chinese = zh_name or (region.name if region else None)
+        if chinese is None:
+            return None
+        return localized(region.name_mn if region else None, chinese, language)
+
+    def item_name(self, basic_code: str, zh_name: str, language: str = "mn") -> dict[str, Any]:
+        """An item's name; always the Chinese fallback today (no Mongolian item names in the reference data)."""
+        return localized(self._items.get(basic_code), zh_name, language)
+
+    def localize(self, payload: Any, language: str) -> Any:
+        """A copy of a catalogue / elder response with localized names beside the Chinese ones.
+
+        * a dict with ``region_code`` and ``region_name`` (items, hits, tiles, details) gains
+          ``region_name_local``;
+        * a dict with a top-level ``region`` code (hot list, theme, home) gains ``region_name_local``;
+        * a dict with ``basic_code`` and ``name`` gains ``name_local`` (Chinese fallback today).
+
+        Existing fields keep their Chinese values, so the response schema only grows.
+        """
+        language_tag(language)
+        return self._walk(payload, language)
+
+    def _walk(self, value: Any, language: str) -> Any:
+        if isinstance(value, Mapping):
+            out = {k: self._walk(v, language) for k, v in value.items()}
+            if isinstance(out.get("region_code"), str) and isinstance(out.get("region_name"), str):
+                out["region_name_local"] = self.region_name(out["region_code"], language, zh_name=out["region_name"])
+            elif isinstance(out.get("region"), str) and "region_name_local" not in out:
+                local = self.region_name(out["region"], language)
+                if local is not None:
+                    out["region_name_local"] = local
+            if isinstance(out.get("basic_code"), str) and isinstance(out.get("name"), str):
+                out["name_local"] = self.item_name(out["basic_code"], out["name"], language)
+            return out
+        if isinstance(value, (list, tuple)):
+            return [self._walk(v, language) for v in value]
+        return value
 
 
-def _walk(value: Any, language: str) -> Any:
-    if isinstance(value, Mapping):
-        out = {k: _walk(v, language) for k, v in value.items()}
-        if isinstance(out.get("region_code"), str) and isinstance(out.get("region_name"), str):
-            out["region_name_local"] = region_name(out["region_code"], language, zh_name=out["region_name"])
-        elif isinstance(out.get("region"), str) and "region_name_local" not in out:
-            local = region_name(out["region"], language)
-            if local is not None:
-                out["region_name_local"] = local
-        if isinstance(out.get("basic_code"), str) and isinstance(out.get("name"), str):
-            out["name_local"] = item_name(out["basic_code"], out["name"], language)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_walk(v, language) for v in value]
-    return value
+@lru_cache(maxsize=4)
+def names_for(reference: ReferenceData) -> MongolianNames:
+    """The names of one reference set (a rebuilt catalogue brings a new one; old ones age out)."""
+    return MongolianNames(reference)

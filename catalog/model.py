@@ -42,6 +42,7 @@ class BasicItem:
     aliases: tuple[str, ...]
     hot: int
     elder_relevant: bool
+    name_mn: str | None = None  # no source has Mongolian item names yet
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> BasicItem:
@@ -54,7 +55,7 @@ class BasicItem:
             legal_days=int(r["legal_days"]), promised_days=int(r["promised_days"]),
             fee=r["fee"] or None, materials=tuple(r["materials"]), themes=tuple(r["themes"]),
             tags=tuple(r["tags"]), aliases=tuple(r["aliases"]), hot=int(r["hot"]),
-            elder_relevant=bool(r["elder_relevant"]),
+            elder_relevant=bool(r["elder_relevant"]), name_mn=r.get("name_mn") or None,
         )
 
 

@@ -19,6 +19,9 @@ class Region:
     parent: str | None
     kind: str
     plan_listed: bool = False
+    # The traditional-script Mongolian name and its Latin transliteration, where the source has them.
+    name_mn: str | None = None
+    name_mn_translit: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,7 +42,8 @@ class RegionTree:
     @classmethod
     def from_records(cls, records: Iterable[dict[str, Any]]) -> RegionTree:
         return cls(Region(code=r["code"], name=r["name"], level=r["level"], parent=r["parent"],
-                          kind=r["kind"], plan_listed=bool(r.get("plan_listed")))
+                          kind=r["kind"], plan_listed=bool(r.get("plan_listed")),
+                          name_mn=r.get("name_mn") or None, name_mn_translit=r.get("name_mn_translit") or None)
                    for r in records)
 
     def is_known(self, code: object) -> bool:
@@ -57,6 +61,10 @@ class RegionTree:
         while chain[-1].parent is not None:
             chain.append(self._by_code[chain[-1].parent])
         return chain
+
+    def all(self) -> list[Region]:
+        """Every region, by code."""
+        return [self._by_code[code] for code in sorted(self._by_code)]
 
     def cities(self) -> list[Region]:
         return list(self._children.get(self.province.code, []))

@@ -97,6 +97,11 @@ class Catalogue:
     def regions(self) -> RegionTree:
         return self._snapshot.ref.regions
 
+    @property
+    def ref(self) -> ReferenceData:
+        """The reference data this build was made from (regions, items, themes, local wording)."""
+        return self._snapshot.ref
+
     def reload_if_changed(self) -> bool:
         """One readlink(2) when nothing changed; reopens on a new build. If the
         link cannot be read, keep serving the build already open."""

@@ -19,7 +19,8 @@ from kernel.crypto import Crypto
 from kernel.events import EventBus
 from push import keys
 from push.audience import AudienceResolver, validate_rules
-from push.campaigns import FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator, check_window, require_any_role
+from push.campaign_spec import check_window
+from push.campaigns import FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator, require_any_role
 from push.consent import ConsentLedger
 from push.dead_letters import DeadLetters
 from push.directory import Directory

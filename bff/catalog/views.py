@@ -18,7 +18,7 @@ from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from accessibility import elder_item_detail, elder_search, localize
+from accessibility import elder_item_detail, elder_search, names_for
 from bff import client_context
 from bff.cache_http import cached
 from bff.catalog import schemas
@@ -34,7 +34,9 @@ ELDER_PAGE_SIZE = 5
 
 def _localized(payload: Any) -> Any:
     language = client_context.current().language
-    return localize(payload, language) if language != "zh" else payload
+    if language == "zh":
+        return payload
+    return names_for(services().catalogue.get().ref).localize(payload, language)
 
 
 def _elder() -> bool:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from accessibility import elder_candidates, elder_home, localize, strip_marketing
-from accessibility.mongolian import language_tag, region_name
+from accessibility import MongolianNames, elder_candidates, elder_home, names_for, strip_marketing
+from accessibility.mongolian import language_tag
 from bff.home.schemas import InboxSummarySchema, MeSummarySchema, RecommendationSchema
 from bff.home.sources import NOTICE_CATEGORY, HomeSources, NullSources, guarded
 
@@ -91,7 +91,7 @@ def _region_block(catalogue: Any, region: str, language: str) -> dict[str, Any]:
     name = catalogue.regions.get(region).name  # unknown code: UnknownRegion (400)
     block: dict[str, Any] = {"code": region, "name": name}
     if language != "zh":
-        block["name_local"] = region_name(region, language, zh_name=name)
+        block["name_local"] = names_for(catalogue.ref).region_name(region, language, zh_name=name)
     return block
 
 
@@ -138,7 +138,7 @@ def anonymous_home(catalogue: Any, sources: HomeSources, *, region: str, channel
         )
     body.update(personal=False, me=None, inbox=None)
     if language != "zh":
-        body = localize(body, language)
+        body = names_for(catalogue.ref).localize(body, language)
     return body
 
 
@@ -150,7 +150,7 @@ def _theme(theme: Any, profile: ChannelProfile, region: str) -> dict[str, Any]:
 
 
 def personal_parts(account: Any, sources: HomeSources, *, account_id: str, region: str, channel: str,
-                   mode: str, language: str) -> dict[str, Any]:
+                   mode: str, language: str, names: MongolianNames) -> dict[str, Any]:
     """What only this citizen sees, dumped: summary (masked), unread count, personal recommendations.
 
     Elder mode keeps personal data to the minimum (MIIT "最小必要", B15): name and level only.
@@ -172,7 +172,7 @@ def personal_parts(account: Any, sources: HomeSources, *, account_id: str, regio
         if found:
             entries = [_recommendation(r, profile, region) for r in found][:profile.recommendations]
             if language != "zh":
-                entries = localize(entries, language)
+                entries = names.localize(entries, language)
             parts["recommendations"] = RecommendationSchema(many=True).dump(entries)
     return parts
 

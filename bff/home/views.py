@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from accessibility import names_for
 from bff import client_context
 from bff.cache import keys as cache_keys
 from bff.cache_http import (BAD_HEADER_DOC, CATALOGUE_PARAM, CONTENT_LANGUAGE, Uncacheable, ViewCompute,
@@ -43,7 +44,8 @@ def _personal_response(shared: bytes, status: str, context: client_context.Clien
     body = json.loads(shared)
     body.update(build.personal_parts(
         context.account, services().home_sources, account_id=context.principal.account_id, region=region,
-        channel=context.channel, mode=context.mode, language=context.language))
+        channel=context.channel, mode=context.mode, language=context.language,
+        names=names_for(services().catalogue.get().ref)))
     response = current_app.response_class(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
     response.headers["Cache-Control"] = PRIVATE_CACHE_CONTROL

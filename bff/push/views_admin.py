@@ -17,7 +17,7 @@ from flask_smorest import Blueprint
 
 from bff.auth.security import current_principal, operator_required
 from bff.extensions import ErrorEnvelopeSchema, services
-from bff.push import schemas
+from bff.push import schemas_admin as schemas
 from push.campaigns import READ_ROLES, SYSTEM, require_any_role
 from push.service import PushService
 

@@ -23,13 +23,15 @@ def catalogue(catalog_index_dir) -> Catalogue:
 
 
 def summary(code: str, *, region_code: str = "150102", popularity: int | None = None, **extra) -> dict:
-    """An ItemSummary.to_dict() shape built from the reference record (no elder_relevant key)."""
+    """An ItemSummary.to_dict() shape with ``elder_relevant`` from the reference record, as
+    ``elder_candidates`` fills it in from the catalogue's reference data."""
     r = REFERENCE[code]
     return {"basic_code": code, "implementation_code": f"{code}-x", "name": r["name"], "local_name": r["name"],
             "short_name": r["short_name"], "plain_name": r["plain_name"], "department": r["department"],
             "item_type": r["item_type"], "region_code": region_code, "region_name": "新城区",
             "online_depth": r["online_depth"], "visits": r["visits"], "promised_days": r["promised_days"],
-            "popularity": r["hot"] if popularity is None else popularity, **extra}
+            "popularity": r["hot"] if popularity is None else popularity,
+            "elder_relevant": bool(r["elder_relevant"]), **extra}
 
 
 def speech_fields(payload):

@@ -7,13 +7,15 @@ import json
 import pytest
 
 from accessibility.elder import elder_candidates, elder_tiles
-from accessibility.mongolian import (CHINESE, MONGOLIAN, item_name, language_tag, localize, normalize,
-                                     region_name)
-from catalog.model import PACKAGED_DATA
+from accessibility.mongolian import CHINESE, MONGOLIAN, MongolianNames, language_tag, normalize
+from catalog.model import PACKAGED_DATA, ReferenceData
 from catalog.service import Catalogue
 
 REGIONS = {r["code"]: r for r in json.loads((PACKAGED_DATA / "regions.json").read_text(encoding="utf-8"))}
 FVS1, MVS, NNBSP = "\u180b", "\u180e", "\u202f"
+# The names over the packaged reference data, as the composition root's catalogue hands it over.
+NAMES = MongolianNames(ReferenceData.load())
+region_name, item_name, localize = NAMES.region_name, NAMES.item_name, NAMES.localize
 
 
 def is_mongolian(text: str) -> bool:
