@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import redis
 
 from auth.notices import ACCOUNT_NOTICE
-from auth.service import ACCOUNT_CHANGED, AuthConfig, AuthService
+from auth.service import ACCOUNT_CHANGED, AuthService
+from auth.session_types import AuthConfig
 from bff.cache import ResponseCache
 from bff.home.sources import NOTICE_CATEGORY, HomeSources, PushSources
 from catalog.live import LiveCatalogue

@@ -15,7 +15,7 @@ from auth.audit import AuditLog
 from auth.errors import AuthError
 from auth.operators import ROLES, Operators
 from auth.rate_limits import RateLimiter
-from auth.service import AuthConfig
+from auth.session_types import AuthConfig
 from auth.signing_keys import SigningKeys
 from config import Settings
 from kernel.clock import SystemClock

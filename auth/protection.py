@@ -47,7 +47,8 @@ from auth.rate_limits import (
 from auth.realname import RealnameLevel, RealnameOwnedElsewhere, RealnameResult
 
 if TYPE_CHECKING:
-    from auth.service import AuthService, Principal, TokenPair
+    from auth.service import AuthService
+    from auth.session_types import Principal, TokenPair
 
 SOURCE_FACE = "face_check"
 
@@ -220,7 +221,7 @@ class ProtectionFlows:
         return self._fresh_pair(account_id, principal.channel, amr, own)
 
     def _fresh_pair(self: AuthService, account_id: str, channel: str, amr: tuple[str, ...], binding: str) -> TokenPair:
-        from auth.service import TokenPair
+        from auth.session_types import TokenPair
 
         family, refresh_token = self.refresh_tokens.start_family(
             account_id=account_id, channel=channel, amr=amr, policy=self.config.citizen_sessions, binding=binding

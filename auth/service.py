@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,13 +20,10 @@ from auth.accounts import AccountStore, AccountSummary, AccountView, Attachment,
 from auth.audit import AuditLog
 from auth.claims import RealnameClaims
 from auth.directory import CitizenDirectory
-from auth.enterprises import EnterpriseLink, Enterprises
+from auth.enterprises import Enterprises
 from auth.errors import (
     AccountLocked,
     AuthError,
-    EnterpriseInactive,
-    EnterpriseLinkRequired,
-    EnterpriseNotFound,
     RateLimited,
     RealnameLevelRequired,
     RefreshTokenInvalid,
@@ -37,15 +33,15 @@ from auth.errors import (
     SmsCodeInvalid,
     TokenInvalid,
 )
-from auth.identifiers import mask_phone, normalize_phone, normalize_uscc
+from auth.identifiers import mask_phone, normalize_phone
 from auth.login_guard import SMS_GUARD, Attempt, LoginGuard
 from auth.notices import SecurityNotices
 from auth.operators import Operators, require_role
 from auth.ports import AlipayGateway, IdentityPlatform, SmsGateway, WeChatGateway
 from auth.preferences import Preferences
+from auth.enterprise_flows import EnterpriseFlows
 from auth.protection import ProtectionFlows
 from auth.rate_limits import (
-    ENTERPRISE_LOOKUP_DAILY,
     LOGIN_IP,
     LOGIN_SUBJECT,
     SMS_IP_HOURLY,
@@ -54,18 +50,15 @@ from auth.rate_limits import (
     RateLimiter,
     ip_subject,
 )
-from auth.realname import RealnameLevel, RealnameVerifier
+from auth.realname import RealnameVerifier
 from auth.refresh_tokens import (
-    CITIZEN_POLICY,
-    DEFAULT_GRACE_SECONDS,
-    OPERATOR_POLICY,
     Family,
-    FamilyPolicy,
     RefreshTokens,
 )
+from auth.session_types import AuthConfig, Principal, SmsCodeSent, TokenPair
 from auth.signing_keys import SigningKeys
 from auth.sms_codes import CODE_TTL, SmsCheck, SmsCodes, SmsVerification
-from auth.tokens import DEFAULT_ACCESS_TTL, LEEWAY_SECONDS, MAX_ACCESS_TTL, IssuedToken, TokenService
+from auth.tokens import IssuedToken, TokenService
 from integrations.errors import IntegrationError, UpstreamUnavailable
 from integrations.errors import RateLimited as UpstreamRateLimited
 from kernel.clock import Clock, SystemClock
@@ -78,91 +71,9 @@ log = logging.getLogger("msb.auth")
 ACCOUNT_CHANGED = "account.changed"
 
 CONSOLE = "console"
-ENTERPRISE_ACTIVE = "active"
 
 
-@dataclass(frozen=True)
-class AuthConfig:
-    issuer: str = "msb-bff"
-    access_ttl: int = DEFAULT_ACCESS_TTL
-    refresh_grace_seconds: int = DEFAULT_GRACE_SECONDS
-    citizen_sessions: FamilyPolicy = CITIZEN_POLICY
-    operator_sessions: FamilyPolicy = OPERATOR_POLICY
-    signing_key_cache_seconds: float = 30.0
-
-    @property
-    def signing_key_retain_seconds(self) -> int:
-        # A retired key must outlive every token it signed, including tokens signed by workers
-        # whose cache still called it active.
-        return MAX_ACCESS_TTL + int(self.signing_key_cache_seconds) + LEEWAY_SECONDS + 60
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    account: AccountSummary
-    token_type: str = "Bearer"
-
-    def __repr__(self) -> str:
-        return f"TokenPair(account={self.account.id!r}, expires_in={self.expires_in})"
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "token_type": self.token_type,
-            "expires_in": self.expires_in,
-            "account": self.account.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class AccessGrant:
-    """A new access token for the same session (after switching the acting context)."""
-
-    access_token: str
-    expires_in: int
-    acting_for: str | None
-    token_type: str = "Bearer"
-
-    def __repr__(self) -> str:
-        return f"AccessGrant(acting_for={self.acting_for!r}, expires_in={self.expires_in})"
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "access_token": self.access_token,
-            "token_type": self.token_type,
-            "expires_in": self.expires_in,
-            "acting_for": self.acting_for,
-        }
-
-
-@dataclass(frozen=True)
-class SmsCodeSent:
-    expires_in: int
-    resend_after: int
-
-    def to_dict(self) -> dict[str, int]:
-        return {"expires_in": self.expires_in, "resend_after": self.resend_after}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling, from a verified access token and the live session behind it."""
-
-    account_id: str  # the live account (merge pointers already followed)
-    type: str  # "person" | "operator"
-    level: int | None  # current real-name level (read from the store, not the token)
-    channel: str  # app | wechat | alipay | console
-    acting_for: str | None  # enterprise account id
-    session_id: str  # refresh family id; logout(…, family_id=principal.session_id)
-    roles: tuple[str, ...] = ()
-    amr: tuple[str, ...] = ()
-
-
-class AuthService(ProtectionFlows):
+class AuthService(ProtectionFlows, EnterpriseFlows):
     def __init__(
         self,
         redis_client: redis.Redis,
@@ -466,75 +377,6 @@ class AuthService(ProtectionFlows):
             self.audit.record("unbind", account_id=account_id, binding=binding.binding_id)
         self._changed(account_id)
         return self.me(account_id)
-
-    # --- enterprises ------------------------------------------------------------------------------
-
-    def link_enterprise(self, account_id: str, uscc: str) -> EnterpriseLink:
-        """Link a person (三级 or above) to an enterprise: active as legal representative when the
-        register's match API confirms the verified name AND ID number, otherwise a pending agent
-        link (a same-name person never becomes legal representative)."""
-        account_id = self.accounts.resolve(account_id)
-        level = self.accounts.level(account_id)
-        if level < RealnameLevel.VERIFIED:
-            raise RealnameLevelRequired(required=int(RealnameLevel.VERIFIED), current=level)
-        uscc = normalize_uscc(uscc)
-        self.limiter.hit((ENTERPRISE_LOOKUP_DAILY, f"account:{account_id}"))
-        record = self._identity.lookup_enterprise(uscc)
-        if record is None:
-            raise EnterpriseNotFound()
-        if record.status != ENTERPRISE_ACTIVE:
-            raise EnterpriseInactive()
-        enterprise_id = self.enterprises.ensure(record)
-        identity = self.accounts.realname_identity(account_id)
-        is_legal = identity is not None and self._identity.verify_legal_representative(uscc, *identity)
-        link = self.enterprises.link(account_id, enterprise_id, legal_representative=is_legal)
-        self.audit.record(
-            "enterprise_link", account_id=account_id, enterprise=enterprise_id, role=link.role, status=link.status
-        )
-        self._changed(account_id)
-        return link
-
-    def approve_enterprise_agent(self, account_id: str, enterprise_id: str, agent_account_id: str) -> EnterpriseLink:
-        account_id = self.accounts.resolve(account_id)
-        agent_account_id = self.accounts.resolve(agent_account_id)
-        link = self.enterprises.approve_agent(account_id, enterprise_id, agent_account_id)
-        self.audit.record(
-            "enterprise_link",
-            account_id=agent_account_id,
-            related_account_id=account_id,
-            enterprise=enterprise_id,
-            role=link.role,
-            status=link.status,
-        )
-        self._changed(agent_account_id)
-        return link
-
-    def unlink_enterprise(self, account_id: str, enterprise_id: str, member_account_id: str | None = None) -> None:
-        account_id = self.accounts.resolve(account_id)
-        member = self.accounts.resolve(member_account_id) if member_account_id else account_id
-        self.enterprises.unlink(account_id, enterprise_id, member)
-        self.audit.record(
-            "enterprise_unlink", account_id=member, related_account_id=account_id, enterprise=enterprise_id
-        )
-        self._changed(member)
-
-    def act_for(self, principal: Principal, enterprise_id: str | None) -> AccessGrant:
-        """Switch the session's acting context to an enterprise (or back with None); returns a new
-        access token. Later refreshes keep the context while the link stays active."""
-        if principal.type != "person":
-            raise EnterpriseLinkRequired()
-        if enterprise_id is not None:
-            self.enterprises.act_for(principal.account_id, enterprise_id)
-        if not self.refresh_tokens.set_acting_for(principal.session_id, enterprise_id):
-            raise TokenInvalid()
-        family = self.refresh_tokens.family(principal.session_id)
-        if family is None:
-            raise TokenInvalid()
-        access = self._issue_person(principal.account_id, family, acting_for=enterprise_id)
-        self.audit.record(
-            "acting_for", account_id=principal.account_id, channel=principal.channel, enterprise=enterprise_id or "self"
-        )
-        return AccessGrant(access.token, access.expires_in, enterprise_id)
 
     # --- operators --------------------------------------------------------------------------------
 

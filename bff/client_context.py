@@ -26,7 +26,7 @@ from bff.errors import ApiError
 
 if TYPE_CHECKING:
     from auth.accounts import AccountView
-    from auth.service import Principal
+    from auth.session_types import Principal
 
 CHANNEL_HEADER = "X-Client-Channel"
 MODE_HEADER = "X-Client-Mode"

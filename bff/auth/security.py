@@ -17,7 +17,8 @@ from typing import Any, Callable
 from flask import Flask, g, request
 
 from auth.errors import EnterpriseLinkRequired, RefreshTokenInvalid, TokenError, TokenInvalid
-from auth.service import AuthService, Principal, TokenPair
+from auth.service import AuthService
+from auth.session_types import Principal, TokenPair
 from auth.tokens import CHANNEL_AUDIENCES, CITIZEN_AUDIENCES, MAX_TOKEN_LENGTH
 from bff.extensions import services
 from bff.extensions import ErrorEnvelopeSchema, api
