@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -32,8 +31,10 @@ import redis
 from auth import keys
 from auth.enterprises import EnterpriseLink, link_strength
 from auth.errors import BindingConflict, BindingNotFound, InvalidInput, LastBinding
+from auth.account_values import (REALNAME_CHANNEL, AccountSummary, AccountView, Attachment, Binding, Identity,
+                                 binding_from)
 from auth.preferences import Preferences, apply_changes
-from auth.realname import LEVEL_NAMES, RealnameLevel
+from auth.realname import RealnameLevel
 from kernel.clock import Clock
 from kernel.crypto import Crypto
 from kernel.ids import new_id
@@ -42,7 +43,6 @@ from kernel.ids import new_id
 PERSON_PREFIX = "acc_"
 
 LOGIN_CHANNELS = ("wechat", "alipay", "phone")
-REALNAME_CHANNEL = "realname"
 _MAX_MERGE_HOPS = 8
 _MAX_ATTEMPTS = 8
 
@@ -57,95 +57,6 @@ class IdentityOwned(Exception):
     def __init__(self, owner: str) -> None:
         super().__init__("identity bound to another account")
         self.owner = owner
-
-
-@dataclass(frozen=True)
-class Identity:
-    kind: str  # an index kind: wechat_openid, wechat_unionid, alipay_open_id, alipay_user_id, phone, id_number
-    value: str
-
-    def __repr__(self) -> str:
-        return f"Identity(kind={self.kind!r}, value=<hidden>)"
-
-
-@dataclass(frozen=True)
-class Binding:
-    binding_id: str  # "{channel}:{fingerprint}"
-    channel: str
-    masked: str | None  # masked phone or ID number; None for WeChat/Alipay ids (never shown)
-    bound_at: float
-    via: str | None
-
-    @property
-    def fingerprint(self) -> str:
-        return self.binding_id.split(":", 1)[1]
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.binding_id,
-            "channel": self.channel,
-            "fingerprint": self.fingerprint,
-            "masked": self.masked,
-            "bound_at": int(self.bound_at),
-        }
-
-
-@dataclass(frozen=True)
-class AccountSummary:
-    id: str
-    type: str
-    realname_level: int | None
-    bindings: tuple[str, ...]  # channel names
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "realname_level": self.realname_level,
-            "bindings": list(self.bindings),
-        }
-
-
-@dataclass(frozen=True)
-class AccountView:
-    """What ``GET /v1/me`` shows: masked values only."""
-
-    id: str
-    type: str
-    realname_level: int
-    name_masked: str | None
-    id_number_masked: str | None
-    phones_masked: tuple[str, ...]
-    bindings: tuple[Binding, ...]
-    enterprises: tuple[EnterpriseLink, ...]
-    preferences: Preferences
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "realname_level": self.realname_level,
-            "realname_level_name": LEVEL_NAMES[self.realname_level],
-            "name_masked": self.name_masked,
-            "id_number_masked": self.id_number_masked,
-            "phones_masked": list(self.phones_masked),
-            "bindings": [binding.to_dict() for binding in self.bindings],
-            "enterprises": [link.to_dict() for link in self.enterprises],
-            "preferences": self.preferences.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class Attachment:
-    account_id: str  # the account now holding the binding (a survivor if merges happened)
-    created: bool  # a new account was opened
-    merged: tuple[str, ...]  # ids absorbed on the way
-    new_binding: bool = False  # the binding did not exist on the account before (a channel was added)
-    binding_id: str = ""
-
-
-def _binding_from(binding_id: str, record: dict[str, Any]) -> Binding:
-    return Binding(binding_id, record["channel"], record.get("masked"), record["bound_at"], record.get("via"))
 
 
 class AccountStore:
@@ -240,7 +151,7 @@ class AccountStore:
 
     def bindings(self, account_id: str) -> list[Binding]:
         return sorted(
-            (_binding_from(bid, rec) for bid, rec in self._bindings(account_id).items()),
+            (binding_from(bid, rec) for bid, rec in self._bindings(account_id).items()),
             key=lambda b: (b.bound_at, b.binding_id),
         )
 
@@ -252,7 +163,7 @@ class AccountStore:
         data = self._redis.hgetall(keys.account(account_id))
         records = self._bindings(account_id)
         bindings = sorted(
-            (_binding_from(bid, rec) for bid, rec in records.items()), key=lambda b: (b.bound_at, b.binding_id)
+            (binding_from(bid, rec) for bid, rec in records.items()), key=lambda b: (b.bound_at, b.binding_id)
         )
         realname = next((rec for rec in records.values() if rec["channel"] == REALNAME_CHANNEL), None)
         return AccountView(
@@ -517,7 +428,7 @@ class AccountStore:
                 for kind, blind in record["indexes"].items():
                     if (kind, blind) not in still_used:
                         pipe.delete(keys.identity_index(kind, blind))
-            return [_binding_from(bid, rec) for bid, rec in targets.items()]
+            return [binding_from(bid, rec) for bid, rec in targets.items()]
 
         return self._redis.transaction(remove, keys.account_bindings(account_id), value_from_callable=True)
 
