@@ -87,35 +87,18 @@ class CodeUsed(CodeRefused):
 
 
 class InputRefused(IntegrationError):
-    """``details["field"]`` names the field (never echoes the value)."""
+    """The upstream refused a field as malformed. It answers with the same code and message as the
+    domain's own check of that field (which normally catches it first); ``details["field"]`` names it."""
 
     code = "invalid_input"
     http_status = 422
     default_message = "输入内容格式不正确"
+    _FIELDS = {
+        "id_number": ("invalid_id_number", "身份证号码格式不正确"),
+        "uscc": ("invalid_uscc", "统一社会信用代码格式不正确"),
+        "phone": ("invalid_phone", "手机号码格式不正确"),
+    }
 
-    def __init__(self, field: str, message: str | None = None) -> None:
+    def __init__(self, field: str) -> None:
+        self.code, message = self._FIELDS.get(field, (self.code, self.default_message))
         super().__init__(message, details={"field": field})
-
-
-class InvalidIdNumber(InputRefused):
-    code = "invalid_id_number"
-    default_message = "身份证号码格式不正确"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__("id_number", message)
-
-
-class InvalidUscc(InputRefused):
-    code = "invalid_uscc"
-    default_message = "统一社会信用代码格式不正确"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__("uscc", message)
-
-
-class InvalidPhone(InputRefused):
-    code = "invalid_phone"
-    default_message = "手机号码格式不正确"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__("phone", message)

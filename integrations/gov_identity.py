@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from integrations.errors import InvalidIdNumber, InvalidUscc, UpstreamUnavailable
+from integrations.errors import InputRefused, UpstreamUnavailable
 from integrations.http import UpstreamHttp, config_problem, report
 
 SYSTEM = "gov_identity"
@@ -84,7 +84,7 @@ class GovIdentityClient:
 
     def lookup_enterprise(self, uscc: str) -> EnterpriseRecord | None:
         if not _USCC_SHAPE.match(uscc):
-            raise InvalidUscc()
+            raise InputRefused("uscc")
         url = f"{self._base_url}/gov/enterprise/{quote(uscc, safe='')}"
         response = self._http.request("GET", url, endpoint=ENTERPRISE, headers=self._headers)
         body = self._http.json_object(response, ENTERPRISE)
@@ -112,7 +112,7 @@ class GovIdentityClient:
 
     def verify_legal_representative(self, uscc: str, name: str, id_number: str) -> bool:
         if not _USCC_SHAPE.match(uscc):
-            raise InvalidUscc()
+            raise InputRefused("uscc")
         response = self._http.request(
             "POST", f"{self._base_url}/gov/enterprise/legal-representative/verify", endpoint=LEGAL_REP,
             json={"uscc": uscc, "name": name, "id_number": id_number}, headers=self._headers,
@@ -131,9 +131,9 @@ class GovIdentityClient:
     def _raise_error(self, endpoint: str, status: int, body: dict[str, Any]) -> None:
         code = _error_code(body)
         if code == "INVALID_ID_NUMBER":
-            raise InvalidIdNumber()
+            raise InputRefused("id_number")
         if code == "INVALID_USCC":
-            raise InvalidUscc()
+            raise InputRefused("uscc")
         if status in (401, 403) or code in ("UNAUTHORIZED", "INVALID_REQUEST"):
             raise config_problem(SYSTEM, endpoint, f"{status}/{code}", "app key or request rejected")
         report(SYSTEM, endpoint, f"{status}/{code}")

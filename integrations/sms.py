@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import requests
 
-from integrations.errors import InvalidPhone, RateLimited, UpstreamUnavailable
+from integrations.errors import InputRefused, RateLimited, UpstreamUnavailable
 from integrations.http import UpstreamHttp, config_problem, report
 
 SYSTEM = "sms"
@@ -64,7 +64,7 @@ class SmsClient:
             report(SYSTEM, SEND, code, reason=f"flow control {wait}s")
             raise RateLimited(retry_after=wait)
         if code == "isv.MOBILE_NUMBER_ILLEGAL":
-            raise InvalidPhone()
+            raise InputRefused("phone")
         if code in _CONFIG_CODES or response.status_code in (401, 403):
             raise config_problem(SYSTEM, SEND, f"{response.status_code}/{code}", "app key, template or params rejected")
         report(SYSTEM, SEND, f"{response.status_code}/{code}")

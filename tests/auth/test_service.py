@@ -354,9 +354,9 @@ def test_refusals_shared_by_auth_and_the_clients_answer_alike():
     # auth validates phones, ID numbers and USCCs itself, the clients relay the upstream's refusal of the
     # same input: a client sees one answer whichever caught it first.
     pairs = [
-        (errors.InvalidPhone(), integration_errors.InvalidPhone()),
-        (errors.InvalidIdNumber(), integration_errors.InvalidIdNumber()),
-        (errors.InvalidUscc(), integration_errors.InvalidUscc()),
+        (errors.InvalidPhone(), integration_errors.InputRefused("phone")),
+        (errors.InvalidIdNumber(), integration_errors.InputRefused("id_number")),
+        (errors.InvalidUscc(), integration_errors.InputRefused("uscc")),
         (errors.RateLimited(retry_after=60), integration_errors.RateLimited(retry_after=60)),
     ]
     for ours, theirs in pairs:

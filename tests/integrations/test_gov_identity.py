@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from auth.identifiers import id_check_char, uscc_check_char
-from integrations.errors import InvalidIdNumber, InvalidUscc, UpstreamUnavailable
+from integrations.errors import InputRefused, UpstreamUnavailable
 from integrations.gateways import Gateways
 from integrations.gov_identity import EnterpriseRecord, GovIdentityClient, PersonVerification
 from tests.integrations.conftest import Drive
@@ -35,13 +35,13 @@ def test_face_check_and_legal_representative_match(gateways: Gateways, drive: Dr
     namesake = drive.call("POST", "/gov/people", {"name": "巴特尔"})["id_number"]
     assert identity.verify_legal_representative(GRASSLAND_USCC, "巴特尔", namesake) is False
     assert identity.verify_legal_representative("91350100M000100Y43", "巴特尔", BATER_ID) is False  # unknown USCC
-    with pytest.raises(InvalidUscc):
+    with pytest.raises(InputRefused, match="统一社会信用代码"):
         identity.verify_legal_representative("../realname/verify2", "巴特尔", BATER_ID)
 
 
 def test_invalid_id_number(gateways: Gateways) -> None:
     wrong_check = BATER_ID[:-1] + ("1" if BATER_ID[-1] != "1" else "2")
-    with pytest.raises(InvalidIdNumber):
+    with pytest.raises(InputRefused, match="身份证号码"):
         gateways.identity.verify_person("巴特尔", wrong_check)
 
 
@@ -61,9 +61,9 @@ def test_enterprise_not_found_and_invalid(gateways: Gateways) -> None:
     assert gateways.identity.lookup_enterprise(unknown) is None
 
     wrong_check = GRASSLAND_USCC[:-1] + ("1" if GRASSLAND_USCC[-1] != "1" else "2")
-    with pytest.raises(InvalidUscc):
+    with pytest.raises(InputRefused, match="统一社会信用代码"):
         gateways.identity.lookup_enterprise(wrong_check)
-    with pytest.raises(InvalidUscc):
+    with pytest.raises(InputRefused, match="统一社会信用代码"):
         gateways.identity.lookup_enterprise("../realname/verify2")  # never becomes part of a URL
 
 

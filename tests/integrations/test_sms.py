@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrations.errors import InvalidPhone, RateLimited, UpstreamUnavailable
+from integrations.errors import InputRefused, RateLimited, UpstreamUnavailable
 from integrations.gateways import Gateways
 from integrations.sms import SmsClient
 from tests.integrations.conftest import Drive
@@ -46,7 +46,7 @@ def test_flow_control_is_rate_limited_with_the_window_as_retry_after(gateways: G
 
 
 def test_illegal_number_wrong_key_and_outage(gateways: Gateways, drive: Drive) -> None:
-    with pytest.raises(InvalidPhone):
+    with pytest.raises(InputRefused, match="手机号码"):
         gateways.sms.send_login_code("12345", "123456")
     with pytest.raises(UpstreamUnavailable):
         SmsClient(drive.base_url, "not-our-key", timeout=2).send_login_code(PHONE, "123456")
