@@ -17,13 +17,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bff import client_context
-from bff.cache import keys as cache_keys
-from bff.cache_http import (BAD_HEADER_DOC, CATALOGUE_PARAM, CONTENT_LANGUAGE, Uncacheable, ViewCompute,
+from bff.caching import response_keys as cache_keys
+from bff.caching.views import (BAD_HEADER_DOC, CATALOGUE_PARAM, CONTENT_LANGUAGE, Uncacheable, ViewCompute,
                             cached_body, raw_params, respond, vary_for)
 from bff.extensions import ErrorEnvelopeSchema, services
 from bff.home import build
 from bff.home.schemas import HomeArgsSchema, HomeSchema
-from bff.http_cache import add_vary, public_cache_control
+from bff.caching.conditional import add_vary, public_cache_control
 
 blp = Blueprint("home", __name__, url_prefix="/v1/home",
                 description="The home screen of each channel in one request (standard and 长辈版, Chinese and Mongolian)")

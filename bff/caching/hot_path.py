@@ -1,6 +1,6 @@
 """Anonymous public cache hits answered before Flask, from this process's memory.
 
-A public answer produced by the response cache (``bff.cache_http.respond``) is also remembered here
+A public answer produced by the response cache (``bff.caching.views.respond``) is also remembered here
 for ``Settings.hot_path_seconds`` (``MSB_HOT_PATH_SECONDS``, 0 turns it off) under the *raw* request: path, query string, the three client-context headers as
 sent and the catalogue build id. That is a superset of what the answer depends on, so a variant can
 never reach another client. Requests that are not GET, carry ``Authorization`` (personal parts) or

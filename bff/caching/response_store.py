@@ -37,9 +37,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bff.cache import keys
-from bff.cache.keys import RoutePolicy, Variant
-from bff.cache.local import LocalTTLCache
+from bff.caching import response_keys as keys
+from bff.caching.response_keys import RoutePolicy, Variant
+from bff.caching.local_layer import LocalTTLCache
 
 log = logging.getLogger("msb.cache")
 
@@ -63,7 +63,7 @@ class PrivateResponseRefused(ValueError):
 
 
 def etag_for(body: bytes) -> str:
-    """Same validator as ``bff.http_cache``: the first 32 hex digits of SHA-256 of the body."""
+    """Same validator as ``bff.caching.conditional``: the first 32 hex digits of SHA-256 of the body."""
     return hashlib.sha256(body).hexdigest()[:32]
 
 
@@ -80,7 +80,7 @@ class _Entry:
 @dataclass(frozen=True)
 class CachedResponse:
     """What the HTTP layer sends: ``body`` (compact UTF-8 JSON), its ``etag`` (unquoted, as
-    ``bff.http_cache`` makes them) and how it was served (``status``, for ``X-Cache`` and stats)."""
+    ``bff.caching.conditional`` makes them) and how it was served (``status``, for ``X-Cache`` and stats)."""
 
     body: bytes
     etag: str
