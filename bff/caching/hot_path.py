@@ -20,6 +20,8 @@ from typing import Any, Callable, Iterable
 
 from werkzeug.wrappers import Response
 
+from bff.caching.headers import is_public
+
 MAX_ENTRIES = 2048
 EXTENSION_KEY = "hot_path"
 _VARIANT_HEADERS = ("HTTP_X_CLIENT_CHANNEL", "HTTP_X_CLIENT_MODE", "HTTP_ACCEPT_LANGUAGE")
@@ -54,7 +56,7 @@ class HotPath:
         signature = self._signature(environ)
         if signature is None or response.status_code != 200:
             return
-        if not response.headers.get("Cache-Control", "").startswith("public"):
+        if not is_public(response.headers.get("Cache-Control")):
             return
         headers = [(name, "hot" if name == "X-Cache" else value)
                    for name, value in response.headers.items() if name != "Content-Length"]

@@ -42,12 +42,12 @@ from urllib.parse import urlencode
 from flask import Response, current_app, has_request_context, request
 
 from bff import client_context
+from bff.caching import headers as cache_headers
 from bff.caching import hot_path
 from bff.caching import response_keys as cache_keys
 from bff.caching.response_keys import Variant
 from bff.caching.response_store import CachedResponse
 from bff.extensions import ErrorEnvelopeSchema, services
-from bff.caching.conditional import add_vary, public_cache_control
 
 __all__ = ["cached", "ViewCompute", "cached_body", "respond", "raw_params", "CATALOGUE_PARAM",
            "Uncacheable"]
@@ -113,17 +113,17 @@ def cached_body(route: str, params: Mapping[str, Any], variant: Variant, compute
     return services().response_cache.get_or_compute(route, params, variant, compute)
 
 
-def respond(result: CachedResponse, *, cache_control: str, vary: tuple[str, ...],
+def respond(result: CachedResponse, *, cache: Mapping[str, str], vary: tuple[str, ...],
             language: str | None) -> Response:
     """A ready 200 with the stored body and its precomputed ETag (``bff.caching.conditional`` reuses it)."""
     response = current_app.response_class(result.body, status=200, mimetype="application/json")
     response.set_etag(result.etag)
     headers = response.headers
-    headers["Cache-Control"] = cache_control
+    headers.update(cache)
     headers["X-Cache"] = result.status
     if language is not None:
         headers["Content-Language"] = CONTENT_LANGUAGE[language]
-    add_vary(response, *vary)
+    cache_headers.add_vary(response, *vary)
     hot = hot_path.of(current_app)
     if hot is not None:
         hot.remember(request.environ, response)
@@ -161,7 +161,7 @@ def cached(blp: Any, route: str, *, query: type | None = None,
             except Uncacheable as answer:
                 return answer.response
             age = max_age if max_age is not None else current_app.config["SETTINGS"].catalog_max_age_seconds
-            return respond(result, cache_control=public_cache_control(age), vary=vary,
+            return respond(result, cache=cache_headers.public(age), vary=vary,
                            language=context.language if "language" in depends_on else None)
 
         return wrapper
