@@ -6,14 +6,10 @@ A 304 keeps the headers a 200 would have had (Cache-Control, ETag, Vary).
 """
 from __future__ import annotations
 
-import hashlib
-
 from flask import Flask, Response, request
 
 from bff.caching.headers import DEFAULT_GET
-
-def _etag_for(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()[:32]
+from bff.caching.response_entries import etag_for
 
 
 def _add_validators(response: Response) -> Response:
@@ -23,7 +19,7 @@ def _add_validators(response: Response) -> Response:
         return response
     if "Cache-Control" not in response.headers:
         response.headers.update(DEFAULT_GET)
-    etag = response.get_etag()[0] or _etag_for(response.get_data())
+    etag = response.get_etag()[0] or etag_for(response.get_data())
     response.set_etag(etag)
     if request.if_none_match.contains_weak(etag):
         response.status_code = 304

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["NO_STORE", "PRIVATE_NO_STORE", "REVALIDATE", "DEFAULT_GET", "public", "private", "vary",
-           "merge_vary", "add_vary", "is_public", "no_store", "private_no_store"]
+__all__ = ["DEFAULT_GET", "NO_STORE", "PRIVATE_NO_STORE", "REVALIDATE", "add_vary", "is_public",
+           "merge_vary", "no_store", "private", "private_no_store", "public", "vary"]
 
 NO_STORE: Mapping[str, str] = MappingProxyType({"Cache-Control": "no-store", "Pragma": "no-cache"})
 PRIVATE_NO_STORE: Mapping[str, str] = MappingProxyType({"Cache-Control": "private, no-store", "Pragma": "no-cache"})

@@ -46,7 +46,7 @@ from bff.caching import headers as cache_headers
 from bff.caching import hot_path
 from bff.caching import response_keys as cache_keys
 from bff.caching.response_keys import Variant
-from bff.caching.response_store import CachedResponse
+from bff.caching.response_entries import CachedResponse
 from bff.extensions import ErrorEnvelopeSchema, services
 
 __all__ = ["cached", "ViewCompute", "cached_body", "respond", "raw_params", "CATALOGUE_PARAM",

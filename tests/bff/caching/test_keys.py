@@ -72,7 +72,8 @@ def test_lock_and_generation_keys():
 
 
 # The store, its keys and its local layer are plain Python (the push worker builds them too).
-PLAIN = ("bff/caching/response_store.py", "bff/caching/response_keys.py", "bff/caching/local_layer.py")
+PLAIN = ("bff/caching/response_store.py", "bff/caching/response_entries.py", "bff/caching/response_stats.py",
+         "bff/caching/response_keys.py", "bff/caching/local_layer.py", "bff/caching/headers.py")
 
 
 @pytest.mark.parametrize("package", ["bff/caching", "accessibility"])
