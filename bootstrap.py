@@ -20,7 +20,7 @@ import redis
 from auth.notices import ACCOUNT_NOTICE
 from auth.service import ACCOUNT_CHANGED, AuthService
 from auth.session_types import AuthConfig
-from bff.cache import ResponseCache
+from bff.caching.response_store import ResponseCache
 from bff.home.sources import NOTICE_CATEGORY, HomeSources, PushSources
 from catalog.live import LiveCatalogue
 from config import Settings

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bff import client_context, docs, http_cache, metrics, request_body, request_log
+from bff import client_context, docs, metrics, request_body, request_log
+from bff.caching import conditional
 from bff.errors import register_error_handlers
 from bff.extensions import SERVICES_KEY, api
-from bff.hot_path import HotPath
+from bff.caching.hot_path import HotPath
 from config import Settings
 from push.campaigns import CAMPAIGN_STATE_CHANGED
 
@@ -36,7 +37,7 @@ def _api_config(settings: Settings) -> dict[str, object]:
                 "for the APP, the WeChat mini-program and the Alipay mini-program.",
             },
         },
-        # Validators are added by bff.http_cache for every GET, with weak comparison.
+        # Validators are added by bff.caching.conditional for every GET, with weak comparison.
         "ETAG_DISABLED": True,
         "JSON_SORT_KEYS": False,
     }
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, *, services: "Services | None" 
     """The BFF on the services of ``bootstrap`` (built here unless given; tests pass clocks and settings)."""
     settings = settings or Settings.from_env()
     request_log.configure_logging(settings.log_level)
-    # Imported here: the composition root builds bff's response cache, so it imports bff.cache (and so bff).
+    # Imported here: the composition root builds bff's response cache, so it imports bff.caching (and so bff).
     from bootstrap import bootstrap
 
     services = services or bootstrap(settings, clock=clock, push_clock=push_clock, push_settings=push_settings)
@@ -97,5 +98,5 @@ def create_app(settings: Settings | None = None, *, services: "Services | None" 
     request_log.init_app(app)
     request_body.init_app(app)
     app.before_request(client_context.check_headers)
-    http_cache.init_app(app)
+    conditional.init_app(app)
     return app

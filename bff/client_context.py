@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import g, request
 
-from bff.cache.keys import Variant
+from bff.caching.response_keys import Variant
 from bff.errors import ApiError
 
 if TYPE_CHECKING:

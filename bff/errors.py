@@ -15,6 +15,7 @@ import redis.exceptions
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from bff.caching.headers import NO_STORE
 from kernel.errors import DomainError
 
 log = logging.getLogger("msb.errors")
@@ -80,7 +81,7 @@ def error_response(
     }
     response = jsonify(body)
     response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(NO_STORE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -26,7 +26,7 @@ class ErrorEnvelopeSchema(Schema):
 
 _ENVELOPE_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 # Statuses any operation can answer, whatever its view does (bff.request_body, bff.client_context,
-# the router, http_cache, Redis), with the machine codes behind them.
+# the router, bff.caching.conditional, Redis), with the machine codes behind them.
 COMMON_RESPONSES = {
     "400": "`invalid_json` (not JSON, or nested deeper than 32 levels), `malformed_body` (unreadable or "
            "badly framed body), `invalid_client_channel` / `invalid_client_mode` (X-Client-Channel / "

@@ -14,6 +14,10 @@ from http import HTTPStatus
 
 from gunicorn.workers.gthread import ThreadWorker
 
+from bff.caching.headers import NO_STORE
+
+# The same no-store headers as every other error (bff.caching.headers), as raw header lines.
+_NO_STORE_LINES = "".join(f"{name}: {value}\r\n" for name, value in NO_STORE.items())
 # gunicorn's statuses for refused requests -> our machine codes.
 _CODES = {
     400: "malformed_request",
@@ -41,7 +45,7 @@ def envelope_bytes(status: int) -> bytes:
         "errors": {},
     }, ensure_ascii=False).encode("utf-8")
     head = (f"HTTP/1.1 {status} {phrase}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Cache-Control: no-store\r\nContent-Length: {len(body)}\r\n\r\n")
+            f"{_NO_STORE_LINES}Content-Length: {len(body)}\r\n\r\n")
     return head.encode("latin-1") + body
 
 

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from bff.caching.headers import NO_STORE
 from kernel.metrics import CACHE_LOOKUPS, HTTP_LATENCY, HTTP_REQUESTS
 
 bp = Blueprint("metrics", __name__)
@@ -62,7 +63,7 @@ def metrics() -> Response:
         scrape_time = CollectorRegistry()
         scrape_time.register(_QueueDepthCollector(queue_depths))
         body += generate_latest(scrape_time)
-    return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+    return Response(body, content_type=CONTENT_TYPE_LATEST, headers=dict(NO_STORE))
 
 
 def observe_request(route: str, method: str, status: int, started: float | None, cache_layer: str | None) -> None:

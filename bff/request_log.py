@@ -49,7 +49,7 @@ def _finish_request(response: Response) -> Response:
 
 
 def log_hot_request(environ: dict, request_id: str, started: float) -> None:
-    """The access line of a request answered by ``bff.hot_path`` (before Flask)."""
+    """The access line of a request answered by ``bff.caching.hot_path`` (before Flask)."""
     if not access_log.isEnabledFor(logging.INFO):
         return
     access_log.info(

@@ -31,7 +31,7 @@ class Settings:
     upstream_timeout_seconds: float = 3.0
     # Catalogue responses are the same for everyone; clients and CDNs may keep them this long.
     catalog_max_age_seconds: int = 300
-    # Anonymous public cache hits answered before Flask from process memory (bff/hot_path.py); 0 = off.
+    # Anonymous public cache hits answered before Flask from process memory (bff/caching/hot_path.py); 0 = off.
     hot_path_seconds: float = 2.0
     secret_dir: Path = PROJECT_ROOT / "var" / "secrets"
     token_issuer: str = "https://msb.zwfw.nmg.gov.cn"

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from bff.auth import schemas
 from bff.extensions import services
 from bff.auth.security import client_ip, current_principal, operator_required, refuse_misrouted_refresh
-from bff.auth.views_auth import no_store
+from bff.caching.headers import no_store, private_no_store
 from bff.extensions import ErrorEnvelopeSchema
 
 blp = Blueprint("admin_auth", __name__, url_prefix="/v1/admin", description="Console operator sign-in")
@@ -51,7 +51,7 @@ class OperatorLogout(MethodView):
         """End this console session."""
         principal = current_principal()
         services().identity.logout(principal.account_id, principal.session_id)
-        return "", 204, {"Cache-Control": "no-store"}
+        return no_store("", 204)
 
 
 @blp.route("/me")
@@ -63,6 +63,5 @@ class OperatorMe(MethodView):
         principal = current_principal()
         operator = services().identity.operators.get(principal.account_id)
         username = operator.username if operator is not None else ""
-        return {"id": principal.account_id, "type": "operator", "username": username, "roles": list(principal.roles)}, 200, {
-            "Cache-Control": "private, no-store"
-        }
+        return private_no_store({"id": principal.account_id, "type": "operator", "username": username,
+                                 "roles": list(principal.roles)})

@@ -10,17 +10,13 @@ from flask_smorest import Blueprint
 
 from bff.auth import schemas
 from bff.extensions import services
+from bff.caching.headers import no_store, public
 from bff.auth.security import citizen_required, client_ip, current_principal, refuse_misrouted_refresh
 from bff.extensions import ErrorEnvelopeSchema
 
 blp = Blueprint("auth", __name__, description="Sign-in for the APP and the mini-programs; sessions and tokens")
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 JWKS_MAX_AGE = 300  # well under the 995 s a retired key stays published
-
-
-def no_store(payload: object, status: int = 200) -> tuple[object, int, dict[str, str]]:
-    return payload, status, dict(NO_STORE)
 
 
 def _login_errors(func, unauthorized: str = "The code is invalid, used or expired: get a new one",
@@ -131,7 +127,7 @@ class Logout(MethodView):
         or every session of the account with `all_devices: true`."""
         principal = current_principal()
         services().identity.logout(principal.account_id, principal.session_id, all_devices=body["all_devices"])
-        return "", 204, dict(NO_STORE)
+        return no_store("", 204)
 
 
 @blp.route("/.well-known/jwks.json")
@@ -139,4 +135,4 @@ class Jwks(MethodView):
     @blp.response(200, schemas.JwksSchema)
     def get(self):
         """Public keys that verify access tokens (ES256). Cacheable; refetch on an unknown `kid`."""
-        return services().identity.jwks(), 200, {"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"}
+        return services().identity.jwks(), 200, public(JWKS_MAX_AGE)

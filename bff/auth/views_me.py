@@ -10,16 +10,12 @@ from flask_smorest import Blueprint
 from auth.realname import RealnameLevel
 from bff.auth import schemas
 from bff.extensions import services
+from bff.caching.headers import private_no_store as private
 from bff.auth.security import citizen_required, client_ip, current_principal
 from bff.extensions import ErrorEnvelopeSchema
 
 blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The signed-in citizen's account")
 
-PRIVATE = {"Cache-Control": "private, no-store", "Pragma": "no-cache"}
-
-
-def private(payload: object, status: int = 200) -> tuple[object, int, dict[str, str]]:
-    return payload, status, dict(PRIVATE)
 
 
 def _view(account_view) -> dict:
@@ -195,7 +191,7 @@ class MeEnterprise(MethodView):
     def delete(self, args, enterprise_id):
         """Leave an enterprise, or (legal representative) remove a member with `?member=<account id>`."""
         services().identity.unlink_enterprise(current_principal().account_id, enterprise_id, args.get("member"))
-        return "", 204, dict(PRIVATE)
+        return private("", 204)
 
 
 @blp.route("/acting-for")

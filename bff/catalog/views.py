@@ -1,6 +1,6 @@
 """Thin views over ``catalog.service.Catalogue``; all catalogue answers are public and cached.
 
-Every GET goes through ``bff.cache_http.cached`` (outside flask-smorest's decorators): a hit is a
+Every GET goes through ``bff.caching.views.cached`` (outside flask-smorest's decorators): a hit is a
 ready response with its stored body and ETag. Variants (``bff.client_context``):
 
 * ``X-Client-Mode: elder`` on search and item detail: the 长辈版 shapes of ``accessibility.elder``
@@ -20,7 +20,7 @@ from flask_smorest import Blueprint
 
 from accessibility import elder_item_detail, elder_search, names_for
 from bff import client_context
-from bff.cache_http import cached
+from bff.caching.views import cached
 from bff.catalog import schemas
 from bff.extensions import services
 

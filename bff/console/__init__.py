@@ -11,6 +11,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, redirect, send_from_directory
 
+from bff.caching.headers import REVALIDATE
+
 STATIC_DIR = Path(__file__).with_name("static")
 
 CSP = "; ".join([
@@ -34,7 +36,8 @@ def _security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers.setdefault("Cache-Control", "no-cache")
+    for name, value in REVALIDATE.items():
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -82,6 +82,6 @@ class HomeSchema(Schema):
     speech_text = fields.String(metadata={"description": "elder mode: the tiles read aloud"})
     # both
     notices = fields.List(fields.Nested(NoticeSchema), required=True, metadata={"description": "campaign notices of category policy"})
-    personal = fields.Boolean(required=True, metadata={"description": "true when signed in: the answer is then `Cache-Control: private`"})
+    personal = fields.Boolean(required=True, metadata={"description": "true when signed in: the answer is then `Cache-Control: private, no-store`"})
     me = fields.Nested(MeSummarySchema, required=True, allow_none=True)
     inbox = fields.Nested(InboxSummarySchema, required=True, allow_none=True)

@@ -3,7 +3,7 @@ citizen's own summary, in one request, shaped for the channel, the mode and the 
 
 The shared part comes from the response cache (route ``home``; key: region + catalogue build +
 channel + mode + language); the personal part is computed per request and merged in, never stored
-in a shared entry. Anonymous answers are ``public, max-age=60``; signed-in answers ``private``.
+in a shared entry. Anonymous answers are ``public, max-age=60``; signed-in answers ``private, no-store``.
 Either way ``Vary: X-Client-Channel, X-Client-Mode, Accept-Language, Authorization``.
 """
 from __future__ import annotations
@@ -18,13 +18,13 @@ from flask_smorest import Blueprint
 
 from accessibility import names_for
 from bff import client_context
-from bff.cache import keys as cache_keys
-from bff.cache_http import (BAD_HEADER_DOC, CATALOGUE_PARAM, CONTENT_LANGUAGE, Uncacheable, ViewCompute,
+from bff.caching import response_keys as cache_keys
+from bff.caching.views import (BAD_HEADER_DOC, CATALOGUE_PARAM, CONTENT_LANGUAGE, Uncacheable, ViewCompute,
                             cached_body, raw_params, respond, vary_for)
 from bff.extensions import ErrorEnvelopeSchema, services
 from bff.home import build
 from bff.home.schemas import HomeArgsSchema, HomeSchema
-from bff.http_cache import add_vary, public_cache_control
+from bff.caching import headers as cache_headers
 
 blp = Blueprint("home", __name__, url_prefix="/v1/home",
                 description="The home screen of each channel in one request (standard and 长辈版, Chinese and Mongolian)")
@@ -32,7 +32,6 @@ blp = Blueprint("home", __name__, url_prefix="/v1/home",
 ROUTE = "home"
 ALL_DIMENSIONS = ("channel", "mode", "language")
 VARY = (*vary_for(ALL_DIMENSIONS), "Authorization")
-PRIVATE_CACHE_CONTROL = "private, no-cache"
 
 
 def _max_age() -> int:
@@ -48,10 +47,10 @@ def _personal_response(shared: bytes, status: str, context: client_context.Clien
         names=names_for(services().catalogue.get().ref)))
     response = current_app.response_class(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
-    response.headers["Cache-Control"] = PRIVATE_CACHE_CONTROL
+    response.headers.update(cache_headers.PRIVATE_NO_STORE)
     response.headers["X-Cache"] = status
     response.headers["Content-Language"] = CONTENT_LANGUAGE[context.language]
-    add_vary(response, *VARY)
+    cache_headers.add_vary(response, *VARY)
     return response
 
 
@@ -77,7 +76,7 @@ def home_cached(view):
             return answer.response
         if context.signed_in:
             return _personal_response(result.body, result.status, context, params["region"])
-        return respond(result, cache_control=public_cache_control(_max_age()), vary=VARY, language=context.language)
+        return respond(result, cache=cache_headers.public(_max_age()), vary=VARY, language=context.language)
 
     return wrapper
 
@@ -92,7 +91,7 @@ class Home(MethodView):
 
         Anonymous: region, hot services, 一件事 themes, regional recommendations and policy notices,
         `Cache-Control: public`. With a citizen's access token (optional) also `me` (masked summary),
-        `inbox.unread` and personal recommendations, `Cache-Control: private`; the citizen's mode,
+        `inbox.unread` and personal recommendations, `Cache-Control: private, no-store`; the citizen's mode,
         language and home region apply unless the headers or `region` say otherwise.
         `X-Client-Mode: elder`: at most 8 large tiles, help by phone (12345 first), presentation
         tokens, speech text, and no marketing. Links are deep links for the APP and page paths for

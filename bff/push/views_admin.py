@@ -16,6 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from bff.auth.security import current_principal, operator_required
+from bff.caching.headers import no_store, private
 from bff.extensions import ErrorEnvelopeSchema, services
 from bff.push import schemas_admin as schemas
 from push.campaigns import READ_ROLES, SYSTEM, require_any_role
@@ -24,7 +25,7 @@ from push.service import PushService
 blp = Blueprint("push_admin", __name__, url_prefix="/v1/admin",
                 description="Push campaigns for console operators: authoring, four-eyes approval, sending and statistics")
 
-NO_STORE = {"Cache-Control": "no-store"}
+REGION_TREE_MAX_AGE = 300  # the region tree changes only with a catalogue release
 ROLE_403 = "`operator_role_required`: the operator lacks the role"
 
 
@@ -50,8 +51,7 @@ def _service() -> PushService:
     return services().push
 
 
-def _answer(payload: Any, status: int = 200) -> tuple[Any, int, dict[str, str]]:
-    return payload, status, dict(NO_STORE)
+_answer = no_store  # operator answers are never kept (bff.caching.headers)
 
 
 def _operator_names():
@@ -240,7 +240,7 @@ class Regions(MethodView):
             return result
 
         cities = [node(city, [node(county) for county in tree.counties(city.code)]) for city in tree.cities()]
-        return node(tree.province, cities), 200, {"Cache-Control": "private, max-age=300"}
+        return node(tree.province, cities), 200, private(REGION_TREE_MAX_AGE)
 
 
 @blp.route("/audience/estimate")

@@ -16,6 +16,7 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from bff.caching.headers import NO_STORE
 from bff.errors import ApiError
 from bff.extensions import ErrorEnvelopeSchema
 from bff.push import schemas
@@ -58,7 +59,7 @@ def _query() -> dict[str, str]:
 
 def _text(body: str) -> Response:
     response = Response(body, status=200, mimetype="text/plain")
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(NO_STORE)
     return response
 
 

@@ -12,6 +12,8 @@ from flask_smorest import Blueprint
 
 from auth.tokens import CITIZEN_AUDIENCES
 from bff.auth.security import BEARER_SCHEME, authenticate, citizen_required, current_principal
+from bff.caching.headers import PRIVATE_NO_STORE, public, vary
+from bff.caching.headers import private_no_store as private
 from bff.extensions import ErrorEnvelopeSchema
 from bff.push import schemas
 from bff.extensions import services
@@ -20,12 +22,7 @@ from bff.push.sync import ensure_synced
 blp = Blueprint("push", __name__, url_prefix="/v1",
                 description="Recommendations, behaviour events, message subscriptions, APP devices and the inbox")
 
-PRIVATE = {"Cache-Control": "private, no-store", "Pragma": "no-cache"}
 ANONYMOUS_MAX_AGE = 60
-
-
-def private(payload: object, status: int = 200) -> tuple[object, int, dict[str, str]]:
-    return payload, status, dict(PRIVATE)
 
 
 def _optional_citizen_id() -> str | None:
@@ -65,8 +62,8 @@ class Recommendations(MethodView):
         items = services().push.recommendations(account_id, region=args.get("region"), limit=args["limit"])
         body = {"items": items, "personalised": account_id is not None}
         if account_id is None:
-            return body, 200, {"Cache-Control": f"public, max-age={ANONYMOUS_MAX_AGE}", "Vary": "Authorization"}
-        return body, 200, {**PRIVATE, "Vary": "Authorization"}
+            return body, 200, {**public(ANONYMOUS_MAX_AGE), **vary("Authorization")}
+        return body, 200, {**PRIVATE_NO_STORE, **vary("Authorization")}
 
 
 @blp.route("/events")

@@ -1,4 +1,4 @@
-"""Anonymous public cache hits answered before Flask (bff/hot_path.py)."""
+"""Anonymous public cache hits answered before Flask (bff/caching/hot_path.py)."""
 from __future__ import annotations
 
 import logging

@@ -184,7 +184,7 @@ def test_redis_down_anonymous_still_answers_personal_is_503_and_recovers(client,
 @pytest.mark.parametrize("url,route", [(HOME, "home"), (SEARCH, "items.search"),
                                        ("/v1/items/B0083?region=150102", "items.detail")])
 def test_stale_answers_are_refreshed_in_the_background_as_the_same_variant(client, monkeypatch, url, route):
-    from bff.cache.keys import ROUTES
+    from bff.caching.response_keys import ROUTES
 
     cache = client.application.extensions["services"].response_cache
     now = [time.time()]

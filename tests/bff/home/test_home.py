@@ -7,7 +7,7 @@ import json
 import pytest
 
 from accessibility import find_marketing
-from bff.cache.store import _decode
+from bff.caching.response_entries import decode as _decode
 from tests.bff.home.conftest import ARABIC_DIGIT, bearer, gzip_size, walk
 
 REGION = "150102"  # 新城区, 呼和浩特市

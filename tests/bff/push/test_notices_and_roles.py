@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from bff.cache.keys import LOCAL_TTL_SECONDS
+from bff.caching.response_keys import LOCAL_TTL_SECONDS
 from tests.bff.push.conftest import wechat_campaign
 
 INBOX = {"title": "供暖费缴纳通知", "text": "今年采暖费请于11月30日前缴纳。"}

@@ -16,30 +16,29 @@ Read path (``get_or_compute``)::
 
 Redis errors never escape: the cache marks itself unavailable, answers by computing, and tries
 Redis again ``retry_interval`` seconds later (no restart needed). Per-user data has no place here:
-``private=True`` raises ``PrivateResponseRefused``.
+``private=True`` raises ``PrivateResponseRefused``. The stored format and ``CachedResponse`` live in
+``response_entries``, the counters in ``response_stats``.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 import secrets
 import threading
 import time
-import zlib
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bff.cache import keys
-from bff.cache.keys import RoutePolicy, Variant
-from bff.cache.local import LocalTTLCache
+from bff.caching import response_keys as keys
+from bff.caching.response_keys import RoutePolicy, Variant
+from bff.caching.local_layer import LocalTTLCache
+from bff.caching.response_entries import (COMPRESS_THRESHOLD, CachedResponse, Entry, body_bytes, decode, encode,
+                                          etag_for)
+from bff.caching.response_stats import Counters, hit_ratio
 
 log = logging.getLogger("msb.cache")
 
@@ -51,64 +50,10 @@ if redis.call("get", KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-_COMPRESS_THRESHOLD = 1024
-_COUNTERS = ("local", "hit", "stale", "miss", "coalesced", "waited", "bypass", "refresh",
-             "refresh_skipped", "refresh_error", "lock_timeout", "redis_error")
-_SERVED_FROM_CACHE = ("local", "hit", "stale", "coalesced", "waited")
-_SERVED = _SERVED_FROM_CACHE + ("miss", "bypass")
 
 
 class PrivateResponseRefused(ValueError):
     """Per-user (``Cache-Control: private``) data must never enter the shared cache."""
-
-
-def etag_for(body: bytes) -> str:
-    """Same validator as ``bff.http_cache``: the first 32 hex digits of SHA-256 of the body."""
-    return hashlib.sha256(body).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class _Entry:
-    body: bytes
-    etag: str
-    fresh_until: float
-    stale_until: float
-    created_at: float
-    generations: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CachedResponse:
-    """What the HTTP layer sends: ``body`` (compact UTF-8 JSON), its ``etag`` (unquoted, as
-    ``bff.http_cache`` makes them) and how it was served (``status``, for ``X-Cache`` and stats)."""
-
-    body: bytes
-    etag: str
-    status: str   # local | hit | stale | miss | coalesced | waited | bypass
-    age: float    # seconds since computed
-    fresh_for: float  # seconds it stays fresh (0 when stale or uncached)
-
-    @property
-    def payload(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def quoted_etag(self) -> str:
-        return f'"{self.etag}"'
-
-    def matches(self, if_none_match: str | None) -> bool:
-        """Weak comparison (RFC 9110 §13.1.2) against an ``If-None-Match`` header value."""
-        if not if_none_match:
-            return False
-        for candidate in if_none_match.split(","):
-            tag = candidate.strip()
-            if tag == "*":
-                return True
-            if tag.startswith("W/"):
-                tag = tag[2:]
-            if tag.strip('"') == self.etag:
-                return True
-        return False
 
 
 class _Flight:
@@ -135,7 +80,7 @@ class ResponseCache:
                  clock: Callable[[], float] = time.time, rng: Callable[[], float] = random.random,
                  local_ttl: float = keys.LOCAL_TTL_SECONDS, local_maxsize: int = keys.LOCAL_MAXSIZE,
                  lock_ttl_ms: int = keys.LOCK_TTL_MS, wait_timeout: float | None = None,
-                 retry_interval: float = 0.5, compress_threshold: int = _COMPRESS_THRESHOLD,
+                 retry_interval: float = 0.5, compress_threshold: int = COMPRESS_THRESHOLD,
                  stats_flush_interval: float = 1.0, socket_timeout: float = 0.25) -> None:
         if (redis_url is None) == (client is None):
             raise ValueError("give exactly one of redis_url or client")
@@ -155,7 +100,6 @@ class ResponseCache:
         self._wait_timeout = lock_ttl_ms / 1000 if wait_timeout is None else wait_timeout
         self._retry_interval = retry_interval
         self._compress_threshold = compress_threshold
-        self._stats_flush_interval = stats_flush_interval
 
         self._state_lock = threading.Lock()
         self._flights: dict[str, _Flight] = {}
@@ -164,9 +108,7 @@ class ResponseCache:
         self._available = True
         self._retry_at = 0.0
         self._pending_tags: set[str] = set()
-        self._counts: Counter[str] = Counter()
-        self._unflushed: Counter[str] = Counter()
-        self._last_flush = time.monotonic()
+        self._counters = Counters(stats_flush_interval)
 
     # -- public -------------------------------------------------------------------------------
 
@@ -237,8 +179,7 @@ class ResponseCache:
     def stats(self) -> dict[str, Any]:
         """Counters of this process, the shared Redis counters (None if unreachable), hit ratio."""
         self.flush_stats(force=True)
-        with self._state_lock:
-            local = {name: self._counts.get(name, 0) for name in _COUNTERS}
+        local = self._counters.local()
         shared: dict[str, int] | None = None
         if self._redis_usable():
             try:
@@ -247,19 +188,15 @@ class ResponseCache:
             except redis.RedisError as error:
                 self._redis_failed(error)
         return {"available": self._available, "local": local, "shared": shared,
-                "hit_ratio": _hit_ratio(local), "shared_hit_ratio": _hit_ratio(shared) if shared else None}
+                "hit_ratio": hit_ratio(local), "shared_hit_ratio": hit_ratio(shared) if shared else None}
 
     def flush_stats(self, *, force: bool = False) -> None:
         """Add this process's counts to the Redis hash ``bff:c:stats`` (HINCRBY, one pipeline)."""
-        now = time.monotonic()
-        with self._state_lock:
-            if not self._unflushed or (not force and now - self._last_flush < self._stats_flush_interval):
-                return
-            pending, self._unflushed = self._unflushed, Counter()
-            self._last_flush = now
+        pending = self._counters.take_due(force=force)
+        if pending is None:
+            return
         if not self._redis_usable():
-            with self._state_lock:
-                self._unflushed.update(pending)
+            self._counters.give_back(pending)
             return
         try:
             pipe = self._redis.pipeline(transaction=False)
@@ -268,8 +205,7 @@ class ResponseCache:
             pipe.execute()
         except redis.RedisError as error:
             self._redis_failed(error)
-            with self._state_lock:
-                self._unflushed.update(pending)
+            self._counters.give_back(pending)
 
     def wait_for_refreshes(self, timeout: float = 5.0) -> bool:
         """Join the background refresh threads (tests, shutdown). True if all finished."""
@@ -302,7 +238,7 @@ class ResponseCache:
             was_available = self._available
             self._available = False
             self._retry_at = time.monotonic() + self._retry_interval
-            self._counts["redis_error"] += 1
+        self._counters.add_local("redis_error")
         if was_available:
             log.warning("response cache: Redis unavailable, computing uncached (%s)", error)
 
@@ -320,53 +256,41 @@ class ResponseCache:
 
     # -- entries --------------------------------------------------------------------------------
 
-    def _read(self, key: str, tags: tuple[str, ...]) -> tuple[_Entry | None, dict[str, int]]:
+    def _read(self, key: str, tags: tuple[str, ...]) -> tuple[Entry | None, dict[str, int]]:
         values = self._redis.mget([key, *(keys.generation_key(t) for t in tags)])
         self._redis_ok()
         generations = {tag: int(raw or 0) for tag, raw in zip(tags, values[1:])}
-        return _decode(values[0]), generations
-
-    def _encode(self, entry: _Entry) -> bytes:
-        body, compressed = entry.body, 0
-        if len(body) > self._compress_threshold:
-            body, compressed = zlib.compress(body, 1), 1
-        header = {"e": entry.etag, "f": entry.fresh_until, "s": entry.stale_until,
-                  "c": entry.created_at, "g": entry.generations, "z": compressed}
-        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
+        return decode(values[0]), generations
 
     def _new_entry(self, compute: Callable[[], Any], policy: RoutePolicy,
-                   generations: dict[str, int]) -> _Entry:
-        value = compute()
-        body = value if isinstance(value, bytes) else json.dumps(
-            value, ensure_ascii=False, separators=(",", ":")).encode()
+                   generations: dict[str, int]) -> Entry:
+        body = body_bytes(compute())
         now = self._clock()
         fresh_until = now + policy.ttl * (1 - policy.jitter * self._rng())
-        return _Entry(body=body, etag=etag_for(body), fresh_until=fresh_until,
-                      stale_until=fresh_until + policy.stale, created_at=now, generations=generations)
+        return Entry(body=body, etag=etag_for(body), fresh_until=fresh_until,
+                     stale_until=fresh_until + policy.stale, created_at=now, generations=generations)
 
-    def _store(self, key: str, entry: _Entry) -> None:
+    def _store(self, key: str, entry: Entry) -> None:
         now = self._clock()
         ttl_ms = max(1, int((entry.stale_until - now) * 1000))
         try:
-            self._redis.set(key, self._encode(entry), px=ttl_ms)
+            self._redis.set(key, encode(entry, self._compress_threshold), px=ttl_ms)
         except redis.RedisError as error:
             self._redis_failed(error)
             return
         self._remember(key, entry, now)
 
-    def _remember(self, key: str, entry: _Entry, now: float) -> None:
+    def _remember(self, key: str, entry: Entry, now: float) -> None:
         self._local.put(key, entry, min(now + self._local_ttl, entry.fresh_until))
 
-    def _served(self, entry: _Entry, status: str, now: float) -> CachedResponse:
+    def _served(self, entry: Entry, status: str, now: float) -> CachedResponse:
         self._count(status)
         return CachedResponse(body=entry.body, etag=entry.etag, status=status,
                               age=max(0.0, now - entry.created_at),
                               fresh_for=max(0.0, entry.fresh_until - now))
 
     def _bypass(self, compute: Callable[[], Any]) -> CachedResponse:
-        value = compute()
-        body = value if isinstance(value, bytes) else json.dumps(
-            value, ensure_ascii=False, separators=(",", ":")).encode()
+        body = body_bytes(compute())
         self._count("bypass")
         return CachedResponse(body=body, etag=etag_for(body), status="bypass", age=0.0, fresh_for=0.0)
 
@@ -491,34 +415,6 @@ class ResponseCache:
     # -- counters ------------------------------------------------------------------------------
 
     def _count(self, name: str) -> None:
-        with self._state_lock:
-            self._counts[name] += 1
-            self._unflushed[name] += 1
-            due = time.monotonic() - self._last_flush >= self._stats_flush_interval
-        if due:
+        if self._counters.add(name):
             self.flush_stats()
 
-
-def _decode(raw: bytes | None) -> _Entry | None:
-    if not raw:
-        return None
-    try:
-        header_raw, _, body = raw.partition(b"\n")
-        header = json.loads(header_raw)
-        if header.get("z"):
-            body = zlib.decompress(body)
-        return _Entry(body=body, etag=header["e"], fresh_until=float(header["f"]),
-                      stale_until=float(header["s"]), created_at=float(header["c"]),
-                      generations={k: int(v) for k, v in header.get("g", {}).items()})
-    except (ValueError, KeyError, TypeError, zlib.error):
-        log.warning("response cache: unreadable entry ignored")
-        return None
-
-
-def _hit_ratio(counts: Mapping[str, int] | None) -> float | None:
-    if not counts:
-        return None
-    served = sum(counts.get(name, 0) for name in _SERVED)
-    if not served:
-        return None
-    return sum(counts.get(name, 0) for name in _SERVED_FROM_CACHE) / served

@@ -94,7 +94,7 @@ def policy_for(route: str) -> RoutePolicy:
     try:
         return ROUTES[route]
     except KeyError:
-        raise ValueError(f"route {route!r} is not registered in bff.cache.keys.ROUTES") from None
+        raise ValueError(f"route {route!r} is not registered in bff.caching.response_keys.ROUTES") from None
 
 
 def _scalar(value: Any) -> str:

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from bff.cache import ResponseCache
+from bff.caching.response_store import ResponseCache
 
 
 class FakeClock:

@@ -12,8 +12,9 @@ import zlib
 import pytest
 import redis
 
-from bff.cache import PrivateResponseRefused, ResponseCache, Variant, entry_key, etag_for
-from bff.cache.keys import CHANNELS, LANGUAGES, MODES, STATS_KEY, RoutePolicy, lock_key
+from bff.caching.response_keys import Variant, entry_key
+from bff.caching.response_store import PrivateResponseRefused, ResponseCache, etag_for
+from bff.caching.response_keys import CHANNELS, LANGUAGES, MODES, STATS_KEY, RoutePolicy, lock_key
 
 PARAMS = {"q": "养老金", "region": "150102"}
 V = Variant()

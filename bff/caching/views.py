@@ -1,4 +1,4 @@
-"""HTTP glue of the response cache: views answer anonymous GETs from ``bff.cache.ResponseCache``.
+"""HTTP glue of the response cache: views answer anonymous GETs from ``bff.caching.response_store.ResponseCache``.
 
 ``@cached(blp, route, query=ArgsSchema, depends_on=("mode", "language"))`` goes OUTSIDE
 flask-smorest's decorators::
@@ -13,7 +13,7 @@ flask-smorest's decorators::
 * **Hit**: the client context is read from the headers (400 on bad values), the key is built from
   the raw query values of the schema's fields, the path arguments and the catalogue build id, and
   the stored body goes out as a ready ``Response`` with its precomputed ETag: no argument parsing,
-  no schema dump, no re-hashing in ``bff.http_cache``.
+  no schema dump, no re-hashing in ``bff.caching.conditional``.
 * **Miss**: ``ViewCompute`` runs the wrapped view (flask-smorest parses, validates: 422 and nothing
   is stored; dumps through the response schema) and the cache stores its body. A stale entry is
   refreshed in a background thread, where ``ViewCompute`` replays the request in a synthetic request
@@ -24,9 +24,9 @@ flask-smorest's decorators::
   on are named in ``Vary``. The catalogue build id is a parameter, so a rebuilt index is never
   answered from entries of the old one (each worker switches within
   ``CatalogueHolder._RELOAD_CHECK_SECONDS``).
-* **Headers**: ``ETag`` (304 with weak comparison by ``bff.http_cache``, keeping Cache-Control,
+* **Headers**: ``ETag`` (304 with weak comparison by ``bff.caching.conditional``, keeping Cache-Control,
   ETag and Vary), ``Cache-Control: public, max-age=…``, ``Vary``, ``Content-Language``, ``X-Cache``
-  (local | hit | stale | miss | coalesced | waited | bypass; ``hot`` when ``bff.hot_path`` answered).
+  (local | hit | stale | miss | coalesced | waited | bypass; ``hot`` when ``bff.caching.hot_path`` answered).
 * **Redis down**: the cache computes uncached (``X-Cache: bypass``); nothing here needs Redis.
 
 Invalidation: campaign state changes bump the ``notices`` tag (subscribed in ``bootstrap``, in the API
@@ -41,11 +41,13 @@ from urllib.parse import urlencode
 
 from flask import Response, current_app, has_request_context, request
 
-from bff import client_context, hot_path
-from bff.cache import CachedResponse, Variant
-from bff.cache import keys as cache_keys
+from bff import client_context
+from bff.caching import headers as cache_headers
+from bff.caching import hot_path
+from bff.caching import response_keys as cache_keys
+from bff.caching.response_keys import Variant
+from bff.caching.response_entries import CachedResponse
 from bff.extensions import ErrorEnvelopeSchema, services
-from bff.http_cache import add_vary, public_cache_control
 
 __all__ = ["cached", "ViewCompute", "cached_body", "respond", "raw_params", "CATALOGUE_PARAM",
            "Uncacheable"]
@@ -111,17 +113,17 @@ def cached_body(route: str, params: Mapping[str, Any], variant: Variant, compute
     return services().response_cache.get_or_compute(route, params, variant, compute)
 
 
-def respond(result: CachedResponse, *, cache_control: str, vary: tuple[str, ...],
+def respond(result: CachedResponse, *, cache: Mapping[str, str], vary: tuple[str, ...],
             language: str | None) -> Response:
-    """A ready 200 with the stored body and its precomputed ETag (``bff.http_cache`` reuses it)."""
+    """A ready 200 with the stored body and its precomputed ETag (``bff.caching.conditional`` reuses it)."""
     response = current_app.response_class(result.body, status=200, mimetype="application/json")
     response.set_etag(result.etag)
     headers = response.headers
-    headers["Cache-Control"] = cache_control
+    headers.update(cache)
     headers["X-Cache"] = result.status
     if language is not None:
         headers["Content-Language"] = CONTENT_LANGUAGE[language]
-    add_vary(response, *vary)
+    cache_headers.add_vary(response, *vary)
     hot = hot_path.of(current_app)
     if hot is not None:
         hot.remember(request.environ, response)
@@ -159,7 +161,7 @@ def cached(blp: Any, route: str, *, query: type | None = None,
             except Uncacheable as answer:
                 return answer.response
             age = max_age if max_age is not None else current_app.config["SETTINGS"].catalog_max_age_seconds
-            return respond(result, cache_control=public_cache_control(age), vary=vary,
+            return respond(result, cache=cache_headers.public(age), vary=vary,
                            language=context.language if "language" in depends_on else None)
 
         return wrapper

@@ -1,6 +1,6 @@
 """Anonymous public cache hits answered before Flask, from this process's memory.
 
-A public answer produced by the response cache (``bff.cache_http.respond``) is also remembered here
+A public answer produced by the response cache (``bff.caching.views.respond``) is also remembered here
 for ``Settings.hot_path_seconds`` (``MSB_HOT_PATH_SECONDS``, 0 turns it off) under the *raw* request: path, query string, the three client-context headers as
 sent and the catalogue build id. That is a superset of what the answer depends on, so a variant can
 never reach another client. Requests that are not GET, carry ``Authorization`` (personal parts) or
@@ -19,6 +19,8 @@ from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
 from werkzeug.wrappers import Response
+
+from bff.caching.headers import is_public
 
 MAX_ENTRIES = 2048
 EXTENSION_KEY = "hot_path"
@@ -54,7 +56,7 @@ class HotPath:
         signature = self._signature(environ)
         if signature is None or response.status_code != 200:
             return
-        if not response.headers.get("Cache-Control", "").startswith("public"):
+        if not is_public(response.headers.get("Cache-Control")):
             return
         headers = [(name, "hot" if name == "X-Cache" else value)
                    for name, value in response.headers.items() if name != "Content-Length"]
