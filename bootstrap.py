@@ -48,6 +48,7 @@ class Services:
     push: PushService
     response_cache: ResponseCache
     home_sources: HomeSources
+    relay: RedisStreamRelay
 
     def close(self) -> None:
         self.response_cache.close()
@@ -60,7 +61,8 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
     moving token lifetimes; ``redis_client`` lets the worker use blocking reads without a socket timeout."""
     clock = clock or SystemClock()
     redis_client = redis_client or kernel_redis_client(settings.redis_url)
-    events = EventBus(RedisStreamRelay(redis_client))
+    relay = RedisStreamRelay(redis_client)
+    events = EventBus(relay)
     catalogue = LiveCatalogue(settings.index_dir)
     gateways = build_gateways(settings, redis_client, clock=clock)
     identity = AuthService(
@@ -74,7 +76,7 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
     response_cache = ResponseCache(settings.redis_url)
     services = Services(settings=settings, redis=redis_client, clock=clock, events=events, catalogue=catalogue,
                         gateways=gateways, identity=identity, push=push, response_cache=response_cache,
-                        home_sources=PushSources(push))
+                        home_sources=PushSources(push), relay=relay)
     _subscribe(services)
     return services
 
@@ -101,3 +103,16 @@ def _subscribe(services: Services) -> None:
             services.response_cache.invalidate_tag("notices")
 
     services.events.subscribe(CAMPAIGN_STATE_CHANGED, refresh_homes)
+
+
+# The consumer group through which the push worker hears facts published by other processes.
+WORKER_GROUP = "push-worker"
+
+
+def worker_subscriptions(services: Services) -> EventBus:
+    """What the push worker does with facts other processes (the API's workers) published, read from the
+    stream at least once. Re-syncing is idempotent: it repairs a sync the API's own subscriber could not
+    finish (push's Redis keys busy, a crash between the identity change and the sync)."""
+    bus = EventBus()
+    bus.subscribe(ACCOUNT_CHANGED, lambda event: services.push.sync_citizen(event.data["account_id"]))
+    return bus

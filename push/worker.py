@@ -6,6 +6,8 @@ through the shared access-token holder, Alipay, the APP push gateway, the inbox)
 
 - ``MSB_PUSH_THREADS`` dispatcher threads, each a stream consumer (``host:pid:n``) that also takes
   over entries of dead consumers (``XAUTOCLAIM``) every ``claim_idle_seconds / 2``;
+- one event thread: facts other processes published (``account.changed`` → re-sync the citizen), read
+  from the domain-event stream through the ``push-worker`` consumer group, at least once;
 - one housekeeping loop (every 0.5 s): start scheduled campaigns and plan them (also re-plans a
   running campaign whose planner died), promote due deferred/retry batches, settle orphaned
   in-flight sends, finish campaigns, trim acknowledged stream entries, heartbeat.
@@ -28,8 +30,9 @@ from typing import Any
 
 import redis
 
-from bootstrap import bootstrap
+from bootstrap import WORKER_GROUP, bootstrap, worker_subscriptions
 from config import Settings
+from kernel.events import EventBus, RedisStreamRelay
 from integrations.app_push import AppPushClient
 from integrations.gateways import Gateways
 from integrations.json_http import JsonHttp
@@ -76,7 +79,7 @@ def build_senders(gateways: Gateways, service: PushService, settings: Settings) 
 
 class PushRuntime:
     def __init__(self, service: PushService, senders: Mapping[str, Sender], *, threads: int | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, events: tuple[RedisStreamRelay, EventBus] | None = None) -> None:
         self.service = service
         self.senders = dict(senders)
         self.threads = threads or service.settings.threads
@@ -84,6 +87,7 @@ class PushRuntime:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._housekeeper = service.dispatcher(senders=self.senders, name=f"{self.name}:hk", stop=self.stop)
         self._last_trim = 0.0
+        self._events = events
 
     # --- housekeeping --------------------------------------------------------------------------------
 
@@ -158,6 +162,8 @@ class PushRuntime:
         self._retrying(self._housekeeper.ensure_groups)
         workers = [threading.Thread(target=self._dispatch_loop, args=(n,), name=f"push-dispatch-{n}", daemon=True)
                    for n in range(self.threads)]
+        if self._events is not None:
+            workers.append(threading.Thread(target=self._event_loop, name="push-events", daemon=True))
         for thread in workers:
             thread.start()
         log.info("push worker started", extra={"fields": {"threads": self.threads, "channels": sorted(self.senders)}})
@@ -173,6 +179,24 @@ class PushRuntime:
             thread.join(timeout=30)
         self._housekeeper.close()
         log.info("push worker stopped")
+
+    def consume_events(self, block_ms: int | None = 1000) -> int:
+        """Deliver one batch of other processes' facts to the worker's subscriptions (at least once)."""
+        if self._events is None:
+            return 0
+        relay, bus = self._events
+        return relay.consume(bus, group=WORKER_GROUP, consumer=self.name, block_ms=block_ms)
+
+    def _event_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.consume_events()
+            except redis.RedisError as exc:
+                log.warning("event stream unavailable", extra={"fields": {"error_class": type(exc).__name__}})
+                self.stop.wait(1.0)
+            except Exception:  # an unacknowledged event is delivered again on the next round
+                log.exception("event consumer error")
+                self.stop.wait(1.0)
 
     def _dispatch_loop(self, number: int) -> None:
         dispatcher = self.service.dispatcher(senders=self.senders, name=f"{self.name}:{number}", stop=self.stop)
@@ -208,7 +232,8 @@ def main() -> int:
     redis_client = kernel_redis_client(settings.redis_url, socket_timeout=None, health_check_interval=30)
     services = bootstrap(settings, redis_client=redis_client, push_settings=push_settings)
     senders = build_senders(services.gateways, services.push, settings)
-    runtime = PushRuntime(services.push, senders, threads=push_settings.threads)
+    runtime = PushRuntime(services.push, senders, threads=push_settings.threads,
+                          events=(services.relay, worker_subscriptions(services)))
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("stopping", extra={"fields": {"signal": signum}})
