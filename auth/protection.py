@@ -160,7 +160,7 @@ class ProtectionFlows:
         self.audit.record("realname_claim", account_id=survivor, related_account_id=absorbed, outcome="success", method=method)
         self._audit_merges(survivor, (absorbed,) if absorbed != survivor else (), reason="realname_claim")
         if unproven:
-            self._evict_unproven(survivor, unproven, client_ip)
+            self._evict(survivor, unproven, client_ip, reason="face_claim_over_unproven_holder")
         self.notices.notify(survivor, "merged")
         # The caller's session continues as a fresh one on the merged account; the old one ends.
         binding = self.refresh_tokens.family_binding(principal.session_id)
@@ -169,13 +169,15 @@ class ProtectionFlows:
         amr = tuple(dict.fromkeys((*principal.amr, "otp" if method == METHOD_SMS else "face")))
         return self._fresh_pair(survivor, principal.channel, amr, binding)
 
-    def _evict_unproven(self: AuthService, account_id: str, bindings: list[Any], client_ip: str) -> None:
+    def _evict(self: AuthService, account_id: str, bindings: list[Any], client_ip: str, **why: str) -> None:
+        """Remove ``bindings`` and end every session of the account now: refresh families revoked, and
+        access tokens issued up to this second refused even before they expire. Audited and announced."""
         for binding in bindings:
             self.accounts.unbind(account_id, binding.channel, binding.binding_id)
         self.accounts.set_tokens_after(account_id, int(self.clock.now()))
         revoked = self.refresh_tokens.revoke_account(account_id)
         self.audit.record("recovery", account_id=account_id, ip=client_ip or None, evicted=len(bindings),
-                          families=len(revoked), reason="face_claim_over_unproven_holder")
+                          families=len(revoked), **why)
         self.notices.notify(account_id, "bindings_evicted")
 
     # --- recovery -------------------------------------------------------------------------------------
@@ -205,17 +207,8 @@ class ProtectionFlows:
             self.audit.record("recovery", account_id=account_id, ip=client_ip or None, outcome="failure", reason="face_check_failed")
             raise FaceCheckFailed()
         self.accounts.raise_level(account_id, int(RealnameLevel.PERSON), SOURCE_FACE)
-        for binding_id in evict:
-            self.accounts.unbind(account_id, bindings[binding_id].channel, binding_id)
-        # Every session ends now: refresh families revoked, and access tokens issued up to this
-        # second refused even before they expire (the fresh pair below is issued after it).
-        now = int(self.clock.now())
-        self.accounts.set_tokens_after(account_id, now)
-        revoked = self.refresh_tokens.revoke_account(account_id)
-        self.audit.record(
-            "recovery", account_id=account_id, ip=client_ip or None, evicted=len(evict), families=len(revoked)
-        )
-        self.notices.notify(account_id, "bindings_evicted")
+        # Every session ends now; the fresh pair below is issued after it.
+        self._evict(account_id, [bindings[binding_id] for binding_id in evict], client_ip)
         self._changed(account_id)
         amr = tuple(dict.fromkeys((*principal.amr, "face")))
         return self._fresh_pair(account_id, principal.channel, amr, own)

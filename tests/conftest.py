@@ -9,9 +9,9 @@ import redis
 
 from bff import create_app
 from config import settings_for_tests
-from tools import processes
-from tools.dev_keys import ensure_dev_keys, sandbox_env
-from tools.redis_server import RedisServer, free_port
+from tests import http_stack
+from tools.dev_keys import ensure_dev_keys
+from tools.redis_server import RedisServer
 
 TEST_CATALOG_SCALE = 0.02
 
@@ -52,18 +52,8 @@ def dev_secret_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory, dev_secret_dir):
     """The stand-ins as their own server over real HTTP, as `make run` starts them."""
-    port = free_port()
-    log_dir = tmp_path_factory.mktemp("sandbox")
-    process = processes.start_gunicorn(
-        "sandbox.wsgi:app", port=port, env={"MSB_ENV": "test", **sandbox_env(dev_secret_dir)},
-        workers=1, threads=8, log_path=log_dir / "sandbox.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        processes.wait_until_ready(f"{url}/_drive/health", timeout=20, process=process)
+    with http_stack.sandbox_server(tmp_path_factory.mktemp("sandbox"), secret_dir=dev_secret_dir) as url:
         yield url
-    finally:
-        processes.stop(process)
 
 
 @pytest.fixture
