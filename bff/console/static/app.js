@@ -772,7 +772,7 @@ async function route() {
     try {
       me = await api.get("/v1/admin/me");
     } catch {
-      loginView(hash);
+      if (token === routeToken) loginView(hash);
       return;
     }
   }
@@ -782,6 +782,8 @@ async function route() {
       mergeTemplates(api.listOf(await api.get("/v1/admin/push-templates"), "templates"));
     } catch { /* the built-in table mirrors the sandbox's templates */ }
   }
+  // A newer navigation started while this one awaited: rendering now would paint a stale page over it.
+  if (token !== routeToken) return;
   showShell(true);
   for (const link of document.querySelectorAll("[data-nav]")) link.removeAttribute("aria-current");
   const path = hash.slice(1).split("?")[0];
