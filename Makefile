@@ -5,9 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: run test fuzz bench index reindex stop setup redis-bin chromium-bin clean
+.PHONY: run test fuzz bench index reindex stop setup redis-bin postgres-bin chromium-bin clean
 
-setup: $(DEPS_STAMP) redis-bin
+setup: $(DEPS_STAMP) redis-bin postgres-bin
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) || { echo "python venv support missing; installing python3-venv" >&2; \
@@ -21,6 +21,9 @@ $(DEPS_STAMP): requirements.txt | $(VENV)/bin/python
 
 redis-bin:
 	@scripts/ensure_redis.sh
+
+postgres-bin:
+	@scripts/ensure_postgres.sh
 
 # The console's browser tests drive Debian's Chromium (no browser download from elsewhere).
 chromium-bin:
@@ -51,6 +54,7 @@ bench: setup
 
 stop:
 	@scripts/redis.sh stop
+	@scripts/postgres.sh stop
 
 clean:
 	rm -rf var $(VENV)

@@ -4,7 +4,9 @@
 and ``push.worker`` runs on it. Nothing else builds a domain service, a gateway or a Redis client, so what
 a process is made of, and how the packages are wired to each other, reads top to bottom below:
 
-* the shared kernel's Redis client and domain-event bus (relayed over a Redis stream to other processes);
+* the system of record (PostgreSQL, one pool per process) and the shared kernel's Redis client and
+  domain-event bus (relayed over a Redis stream to other processes; facts tied to a record go through
+  the outbox in the same PostgreSQL transaction);
 * the live catalogue (opened lazily: a process may start before ``make index`` has built it);
 * the outside-system gateways that can be built from the settings (``integrations.gateways``);
 * identity (``auth``) and push, and push's subscriptions to identity's and its own facts;
@@ -27,6 +29,7 @@ from config import Settings
 from integrations.gateways import Gateways, build_gateways
 from kernel.clock import Clock, SystemClock
 from kernel.events import DomainEvent, EventBus, RedisStreamRelay
+from kernel.postgres import Database, database_for
 from kernel.redis import redis_client as kernel_redis_client
 from push.campaigns import CAMPAIGN_STATE_CHANGED
 from push.service import PushService
@@ -39,6 +42,7 @@ log = logging.getLogger("msb.bootstrap")
 @dataclass
 class Services:
     settings: Settings
+    database: Database
     redis: redis.Redis
     clock: Clock
     events: EventBus
@@ -60,6 +64,7 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
     """Build every service. ``push_clock`` lets tests steer push's time (quiet hours, schedules) without
     moving token lifetimes; ``redis_client`` lets the worker use blocking reads without a socket timeout."""
     clock = clock or SystemClock()
+    database = database_for(settings.database_url, max_size=settings.database_pool_size)
     redis_client = redis_client or kernel_redis_client(settings.redis_url)
     relay = RedisStreamRelay(redis_client)
     events = EventBus(relay)
@@ -68,13 +73,14 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
     identity = AuthService(
         redis_client, wechat=gateways.wechat, alipay=gateways.alipay, identity=gateways.identity, sms=gateways.sms,
         secret_dir=settings.secret_dir, clock=clock, config=AuthConfig(issuer=settings.token_issuer), events=events,
+        database=database,
     )
     push = PushService.from_settings(
         settings, redis_client, push_settings=push_settings, catalogue=catalogue, clock=push_clock or clock,
-        events=events, directory=identity.directory,
+        events=events, directory=identity.directory, database=database,
     )
     response_cache = ResponseCache(settings.redis_url)
-    services = Services(settings=settings, redis=redis_client, clock=clock, events=events, catalogue=catalogue,
+    services = Services(settings=settings, database=database, redis=redis_client, clock=clock, events=events, catalogue=catalogue,
                         gateways=gateways, identity=identity, push=push, response_cache=response_cache,
                         home_sources=PushSources(push), relay=relay)
     _subscribe(services)
@@ -116,3 +122,25 @@ def worker_subscriptions(services: Services) -> EventBus:
     bus = EventBus()
     bus.subscribe(ACCOUNT_CHANGED, lambda event: services.push.sync_citizen(event.data["account_id"]))
     return bus
+
+
+def record_maintenance(services: Services, *, partition_check_seconds: float = 3600.0):
+    """The records' housekeeping the push worker runs between rounds: relay outbox events an API process
+    committed but could not publish, and keep the audit log's monthly partitions (create ahead, drop
+    past retention) — hourly, cheap and idempotent."""
+    import time
+
+    from auth.audit_records import drop_expired_partitions, ensure_partitions
+
+    last_partition_check = [0.0]
+
+    def run() -> None:
+        services.identity.outbox.relay_pending()
+        if time.monotonic() - last_partition_check[0] >= partition_check_seconds:
+            with services.database.transaction() as conn:
+                ensure_partitions(conn)
+                drop_expired_partitions(conn)
+            services.identity.outbox.prune_published()
+            last_partition_check[0] = time.monotonic()
+
+    return run

@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         keys = SigningKeys(client, crypto, clock, retain_seconds=config.signing_key_retain_seconds)
         print(f"new signing key: {keys.rotate(drop_previous=args.drop_previous)}")
         return 0
-    operators = Operators(client, clock, RateLimiter(client, crypto, clock), AuditLog(client, crypto, clock))
+    from kernel.postgres import Database
+
+    database = Database(settings.database_url, min_size=0, max_size=1)
+    operators = Operators(client, clock, RateLimiter(client, crypto, clock), AuditLog(database, crypto, clock))
     try:
         operator = operators.create(args.username, _read_password(), args.role)
     except AuthError as exc:

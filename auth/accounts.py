@@ -1,4 +1,4 @@
-"""Natural-person accounts, their bindings, merges and preferences (Redis hashes + index keys).
+"""Natural-person accounts, their bindings and merges (Redis hashes + index keys); preferences in PostgreSQL.
 
 Bindings are how an account is reached: ``wechat`` (openid + unionid), ``alipay`` (open_id +
 user_id), ``phone`` (SMS or WeChat phone button) and ``realname`` (the verified ID number). Each
@@ -33,11 +33,13 @@ from auth.enterprises import EnterpriseLink, link_strength
 from auth.errors import BindingConflict, BindingNotFound, InvalidInput, LastBinding
 from auth.account_values import (REALNAME_CHANNEL, AccountSummary, AccountView, Attachment, Binding, Identity,
                                  binding_from)
-from auth.preferences import Preferences, apply_changes
+from auth import preference_records
+from auth.preferences import Preferences
 from auth.realname import RealnameLevel
 from kernel.clock import Clock
 from kernel.crypto import Crypto
 from kernel.ids import new_id
+from kernel.postgres import Database
 
 # Prefix of a person's account id (``kernel.ids``: opaque, no personal data, not sequential).
 PERSON_PREFIX = "acc_"
@@ -60,8 +62,9 @@ class IdentityOwned(Exception):
 
 
 class AccountStore:
-    def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock) -> None:
+    def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock, *, database: Database) -> None:
         self._redis = redis_client
+        self._database = database
         self._crypto = crypto
         self._clock = clock
 
@@ -175,7 +178,7 @@ class AccountStore:
             phones_masked=tuple(b.masked for b in bindings if b.channel == "phone" and b.masked),
             bindings=tuple(bindings),
             enterprises=tuple(enterprises),
-            preferences=Preferences.from_json(data.get("preferences")),
+            preferences=self.preferences(account_id),
         )
 
     # --- attaching identities -----------------------------------------------------------------
@@ -394,14 +397,17 @@ class AccountStore:
             pipe.delete(
                 keys.account_bindings(absorbed), keys.account_enterprises(absorbed), keys.account_families(absorbed)
             )
-            pipe.hdel(keys.account(absorbed), "realname_level", "realname_source", "realname_at", "preferences")
+            pipe.hdel(keys.account(absorbed), "realname_level", "realname_source", "realname_at")
             pipe.hset(
                 keys.account(absorbed),
                 mapping={"merged_into": survivor, "merged_at": repr(now), "merge_reason": reason},
             )
             return survivor, absorbed
 
-        return self._redis.transaction(merge, *watched, value_from_callable=True)
+        survivor, absorbed = self._redis.transaction(merge, *watched, value_from_callable=True)
+        with self._database.transaction() as conn:
+            preference_records.forget(conn, absorbed)
+        return survivor, absorbed
 
     # --- removing bindings --------------------------------------------------------------------
 
@@ -435,13 +441,10 @@ class AccountStore:
     # --- preferences --------------------------------------------------------------------------
 
     def preferences(self, account_id: str) -> Preferences:
-        return Preferences.from_json(self._redis.hget(keys.account(account_id), "preferences"))
+        with self._database.transaction() as conn:
+            return preference_records.load(conn, account_id)
 
     def update_preferences(self, account_id: str, changes: Mapping[str, Any]) -> Preferences:
-        def update(pipe: redis.client.Pipeline) -> Preferences:
-            updated = apply_changes(Preferences.from_json(pipe.hget(keys.account(account_id), "preferences")), changes)
-            pipe.multi()
-            pipe.hset(keys.account(account_id), "preferences", updated.to_json())
-            return updated
-
-        return self._redis.transaction(update, keys.account(account_id), value_from_callable=True)
+        """The record alone (tools, tests); ``AuthService.update_preferences`` also tells other packages."""
+        with self._database.transaction() as conn:
+            return preference_records.update(conn, account_id, changes)

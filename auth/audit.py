@@ -1,22 +1,22 @@
-"""Audit trail of authentication events in a Redis Stream.
+"""The security audit trail: every authentication event, in PostgreSQL (``auth.audit_records``).
 
 Records hold pseudonyms only (``Crypto.pseudonymous_id`` of account ids and IPs): never a phone,
-ID number, name, openid or token. Entry ids come from the injected clock, so retention is judged
-on the same time line as everything else; each write trims entries older than 183 days with an
-approximate ``MINID`` (whole stream nodes, cheap). The stream is the hot copy: ship it to durable
-log storage for the six-month duty rather than sizing Redis for it (see README).
+ID number, name, openid or token. Times come from the injected clock, so retention is judged on the
+same time line as everything else. The table is partitioned by month and kept for seven months
+(``auth.audit_records.drop_expired_partitions``; the push worker runs it daily). Each entry is also
+logged as JSON for the log pipeline.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
-import redis
-
-from auth import keys
+from auth import audit_records
 from kernel.clock import Clock
 from kernel.crypto import Crypto
+from kernel.postgres import Database
 
 log = logging.getLogger("msb.auth.audit")
 
@@ -63,7 +63,6 @@ DETAIL_KEYS = frozenset(
         "attempts_left",
     }
 )
-RECENT_SCAN = 2000
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,8 @@ class AuditEvent:
 
 
 class AuditLog:
-    def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock) -> None:
-        self._redis = redis_client
+    def __init__(self, database: Database, crypto: Crypto, clock: Clock) -> None:
+        self._database = database
         self._crypto = crypto
         self._clock = clock
 
@@ -103,43 +102,28 @@ class AuditLog:
         if unknown:
             raise ValueError(f"audit detail keys not allowed: {sorted(unknown)}")
         now = self._clock.now()
-        entry: dict[str, str] = {"event": event, "at": repr(now), "outcome": outcome}
-        if account_id:
-            entry["actor"] = self._pseudonym(account_id)
-        if related_account_id:
-            entry["related"] = self._pseudonym(related_account_id)
-        if ip:
-            entry["ip"] = self._crypto.pseudonymous_id("ip", ip)
-        if channel:
-            entry["channel"] = channel
-        entry.update({f"d_{name}": str(value) for name, value in detail.items()})
-        now_ms = int(now * 1000)
-        minid = now_ms - keys.AUDIT_RETENTION * 1000
-        try:
-            self._redis.xadd(keys.AUDIT_STREAM, entry, id=f"{now_ms}-*", minid=minid, approximate=True)
-        except redis.ResponseError:
-            # This worker's clock is behind the stream's last entry: let Redis number it.
-            self._redis.xadd(keys.AUDIT_STREAM, entry, minid=minid, approximate=True)
-        log.info("auth event", extra={"fields": {"audit": entry}})
+        entry = {
+            "at": datetime.fromtimestamp(now, timezone.utc),
+            "event": event,
+            "outcome": outcome,
+            "actor": self._pseudonym(account_id) if account_id else None,
+            "related": self._pseudonym(related_account_id) if related_account_id else None,
+            "ip": self._crypto.pseudonymous_id("ip", ip) if ip else None,
+            "channel": channel,
+            "detail": {name: str(value) for name, value in detail.items()},
+        }
+        with self._database.transaction() as conn:
+            audit_records.insert(conn, entry)
+        logged = {name: value for name, value in entry.items() if value and name not in ("at", "detail")}
+        logged.update({f"d_{name}": value for name, value in entry["detail"].items()}, at=repr(now))
+        log.info("auth event", extra={"fields": {"audit": logged}})
 
     def recent(self, account_id: str, *, limit: int = 20) -> list[AuditEvent]:
-        """Newest events about an account, scanning the last ``RECENT_SCAN`` entries (console, tests)."""
-        pseudonym = self._pseudonym(account_id)
-        found = []
-        for entry_id, entry in self._redis.xrevrange(keys.AUDIT_STREAM, count=RECENT_SCAN):
-            if pseudonym not in (entry.get("actor"), entry.get("related")):
-                continue
-            found.append(
-                AuditEvent(
-                    entry_id=entry_id,
-                    event=entry["event"],
-                    at=float(entry["at"]),
-                    actor=entry.get("actor"),
-                    channel=entry.get("channel"),
-                    outcome=entry["outcome"],
-                    detail={name[2:]: value for name, value in entry.items() if name.startswith("d_")},
-                )
-            )
-            if len(found) == limit:
-                break
-        return found
+        """Newest events about an account, as actor or as the related account (console, tests)."""
+        with self._database.transaction() as conn:
+            rows = audit_records.recent_for(conn, self._pseudonym(account_id), limit)
+        return [
+            AuditEvent(entry_id=str(row["id"]), event=row["event"], at=row["at"].timestamp(), actor=row["actor"],
+                       channel=row["channel"], outcome=row["outcome"], detail=dict(row["detail"]))
+            for row in rows
+        ]

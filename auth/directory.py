@@ -20,6 +20,7 @@ from auth.accounts import AccountStore
 from auth.identifiers import birth_date
 from kernel.clock import Clock, SystemClock
 from kernel.crypto import Crypto
+from kernel.postgres import Database
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,11 @@ class CitizenFacts:
 
 class CitizenDirectory:
 
-    def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock | None = None) -> None:
+    def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock | None = None, *,
+                 database: Database) -> None:
         self._redis = redis_client
         self._crypto = crypto
-        self._accounts = AccountStore(redis_client, crypto, clock or SystemClock())
+        self._accounts = AccountStore(redis_client, crypto, clock or SystemClock(), database=database)
 
     def facts(self, account_id: str) -> CitizenFacts | None:
         account_id = self._accounts.resolve(account_id)

@@ -132,8 +132,6 @@ def guard_ip(scope: str, ip_hash: str) -> str:
 
 
 # --- Audit (auth.audit) --------------------------------------------------------------------------
-AUDIT_STREAM = PREFIX + "audit"  # stream; trimmed by MINID ~ at AUDIT_RETENTION on every write
-AUDIT_RETENTION = 183 * DAY  # CSL art. 21(3): network logs at least six months
 
 
 # --- Operators (auth.operators) -- no TTL ---------------------------------------------------------

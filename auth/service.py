@@ -38,6 +38,7 @@ from auth.login_guard import SMS_GUARD, Attempt, LoginGuard
 from auth.notices import SecurityNotices
 from auth.operators import Operators, require_role
 from auth.ports import AlipayGateway, IdentityPlatform, SmsGateway, WeChatGateway
+from auth import preference_records
 from auth.preferences import Preferences
 from auth.enterprise_flows import EnterpriseFlows
 from auth.protection import ProtectionFlows
@@ -61,6 +62,8 @@ from auth.sms_codes import CODE_TTL, SmsCheck, SmsCodes, SmsVerification
 from auth.tokens import IssuedToken, TokenService
 from integrations.errors import IntegrationError, UpstreamUnavailable
 from integrations.errors import RateLimited as UpstreamRateLimited
+from kernel.outbox import Outbox
+from kernel.postgres import Database
 from kernel.clock import Clock, SystemClock
 from kernel.crypto import Crypto
 from kernel.events import EventBus
@@ -87,6 +90,7 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         config: AuthConfig = AuthConfig(),
         password_hasher: PasswordHasher | None = None,
         events: EventBus | None = None,
+        database: Database,
     ) -> None:
         if not redis_client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("AuthService needs a Redis client created with decode_responses=True")
@@ -94,7 +98,8 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         self.config = config
         self._wechat, self._alipay, self._identity, self._sms = wechat, alipay, identity, sms
         self.crypto = Crypto(secret_dir)
-        self.audit = AuditLog(redis_client, self.crypto, self.clock)
+        self.database = database
+        self.audit = AuditLog(database, self.crypto, self.clock)
         self.limiter = RateLimiter(redis_client, self.crypto, self.clock)
         self.signing_keys = SigningKeys(
             redis_client,
@@ -107,15 +112,17 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         self.refresh_tokens = RefreshTokens(
             redis_client, self.crypto, self.clock, grace_seconds=config.refresh_grace_seconds
         )
-        self.accounts = AccountStore(redis_client, self.crypto, self.clock)
+        self.accounts = AccountStore(redis_client, self.crypto, self.clock, database=database)
         # The public query other packages (push) mirror citizens through.
-        self.directory = CitizenDirectory(redis_client, self.crypto, self.clock)
+        self.directory = CitizenDirectory(redis_client, self.crypto, self.clock, database=database)
         self.enterprises = Enterprises(redis_client, self.clock)
         self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
         self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)
         self.guard = LoginGuard(self.limiter)
         self.operators = Operators(redis_client, self.clock, self.limiter, self.audit, password_hasher, self.guard)
         self.events = events or EventBus()
+        # Facts that must not be lost once a record changed go through PostgreSQL's outbox.
+        self.outbox = Outbox(database, self.events, self.events.relay)
         self.claims = RealnameClaims(redis_client, self.crypto, self.clock)
         self.notices = SecurityNotices(sms, self.clock, self.accounts.phones, self.events)
 
@@ -366,8 +373,11 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
     def update_preferences(self, account_id: str, changes: Mapping[str, Any]) -> Preferences:
         """PATCH semantics: only the given fields change (see ``auth.preferences.apply_changes``)."""
         account_id = self.accounts.resolve(account_id)
-        preferences = self.accounts.update_preferences(account_id, changes)
-        self._changed(account_id)
+        # The change and the fact push must learn (an opt-out) commit together: a 200 means push will hear it.
+        with self.database.transaction() as conn:
+            preferences = preference_records.update(conn, account_id, changes)
+            changed = self.outbox.add(conn, ACCOUNT_CHANGED, account_id=account_id)
+        self.outbox.deliver(changed)
         return preferences
 
     def remove_binding(self, account_id: str, channel: str, binding_id: str | None = None) -> AccountView:

@@ -165,6 +165,7 @@ def run(api_base: str, bare_base: str, api_process, *, clients: int = CLIENTS, s
 def main() -> None:
     from config import PROJECT_ROOT
     from tools.dev_keys import ensure_dev_keys
+    from tools.postgres_server import migrated_postgres
     from tools.redis_server import RedisServer, free_port
 
     work_dir = PROJECT_ROOT / "var" / "bench" / "home"
@@ -173,8 +174,10 @@ def main() -> None:
     secrets = ensure_dev_keys(work_dir / "secrets")
     redis_server = RedisServer(work_dir / "redis")
     redis_server.start()
+    postgres_context = migrated_postgres(prefix="msb-bench-pg-")
+    postgres = postgres_context.__enter__()
     api_port, bare_port = free_port(), free_port()
-    env = {"MSB_REDIS_URL": redis_server.url, "MSB_INDEX_DIR": str(index_dir), "MSB_SECRET_DIR": str(secrets),
+    env = {"MSB_REDIS_URL": redis_server.url, "MSB_DATABASE_URL": postgres.url, "MSB_INDEX_DIR": str(index_dir), "MSB_SECRET_DIR": str(secrets),
            "MSB_LOG_LEVEL": "WARNING", "MSB_SANDBOX": "1"}
     api = processes.start_gunicorn("wsgi:app", port=api_port, env=env, workers=2, threads=4,
                                    log_path=work_dir / "api.log")
@@ -189,6 +192,7 @@ def main() -> None:
         processes.stop(api)
         processes.stop(bare)
         redis_server.stop()
+        postgres_context.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

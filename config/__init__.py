@@ -19,6 +19,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings:
     environment: str = "development"
     redis_url: str = "redis://127.0.0.1:6391/0"
+    # The system of record (`make run` starts the project's own server on 6392 with data under var/).
+    database_url: str = "postgresql://msb@127.0.0.1:6392/msb"
+    # Pool size per process (each gunicorn worker, the push worker): gunicorn threads + a little headroom.
+    database_pool_size: int = 8
     data_dir: Path = PROJECT_ROOT / "var"
     # Parent of the versioned search-index builds; ``current`` inside it points at the live one.
     index_dir: Path = PROJECT_ROOT / "var" / "index"
@@ -60,6 +64,8 @@ class Settings:
     _ENV = {
         "MSB_ENV": ("environment", str),
         "MSB_REDIS_URL": ("redis_url", str),
+        "MSB_DATABASE_URL": ("database_url", str),
+        "MSB_DATABASE_POOL_SIZE": ("database_pool_size", int),
         "MSB_DATA_DIR": ("data_dir", Path),
         "MSB_INDEX_DIR": ("index_dir", Path),
         "MSB_CATALOG_SCALE": ("catalog_scale", float),
@@ -116,6 +122,8 @@ class Settings:
             raise ConfigError(f"MSB_CATALOG_SCALE must be in (0, 1], got {self.catalog_scale}")
         if self.hot_path_seconds < 0:
             raise ConfigError("MSB_HOT_PATH_SECONDS must be 0 (off) or positive")
+        if self.database_pool_size < 1:
+            raise ConfigError("MSB_DATABASE_POOL_SIZE must be at least 1")
         if self.upstream_timeout_seconds <= 0:
             raise ConfigError("MSB_UPSTREAM_TIMEOUT must be positive")
 

@@ -54,6 +54,10 @@ class EventBus:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
         self._relay = relay
 
+    @property
+    def relay(self) -> "RedisStreamRelay | None":
+        return self._relay
+
     def subscribe(self, name: str, handler: Handler) -> None:
         self._handlers[name].append(handler)
 
@@ -90,6 +94,10 @@ class RedisStreamRelay:
             # The in-process handlers already ran; consumers in other processes fall back to their periodic
             # reconciliation from the records, so a Redis hiccup delays them rather than failing the request.
             log.warning("event not relayed", extra={"event": event.name, "event_id": event.event_id})
+
+    def append_or_raise(self, event: DomainEvent) -> None:
+        """For the outbox: a failure is reported, so the event stays to be relayed later."""
+        self._redis.xadd(self._stream, event.to_fields(), maxlen=STREAM_MAX_LENGTH, approximate=True)
 
     def ensure_group(self, group: str) -> None:
         try:

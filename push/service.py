@@ -16,6 +16,7 @@ from catalog.model import ReferenceData
 from config import Settings
 from kernel.clock import Clock, SystemClock, china_today
 from kernel.crypto import Crypto
+from kernel.postgres import Database
 from kernel.events import EventBus
 from push import keys
 from push.audience import AudienceResolver, validate_rules
@@ -48,7 +49,7 @@ class PushService:
     def __init__(self, redis_client: redis.Redis, *, crypto: Crypto, settings: PushSettings | None = None,
                  reference: ReferenceData | None = None, templates: TemplateRegistry | None = None,
                  directory: Directory | None = None, catalogue: Any = None, wechat_appid: str = "wx_sandbox_app",
-                 clock: Clock | None = None, events: EventBus | None = None) -> None:
+                 clock: Clock | None = None, events: EventBus | None = None, database: Database | None = None) -> None:
         if not redis_client.get_connection_kwargs().get("decode_responses"):
             raise ValueError("PushService needs a Redis client created with decode_responses=True")
         self.redis = redis_client
@@ -57,7 +58,7 @@ class PushService:
         self.reference = reference or ReferenceData.load()
         self.templates = templates or TemplateRegistry.from_file(self.settings.templates_file)
         self.crypto = crypto
-        self.directory = directory or _auth_directory(redis_client, crypto, self.clock)
+        self.directory = directory or _auth_directory(redis_client, crypto, self.clock, database)
         self.stats = Stats(redis_client)
         self.profiles = Profiles(redis_client, crypto, self.clock)
         self.index = self.profiles.index
@@ -89,10 +90,10 @@ class PushService:
     @classmethod
     def from_settings(cls, settings: Settings, redis_client: redis.Redis, *, push_settings: PushSettings | None = None,
                       catalogue: Any = None, clock: Clock | None = None, events: EventBus | None = None,
-                      directory: Directory | None = None) -> "PushService":
+                      directory: Directory | None = None, database: Database | None = None) -> "PushService":
         return cls(redis_client, crypto=Crypto(settings.secret_dir), settings=push_settings or PushSettings.from_env(settings),
                    catalogue=catalogue, wechat_appid=settings.wechat_appid, clock=clock, events=events,
-                   directory=directory)
+                   directory=directory, database=database)
 
     def dispatcher(self, *, senders: Mapping[str, Any], name: str | None = None, stop: Any = None) -> Dispatcher:
         return Dispatcher(self.redis, campaigns=self.campaigns, senders=senders, addresses=self.addresses,
@@ -292,8 +293,18 @@ class PushService:
 __all__ = ["Actor", "PushService"]
 
 
-def _auth_directory(redis_client: redis.Redis, crypto: Crypto, clock: Clock) -> Directory:
+def _auth_directory(redis_client: redis.Redis, crypto: Crypto, clock: Clock, database: Database | None) -> Directory:
     # Tools and tests that build push alone; the composition root hands over identity's directory.
     from auth.directory import CitizenDirectory
 
-    return CitizenDirectory(redis_client, crypto, clock)
+    if database is None:
+        return _NoDirectory()  # benches and tools that never sync a citizen
+    return CitizenDirectory(redis_client, crypto, clock, database=database)
+
+
+class _NoDirectory:
+    def facts(self, account_id: str) -> Any:
+        raise RuntimeError("push was built without identity's directory (pass directory= or database=)")
+
+    def account_for(self, kind: str, identifier: str) -> str | None:
+        return self.facts(identifier)

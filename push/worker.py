@@ -30,7 +30,7 @@ from typing import Any
 
 import redis
 
-from bootstrap import WORKER_GROUP, bootstrap, worker_subscriptions
+from bootstrap import WORKER_GROUP, bootstrap, record_maintenance, worker_subscriptions
 from config import Settings
 from kernel.events import EventBus, RedisStreamRelay
 from integrations.app_push import AppPushClient
@@ -79,7 +79,8 @@ def build_senders(gateways: Gateways, service: PushService, settings: Settings) 
 
 class PushRuntime:
     def __init__(self, service: PushService, senders: Mapping[str, Sender], *, threads: int | None = None,
-                 stop: threading.Event | None = None, events: tuple[RedisStreamRelay, EventBus] | None = None) -> None:
+                 stop: threading.Event | None = None, events: tuple[RedisStreamRelay, EventBus] | None = None,
+                 maintenance: Any = None) -> None:
         self.service = service
         self.senders = dict(senders)
         self.threads = threads or service.settings.threads
@@ -88,6 +89,8 @@ class PushRuntime:
         self._housekeeper = service.dispatcher(senders=self.senders, name=f"{self.name}:hk", stop=self.stop)
         self._last_trim = 0.0
         self._events = events
+        # The records' own housekeeping (outbox relay, audit partitions), handed over by the composition root.
+        self._maintenance = maintenance
 
     # --- housekeeping --------------------------------------------------------------------------------
 
@@ -174,6 +177,11 @@ class PushRuntime:
                 log.warning("housekeeping failed", extra={"fields": {"error_class": type(exc).__name__}})
             except Exception:
                 log.exception("housekeeping error")
+            if self._maintenance is not None:
+                try:
+                    self._maintenance()
+                except Exception:  # PostgreSQL or Redis away: the next round catches up
+                    log.warning("record maintenance failed", exc_info=True)
             self.stop.wait(HOUSEKEEPING_SECONDS)
         for thread in workers:
             thread.join(timeout=30)
@@ -233,7 +241,8 @@ def main() -> int:
     services = bootstrap(settings, redis_client=redis_client, push_settings=push_settings)
     senders = build_senders(services.gateways, services.push, settings)
     runtime = PushRuntime(services.push, senders, threads=push_settings.threads,
-                          events=(services.relay, worker_subscriptions(services)))
+                          events=(services.relay, worker_subscriptions(services)),
+                          maintenance=record_maintenance(services))
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("stopping", extra={"fields": {"signal": signum}})

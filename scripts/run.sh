@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# `make run`: Redis, the search index, the sandbox stand-ins, then the API under gunicorn (foreground).
-# Ctrl-C stops the API and the sandbox; Redis keeps running (stop it with `make stop`).
+# `make run`: PostgreSQL (migrated), Redis, the search index, the sandbox stand-ins, the push worker, then
+# the API under gunicorn (foreground). Ctrl-C stops the API, the worker and the sandbox; PostgreSQL and Redis
+# keep running (stop them with `make stop`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 export MSB_REDIS_URL="${MSB_REDIS_URL:-redis://127.0.0.1:${MSB_REDIS_PORT:-6391}/0}"
+export MSB_DATABASE_URL="${MSB_DATABASE_URL:-postgresql://msb@127.0.0.1:${MSB_POSTGRES_PORT:-6392}/msb}"
 export MSB_DATA_DIR="${MSB_DATA_DIR:-$PWD/var}"
 export MSB_SANDBOX="${MSB_SANDBOX:-1}"
 SANDBOX_PORT="${MSB_SANDBOX_PORT:-8701}"
@@ -21,6 +23,7 @@ if [ -z "${MSB_METRICS_TOKEN:-}" ]; then
   export MSB_METRICS_TOKEN
 fi
 
+scripts/postgres.sh start
 scripts/redis.sh start
 # Development key pairs for the Alipay RSA2 exchange with the sandbox (never committed).
 "$VENV/bin/python" -m tools.dev_keys "$MSB_DATA_DIR/secrets"

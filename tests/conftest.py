@@ -1,8 +1,12 @@
-"""Session-wide real infrastructure: a private redis-server and a small-scale search index.
+"""Session-wide real infrastructure: a private redis-server, a private PostgreSQL (migrated by the real
+migrations) and a small-scale search index.
 
-Each test gets a flushed Redis and an app built by the real factory.
+Each test gets a flushed Redis, emptied tables and an app built by the real factory. The database URL is
+also exported as MSB_DATABASE_URL, so every server and worker a test starts uses the private one.
 """
 from __future__ import annotations
+
+import os
 
 import pytest
 import redis
@@ -11,6 +15,7 @@ from bff import create_app
 from config import settings_for_tests
 from tests import http_stack
 from tools.dev_keys import ensure_dev_keys
+from tools.postgres_server import migrated_postgres
 from tools.redis_server import RedisServer
 
 TEST_CATALOG_SCALE = 0.02
@@ -22,6 +27,36 @@ def redis_server(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    with migrated_postgres(prefix="msb-test-pg-") as server:
+        previous = os.environ.get("MSB_DATABASE_URL")
+        os.environ["MSB_DATABASE_URL"] = server.url
+        try:
+            yield server
+        finally:
+            if previous is None:
+                os.environ.pop("MSB_DATABASE_URL", None)
+            else:
+                os.environ["MSB_DATABASE_URL"] = previous
+
+
+@pytest.fixture
+def database(postgres_server):
+    """The process's pool on the private server, every table emptied (partitions and migrations kept)."""
+    from kernel.postgres import database_for
+
+    if not postgres_server.running:
+        postgres_server.start()  # a test that stopped it and failed before restarting must not break the rest
+    db = database_for(postgres_server.url)
+    with db.transaction() as conn:
+        tables = [row["tablename"] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
+            "AND tablename NOT LIKE 'security_audit_%'").fetchall()]
+        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+    return db
 
 
 @pytest.fixture
@@ -66,9 +101,10 @@ def sandbox(sandbox_server):
 
 
 @pytest.fixture
-def settings(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path):
+def settings(redis_server, database, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path):
     return settings_for_tests(
         redis_url=redis_server.url,
+        database_url=database.url,
         index_dir=catalog_index_dir,
         data_dir=tmp_path,
         secret_dir=dev_secret_dir,

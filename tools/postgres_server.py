@@ -6,7 +6,10 @@ run as root, so as root the server runs as the ``postgres`` system user that Deb
 """
 from __future__ import annotations
 
+import contextlib
 import glob
+import tempfile
+from collections.abc import Iterator
 import os
 import shutil
 import signal
@@ -143,3 +146,20 @@ class PostgresServer:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+
+@contextlib.contextmanager
+def migrated_postgres(*, prefix: str = "msb-pg-", durable: bool = False) -> Iterator[PostgresServer]:
+    """A private server on a free port with the project's schema applied, removed afterwards. Its data dir
+    is under /tmp, not a caller's tmp dir: as root the server runs as `postgres`, who cannot enter 0700 dirs."""
+    from tools import migrate
+
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    server = PostgresServer(data_dir, durable=durable)
+    try:
+        server.start()
+        migrate.main([server.url])
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -68,7 +68,7 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture
-def service(redis_client, wechat, alipay, identity, sms, secret_dir, clock) -> AuthService:
+def service(redis_client, database, wechat, alipay, identity, sms, secret_dir, clock) -> AuthService:
     return AuthService(
         redis_client,
         wechat=wechat,
@@ -78,6 +78,7 @@ def service(redis_client, wechat, alipay, identity, sms, secret_dir, clock) -> A
         secret_dir=secret_dir,
         clock=clock,
         password_hasher=FAST_HASHER,
+        database=database,
     )
 
 

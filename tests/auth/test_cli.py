@@ -11,10 +11,11 @@ from config import PROJECT_ROOT
 
 
 @pytest.fixture
-def env(monkeypatch, redis_server, redis_client, secret_dir):
+def env(monkeypatch, redis_server, redis_client, database, secret_dir):
     monkeypatch.setenv("MSB_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("MSB_DATABASE_URL", database.url)
     monkeypatch.setenv("MSB_SECRET_DIR", str(secret_dir))
-    return {"MSB_REDIS_URL": redis_server.url, "MSB_SECRET_DIR": str(secret_dir)}
+    return {"MSB_REDIS_URL": redis_server.url, "MSB_DATABASE_URL": database.url, "MSB_SECRET_DIR": str(secret_dir)}
 
 
 def test_rotate_keys_as_a_command(env, redis_client):

@@ -84,12 +84,13 @@ class TestUpstreamFailures:
             service.login_wechat(wechat.login_code("o-x"), client_ip=IP)
         assert down.value.http_status == 503 and "Retry-After" in down.value.headers
 
-    def test_failures_are_audited_without_identifiers(self, service, wechat, redis_client):
+    def test_failures_are_audited_without_identifiers(self, service, wechat, database):
         with pytest.raises(CodeInvalid):
             service.login_wechat("made-up", client_ip=IP)
-        ((_, entry),) = redis_client.xrange("auth:audit")
-        assert entry["event"] == "login_failed" and entry["d_reason"] == "code_invalid"
-        assert IP not in str(entry)
+        with database.transaction() as conn:
+            (entry,) = conn.execute("SELECT * FROM security_audit").fetchall()
+        assert entry["event"] == "login_failed" and entry["detail"]["reason"] == "code_invalid"
+        assert IP not in str(entry) and entry["ip"]
 
     def test_per_ip_limit_is_checked_before_the_upstream_call(self, service, wechat):
         for index in range(20):
@@ -166,7 +167,8 @@ class TestSmsLogin:
             service.login_app_sms(PHONE, "123456", client_ip=attacker)
         assert 0 < locked.value.retry_after <= 900
         assert sms_login(service, sms)  # the owner's device is not locked
-        assert "lockout" in {e["event"] for _, e in service.audit._redis.xrange("auth:audit")}
+        with service.database.transaction() as conn:
+            assert "lockout" in {row["event"] for row in conn.execute("SELECT event FROM security_audit")}
 
     def test_expired_code(self, service, sms, clock):
         service.send_sms_code(PHONE, client_ip=IP)

@@ -117,7 +117,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(request, redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
+def stack(request, redis_server, database, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
     if not redis_server.running:
         redis_server.start()
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
@@ -143,13 +143,14 @@ def stack(request, redis_server, catalog_index_dir, dev_secret_dir, sandbox_serv
                                   sandbox_url=sandbox_server)
     crypto = Crypto(dev_secret_dir)
     clock = SystemClock()
-    push = PushService.from_settings(settings, client, push_settings=PushSettings.from_env(settings, push_env))
+    push = PushService.from_settings(settings, client, push_settings=PushSettings.from_env(settings, push_env),
+                                     database=database)
     # As `python -m auth create-operator` builds it.
-    operators = Operators(client, clock, RateLimiter(client, crypto, clock), AuditLog(client, crypto, clock))
+    operators = Operators(client, clock, RateLimiter(client, crypto, clock), AuditLog(database, crypto, clock))
     try:
         processes.wait_until_ready(f"{url}/readyz", timeout=60, process=bff)
         assert worker.poll() is None, (log_dir / "worker.log").read_text()
-        yield Stack(url, sandbox_server, client, push, AccountStore(client, crypto, clock), operators, log_dir)
+        yield Stack(url, sandbox_server, client, push, AccountStore(client, crypto, clock, database=database), operators, log_dir)
     finally:
         processes.stop(worker)
         processes.stop(bff)

@@ -166,8 +166,9 @@ def crypto(dev_secret_dir) -> Crypto:
 
 
 @pytest.fixture
-def service(redis_client, crypto, push_settings, reference, clock) -> PushService:
-    return PushService(redis_client, crypto=crypto, settings=push_settings, reference=reference, clock=clock)
+def service(redis_client, database, crypto, push_settings, reference, clock) -> PushService:
+    return PushService(redis_client, crypto=crypto, settings=push_settings, reference=reference, clock=clock,
+                       database=database)
 
 
 @pytest.fixture
@@ -176,8 +177,8 @@ def drive(sandbox: str) -> Drive:
 
 
 @pytest.fixture
-def citizens(service: PushService, redis_client, crypto, clock, drive: Drive) -> Citizens:
-    return Citizens(service, AccountStore(redis_client, crypto, clock), drive)
+def citizens(service: PushService, redis_client, database, crypto, clock, drive: Drive) -> Citizens:
+    return Citizens(service, AccountStore(redis_client, crypto, clock, database=database), drive)
 
 
 @pytest.fixture

@@ -1,0 +1,124 @@
+"""The one way a process opens PostgreSQL: a small pool, and deadlines on everything.
+
+A hung server (SIGSTOP, a dead network path) must cost a request milliseconds, not seconds. Four limits
+do that: ``connect_timeout`` for a new connection, the pool's checkout timeout when every connection is
+busy, the server's ``statement_timeout``/``lock_timeout`` for slow work on a live server, and — because a
+frozen server enforces nothing — a client-side deadline on every wait for the socket
+(``DeadlineConnection``). A connection that missed its deadline is closed, never reused mid-protocol.
+
+psycopg 3 with psycopg_pool rather than an ORM: the records are few, their SQL is written out in each
+package's small data-access module, and COPY (the population bench) is first-class in psycopg.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from kernel.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(DomainError):
+    """The system of record did not answer in time (down, hung, or every connection busy)."""
+
+    code = "store_unavailable"
+    http_status = 503
+    default_message = "服务暂时繁忙，请稍后重试"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": "1"})
+
+
+class DeadlineConnection(psycopg.Connection):
+    """A connection whose every socket wait has a deadline (``io_timeout`` seconds, None = none)."""
+
+    io_timeout: float | None = 2.0
+
+    def wait(self, gen, interval: float = 0.1, timeout: float | None = None):  # type: ignore[override]
+        try:
+            return super().wait(gen, interval=interval, timeout=timeout if timeout is not None else self.io_timeout)
+        except pg_errors._WaitTimeout as missed:  # noqa: SLF001 — psycopg's own signal for a missed deadline
+            # Mid-protocol: the connection cannot be reused. Closing it makes the pool discard it.
+            self.pgconn.finish()
+            raise psycopg.OperationalError("database did not answer within the deadline") from missed
+
+
+class Database:
+    """A pooled PostgreSQL for one process. ``transaction()`` is the unit of work: one connection, one
+    transaction, committed when the block ends, rolled back when it raises."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, checkout_timeout: float = 0.5,
+                 connect_timeout: int = 1, statement_timeout_ms: int = 2000, io_timeout: float | None = 2.0,
+                 application_name: str = "msb") -> None:
+        self.url = url
+        connection_class = type("MsbConnection", (DeadlineConnection,), {"io_timeout": io_timeout})
+        self._checkout_timeout = checkout_timeout
+        options = (f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={min(statement_timeout_ms, 1000)} "
+                   "-c idle_in_transaction_session_timeout=10000 -c TimeZone=UTC")
+        self.pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=False, timeout=checkout_timeout,
+            connection_class=connection_class, name=f"{application_name}-pool",
+            kwargs={"connect_timeout": connect_timeout, "options": options, "application_name": application_name,
+                    "row_factory": dict_row},
+            # Reconnect attempts after the server went away: short, so recovery follows a restart quickly.
+            reconnect_timeout=30.0,
+        )
+        self._opened = False
+        self._open_lock = threading.Lock()
+
+    def _ensure_open(self) -> None:
+        if not self._opened:
+            with self._open_lock:
+                if not self._opened:
+                    self.pool.open(wait=False)
+                    self._opened = True
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+        self._ensure_open()
+        try:
+            with self.pool.connection(timeout=self._checkout_timeout) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable() from exc
+        except psycopg.OperationalError as exc:
+            log.warning("database unavailable", extra={"fields": {"error": type(exc).__name__}})
+            raise DatabaseUnavailable() from exc
+
+    def ping(self) -> bool:
+        try:
+            with self.transaction() as conn:
+                conn.execute("SELECT 1")
+            return True
+        except DatabaseUnavailable:
+            return False
+
+    def close(self) -> None:
+        if self._opened:
+            self.pool.close(timeout=2)
+            self._opened = False
+
+
+_shared: dict[tuple[int, str], Database] = {}
+_shared_lock = threading.Lock()
+
+
+def database_for(url: str, **options: Any) -> Database:
+    """One pool per process and database URL: every app, service and test in a process shares it
+    (a forked gunicorn worker gets its own, keyed by pid)."""
+    key = (os.getpid(), url)
+    with _shared_lock:
+        database = _shared.get(key)
+        if database is None:
+            database = _shared[key] = Database(url, **options)
+        return database
