@@ -29,8 +29,9 @@ from config import Settings
 from integrations.gateways import Gateways, build_gateways
 from kernel.clock import Clock, SystemClock
 from kernel.events import DomainEvent, EventBus, RedisStreamRelay
+from kernel.breaker import CircuitBreaker
 from kernel.postgres import Database, database_for
-from kernel.redis import redis_client as kernel_redis_client
+from kernel.redis import redis_breaker, redis_client as kernel_redis_client
 from push.campaigns import CAMPAIGN_STATE_CHANGED
 from push.service import PushService
 from push.settings import PushSettings
@@ -53,6 +54,8 @@ class Services:
     response_cache: ResponseCache
     home_sources: HomeSources
     relay: RedisStreamRelay
+    # One circuit breaker per store of this process, by store name (/readyz reports each).
+    breakers: dict[str, CircuitBreaker]
 
     def close(self) -> None:
         self.response_cache.close()
@@ -65,7 +68,10 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
     moving token lifetimes; ``redis_client`` lets the worker use blocking reads without a socket timeout."""
     clock = clock or SystemClock()
     database = database_for(settings.database_url, max_size=settings.database_pool_size)
-    redis_client = redis_client or kernel_redis_client(settings.redis_url)
+    # Shared by every Redis client of the process, so the response cache learns of a hung Redis from
+    # identity's timeouts and the other way round.
+    redis_store_breaker = redis_breaker()
+    redis_client = redis_client or kernel_redis_client(settings.redis_url, breaker=redis_store_breaker)
     relay = RedisStreamRelay(redis_client)
     events = EventBus(relay)
     catalogue = LiveCatalogue(settings.index_dir)
@@ -79,10 +85,11 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
         settings, redis_client, push_settings=push_settings, catalogue=catalogue, clock=push_clock or clock,
         events=events, directory=identity.directory, database=database,
     )
-    response_cache = ResponseCache(settings.redis_url)
-    services = Services(settings=settings, database=database, redis=redis_client, clock=clock, events=events, catalogue=catalogue,
-                        gateways=gateways, identity=identity, push=push, response_cache=response_cache,
-                        home_sources=PushSources(push), relay=relay)
+    response_cache = ResponseCache(settings.redis_url, breaker=redis_store_breaker)
+    services = Services(settings=settings, database=database, redis=redis_client, clock=clock, events=events,
+                        catalogue=catalogue, gateways=gateways, identity=identity, push=push,
+                        response_cache=response_cache, home_sources=PushSources(push), relay=relay,
+                        breakers={"redis": redis_store_breaker, "postgres": database.breaker})
     _subscribe(services)
     return services
 

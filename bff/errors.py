@@ -41,7 +41,10 @@ _DEFAULT_ERROR_CODES = {
     504: "upstream_timeout",
 }
 
-REDIS_RETRY_AFTER_SECONDS = 5
+# A Redis call that timed out or was refused before the breaker opened: the breaker (kernel.breaker) opens
+# within a few such failures and probes again after a one-second cool-down, so retrying sooner than in
+# a second or two is pointless and later is needlessly slow.
+REDIS_RETRY_AFTER_SECONDS = 1
 
 
 class ApiError(Exception):
@@ -116,7 +119,9 @@ def _handle_redis_down(exc: redis.exceptions.RedisError) -> Response:
 
 def _handle_domain_error(exc: DomainError) -> Response:
     """Every domain package's errors derive from the kernel's ``DomainError``: status, code, message,
-    details and headers all come from the exception, so this one handler is the whole mapping."""
+    details and headers all come from the exception, so this one handler is the whole mapping. That
+    includes ``StoreUnavailable`` from an open circuit breaker (``kernel.redis.RedisUnavailable`` is also a
+    redis ``ConnectionError``, but Flask picks the handler by the exception's MRO, DomainError first)."""
     return error_response(exc.http_status, exc.message, error=exc.code, errors=exc.details, headers=exc.headers)
 
 

@@ -32,7 +32,8 @@ COMMON_RESPONSES = {
            "badly framed body), `invalid_client_channel` / `invalid_client_mode` (X-Client-Channel / "
            "X-Client-Mode not one of the documented values; empty means absent)",
     "413": "`payload_too_large`: the body exceeds 64 KB (declared or chunked)",
-    "503": "`store_unavailable` / `catalogue_unavailable`: a backing store is down or loading (`Retry-After`)",
+    "503": "`store_unavailable` / `catalogue_unavailable`: a backing store is down, hung or loading, or its "
+           "circuit breaker is open (answered at once; `Retry-After`: 1–2 s)",
 }
 PATH_PARAMETER_RESPONSE = ("404", "`not_found`: nothing at this path (or a path segment the route cannot take)")
 

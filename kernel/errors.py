@@ -23,3 +23,17 @@ class DomainError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r})"
+
+
+class StoreUnavailable(DomainError):
+    """A backing store (Redis, PostgreSQL…) is down, hung, or behind an open circuit breaker
+    (``kernel.breaker``): the request failed fast and may be retried after ``Retry-After`` seconds."""
+
+    code = "store_unavailable"
+    http_status = 503
+    default_message = "服务暂时繁忙，请稍后再试 (a backing store is unavailable)"
+
+    def __init__(self, store: str, retry_after: int = 1, message: str | None = None) -> None:
+        super().__init__(message, details={"store": store}, headers={"Retry-After": str(max(1, int(retry_after)))})
+        self.store = store
+        self.retry_after = max(1, int(retry_after))

@@ -23,20 +23,23 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from kernel.errors import DomainError
+from kernel.breaker import CircuitBreaker
+from kernel.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class DatabaseUnavailable(DomainError):
-    """The system of record did not answer in time (down, hung, or every connection busy)."""
+POSTGRES_STORE = "postgres"
+# What says PostgreSQL is unreachable or sick: connection failures, missed deadlines, statement timeouts
+# (all OperationalError) and an exhausted pool. A constraint violation is an answer, not a failure.
+POSTGRES_FAILURES: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
 
-    code = "store_unavailable"
-    http_status = 503
-    default_message = "服务暂时繁忙，请稍后重试"
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": "1"})
+class DatabaseUnavailable(StoreUnavailable):
+    """The system of record did not answer in time (down, hung, every connection busy) or its breaker is open."""
+
+    def __init__(self, store: str = POSTGRES_STORE, retry_after: int = 1, message: str | None = None) -> None:
+        super().__init__(store, retry_after, message)
 
 
 class DeadlineConnection(psycopg.Connection):
@@ -62,6 +65,7 @@ class Database:
                  application_name: str = "msb") -> None:
         self.url = url
         connection_class = type("MsbConnection", (DeadlineConnection,), {"io_timeout": io_timeout})
+        self._connection_class = connection_class
         self._checkout_timeout = checkout_timeout
         options = (f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={min(statement_timeout_ms, 1000)} "
                    "-c idle_in_transaction_session_timeout=10000 -c TimeZone=UTC")
@@ -75,6 +79,15 @@ class Database:
         )
         self._opened = False
         self._open_lock = threading.Lock()
+        self._connect_timeout = connect_timeout
+        # After a few failures requests fail at once; a background probe (a fresh connection) closes it again.
+        self.breaker = CircuitBreaker(POSTGRES_STORE, failure_types=POSTGRES_FAILURES, open_error=DatabaseUnavailable,
+                                      background_probe=self._probe)
+
+    def _probe(self) -> None:
+        with self._connection_class.connect(self.url, connect_timeout=self._connect_timeout,
+                                            autocommit=True) as conn:
+            conn.execute("SELECT 1")
 
     def _ensure_open(self) -> None:
         if not self._opened:
@@ -87,13 +100,11 @@ class Database:
     def transaction(self) -> Iterator[psycopg.Connection[dict[str, Any]]]:
         self._ensure_open()
         try:
-            with self.pool.connection(timeout=self._checkout_timeout) as conn:
+            with self.breaker.guarding(), self.pool.connection(timeout=self._checkout_timeout) as conn:
                 yield conn
-        except PoolTimeout as exc:
-            raise DatabaseUnavailable() from exc
-        except psycopg.OperationalError as exc:
+        except POSTGRES_FAILURES as exc:
             log.warning("database unavailable", extra={"fields": {"error": type(exc).__name__}})
-            raise DatabaseUnavailable() from exc
+            raise DatabaseUnavailable(retry_after=self.breaker.retry_after_seconds()) from exc
 
     def ping(self) -> bool:
         try:

@@ -1,7 +1,9 @@
-"""A private redis-server for tests and benchmarks: free port, own data dir, AOF on, stoppable."""
+"""A private redis-server for tests and benchmarks: free port, own data dir, AOF on, stoppable, and for
+fault tests pausable (SIGSTOP: it accepts connections and never answers, like a hung store) and killable."""
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -66,3 +68,23 @@ class RedisServer:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def pause(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, nothing answers (a hung Redis)."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after ``pause``."""
+        self._signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL, no shutdown: what survives is what the AOF had (``start()`` again on the same port)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def _signal(self, signum: int) -> None:
+        if self._process is None or self._process.poll() is not None:
+            raise RuntimeError("redis-server is not running")
+        self._process.send_signal(signum)

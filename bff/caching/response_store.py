@@ -12,7 +12,8 @@ Read path (``get_or_compute``)::
                                                          → "miss"
         a leader that lost the lock polls until the winner's entry appears
                                                          → "waited"
-    Redis unreachable: compute directly, store nothing   → "bypass"
+    Redis unreachable or its breaker open: compute, keep it in the local layer only
+                                                         → "bypass"
 
 Redis errors never escape: the cache marks itself unavailable, answers by computing, and tries
 Redis again ``retry_interval`` seconds later (no restart needed). Per-user data has no place here:
@@ -30,8 +31,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from bff.caching import response_keys as keys
 from bff.caching.response_keys import RoutePolicy, Variant
@@ -39,6 +38,8 @@ from bff.caching.local_layer import LocalTTLCache
 from bff.caching.response_entries import (COMPRESS_THRESHOLD, CachedResponse, Entry, body_bytes, decode, encode,
                                           etag_for)
 from bff.caching.response_stats import Counters, hit_ratio
+from kernel.breaker import CircuitBreaker
+from kernel.redis import redis_client, with_bytes_responses
 
 log = logging.getLogger("msb.cache")
 
@@ -65,14 +66,6 @@ class _Flight:
         self.error: BaseException | None = None
 
 
-def _bytes_client(client: redis.Redis) -> redis.Redis:
-    pool = client.connection_pool
-    if not pool.connection_kwargs.get("decode_responses"):
-        return client
-    kwargs = {**pool.connection_kwargs, "decode_responses": False}
-    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
-
-
 class ResponseCache:
     """One per process (build it after fork or let redis-py reconnect). Thread-safe."""
 
@@ -81,16 +74,17 @@ class ResponseCache:
                  local_ttl: float = keys.LOCAL_TTL_SECONDS, local_maxsize: int = keys.LOCAL_MAXSIZE,
                  lock_ttl_ms: int = keys.LOCK_TTL_MS, wait_timeout: float | None = None,
                  retry_interval: float = 0.5, compress_threshold: int = COMPRESS_THRESHOLD,
-                 stats_flush_interval: float = 1.0, socket_timeout: float = 0.25) -> None:
+                 stats_flush_interval: float = 1.0, socket_timeout: float = 0.25,
+                 breaker: CircuitBreaker | None = None) -> None:
         if (redis_url is None) == (client is None):
             raise ValueError("give exactly one of redis_url or client")
         if client is None:
-            # No retry backoff: redis-py's default retries a refused connection for ~4 s.
-            # One immediate retry reconnects a pooled connection that died with a Redis restart.
-            client = redis.Redis.from_url(
-                redis_url, decode_responses=False, socket_timeout=socket_timeout,
-                socket_connect_timeout=socket_timeout, retry=Retry(NoBackoff(), 1))
-        self._redis = _bytes_client(client)
+            # Shorter than the API's own timeout: an anonymous answer can always be computed instead.
+            # ``breaker`` is the process's Redis breaker: while it is open, reads fail at once and count
+            # as misses ("bypass"), so a hung Redis costs an anonymous request nothing.
+            client = redis_client(redis_url, decode_responses=False, socket_timeout=socket_timeout,
+                                  connect_timeout=socket_timeout, breaker=breaker)
+        self._redis = with_bytes_responses(client)
         self._release_script = self._redis.register_script(_RELEASE_LOCK)
         self._clock = clock
         self._rng = rng
@@ -135,12 +129,12 @@ class ResponseCache:
         if local is not None:
             return self._served(local, "local", now)
         if not self._redis_usable():
-            return self._bypass(compute)
+            return self._bypass_outage(key, policy, compute)
         try:
             entry, generations = self._read(key, policy.tags)
         except redis.RedisError as error:
             self._redis_failed(error)
-            return self._bypass(compute)
+            return self._bypass_outage(key, policy, compute)
         if entry is not None and entry.generations == generations:
             if now < entry.fresh_until:
                 self._remember(key, entry, now)
@@ -288,6 +282,15 @@ class ResponseCache:
         return CachedResponse(body=entry.body, etag=entry.etag, status=status,
                               age=max(0.0, now - entry.created_at),
                               fresh_for=max(0.0, entry.fresh_until - now))
+
+    def _bypass_outage(self, key: str, policy: RoutePolicy, compute: Callable[[], Any]) -> CachedResponse:
+        """Redis is down or its breaker open: compute, and keep the answer in this process's layer for
+        the usual local TTL, so an outage costs each worker one computation per key and interval."""
+        entry = self._new_entry(compute, policy, {})
+        now = self._clock()
+        self._remember(key, entry, now)
+        self._count("bypass")
+        return CachedResponse(body=entry.body, etag=entry.etag, status="bypass", age=0.0, fresh_for=0.0)
 
     def _bypass(self, compute: Callable[[], Any]) -> CachedResponse:
         body = body_bytes(compute())

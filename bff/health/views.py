@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import redis.exceptions
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -8,6 +10,8 @@ from bff.errors import ApiError
 from bff.extensions import services
 from catalog.live import CatalogueUnavailable
 from bff.health.schemas import LivenessSchema, ReadinessSchema
+from kernel.breaker import CLOSED
+from kernel.errors import StoreUnavailable
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")
 
@@ -20,18 +24,53 @@ class Liveness(MethodView):
         return {"status": "ok"}
 
 
+def _redis_store() -> dict:
+    """Redis as this process sees it: a PING through the store's circuit breaker (so an open breaker is
+    reported without waiting on a hung Redis, and a failing PING counts towards opening it)."""
+    breaker = services().breakers.get("redis")
+    started = time.perf_counter()
+    try:
+        services().redis.ping()
+        status = "ok"
+    except StoreUnavailable:
+        status = "unavailable (circuit breaker open)"
+    except redis.exceptions.RedisError as exc:
+        status = f"unavailable ({type(exc).__name__})"
+    store = {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    if breaker is not None:
+        store["breaker"] = breaker.state
+        if status == "ok" and breaker.state != CLOSED:
+            store["status"] = f"unavailable (circuit breaker {breaker.state})"
+    return store
+
+
+def _postgres_store() -> dict:
+    """PostgreSQL: ``SELECT 1`` through the pool and its breaker, bounded by the pool's deadlines."""
+    database = services().database
+    started = time.perf_counter()
+    try:
+        with database.transaction() as conn:
+            conn.execute("SELECT 1")
+        status = "ok"
+    except StoreUnavailable:
+        status = f"unavailable (circuit breaker {database.breaker.state})" if database.breaker.state != CLOSED \
+            else "unavailable"
+    store = {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+             "breaker": database.breaker.state}
+    if status == "ok" and database.breaker.state != CLOSED:
+        store["status"] = f"unavailable (circuit breaker {database.breaker.state})"
+    return store
+
+
 @blp.route("/readyz")
 class Readiness(MethodView):
     @blp.response(200, ReadinessSchema)
-    @blp.alt_response(503, description="A dependency is not ready; `errors` names which")
+    @blp.alt_response(503, description="A store or the catalogue is not ready (a store's circuit breaker open "
+                                       "counts): `errors` names which, with each store's state")
     def get(self):
-        """Redis answers and the search index is loaded."""
-        checks: dict[str, str] = {}
-        try:
-            services().redis.ping()
-            checks["redis"] = "ok"
-        except redis.exceptions.RedisError as exc:
-            checks["redis"] = f"unavailable ({type(exc).__name__})"
+        """Each backing store answers through its circuit breaker, and the search index is loaded."""
+        stores = {"redis": _redis_store(), "postgres": _postgres_store()}
+        checks: dict[str, str] = {name: store["status"] for name, store in stores.items()}
         version = None
         try:
             version = services().catalogue.get().version
@@ -40,5 +79,5 @@ class Readiness(MethodView):
             checks["catalogue"] = services().catalogue.last_error or "not loaded"
         failing = {name: state for name, state in checks.items() if state != "ok"}
         if failing:
-            raise ApiError(503, "not_ready", "服务尚未就绪 (not ready)", errors=failing, headers={"Retry-After": "5"})
-        return {"status": "ready", "checks": checks, "catalogue_version": version}
+            raise ApiError(503, "not_ready", "服务尚未就绪 (not ready)", errors=failing, headers={"Retry-After": "1"})
+        return {"status": "ready", "checks": checks, "stores": stores, "catalogue_version": version}

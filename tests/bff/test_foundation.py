@@ -23,6 +23,24 @@ def test_readiness_reports_redis_and_catalogue(client):
     assert response.json["catalogue_version"]
 
 
+def test_readiness_reports_each_store_and_is_503_while_its_breaker_is_open(client):
+    import redis as redis_lib
+
+    ready = client.get("/readyz").json
+    assert ready["stores"]["redis"]["status"] == "ok" and ready["stores"]["redis"]["breaker"] == "closed"
+    breaker = client.application.extensions["services"].breakers["redis"]
+
+    def timing_out():
+        raise redis_lib.exceptions.TimeoutError("Timeout reading from socket")
+
+    for _ in range(breaker.failure_threshold):
+        with pytest.raises(redis_lib.exceptions.TimeoutError):
+            breaker.call(timing_out)
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.json["errors"] == {"redis": "unavailable (circuit breaker open)"}
+
+
 def test_readiness_is_503_without_an_index(settings, redis_client, tmp_path):
     app = create_app(settings.with_changes(index_dir=tmp_path / "no-index"))
     response = app.test_client().get("/readyz")
