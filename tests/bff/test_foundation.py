@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import logging
 
 import pytest
@@ -16,10 +17,11 @@ def test_liveness_needs_nothing(client):
     assert response.json == {"status": "ok"}
 
 
-def test_readiness_reports_redis_and_catalogue(client):
+def test_readiness_reports_redis_postgres_and_catalogue(client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json["checks"] == {"redis": "ok", "catalogue": "ok"}
+    assert response.json["checks"] == {"redis": "ok", "postgres": "ok", "catalogue": "ok"}
+    assert response.json["stores"]["postgres"]["breaker"] == "closed"
     assert response.json["catalogue_version"]
 
 
@@ -133,3 +135,18 @@ def test_settings_from_env_are_typed_and_validated():
     with pytest.raises(ConfigError):
         Settings.from_env({"MSB_ENV": "production", "MSB_SANDBOX": "1"})
     assert settings_for_tests().testing
+
+
+def test_readiness_is_503_while_postgres_is_stopped_and_recovers(client, postgres_server):
+    postgres_server.stop()
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+        assert response.json["errors"]["postgres"].startswith("unavailable")
+        assert client.get("/v1/items/search", query_string={"q": "身份证"}).status_code == 200  # search needs no database
+    finally:
+        postgres_server.start()
+    deadline = time.monotonic() + 5
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "readiness did not recover within 5 s of the restart"
+        time.sleep(0.1)
