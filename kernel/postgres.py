@@ -61,7 +61,7 @@ class Database:
     transaction, committed when the block ends, rolled back when it raises."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, checkout_timeout: float = 0.5,
-                 connect_timeout: int = 1, statement_timeout_ms: int = 2000, io_timeout: float | None = 2.0,
+                 connect_timeout: int = 1, statement_timeout_ms: int = 2000, io_timeout: float | None = 0.8,
                  application_name: str = "msb") -> None:
         self.url = url
         connection_class = type("MsbConnection", (DeadlineConnection,), {"io_timeout": io_timeout})

@@ -127,21 +127,45 @@ class PostgresServer:
                 self._process.wait(timeout=10)
         self._process = None
 
+    def _server_pids(self) -> list[int]:
+        """The postmaster and every backend: backends call setsid() (each leads its own process group),
+        so a signal to the postmaster's group would miss them; they are found as its children instead."""
+        if self._process is None:
+            return []
+        root = self._process.pid
+        pids = [root]
+        for stat in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                with open(stat) as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == root:  # fields[1] is the parent pid
+                pids.append(int(stat.split("/")[2]))
+        return pids
+
+    def _signal_all(self, signum: int) -> None:
+        for pid in self._server_pids():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
     def kill(self) -> None:
         """kill -9 the server and every backend, as a power cut would; the next start runs crash recovery."""
         if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGKILL)
+            self._signal_all(signal.SIGKILL)
             self._process.wait(timeout=10)
         self._process = None
 
     def pause(self) -> None:
         """SIGSTOP the whole server (a hung store: connections accepted, nothing answered)."""
         if self._process is not None:
-            os.killpg(self._process.pid, signal.SIGSTOP)
+            self._signal_all(signal.SIGSTOP)
 
     def resume(self) -> None:
         if self._process is not None:
-            os.killpg(self._process.pid, signal.SIGCONT)
+            self._signal_all(signal.SIGCONT)
 
     @property
     def running(self) -> bool:
