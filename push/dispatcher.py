@@ -56,6 +56,7 @@ from typing import Any
 import redis
 
 from kernel.clock import Clock, SystemClock, minute
+from kernel.crypto import Crypto
 from kernel.metrics import PUSH_SENDS
 from push import keys
 from push.campaigns import CANCELLED, FINISHED, RUNNING, SYSTEM_ACTOR, Campaign, CampaignStore
@@ -64,6 +65,7 @@ from push.dispatch_scripts import (CLAIM_LUA, COMPLETE_LUA, ON_WIRE_LUA, PROMOTE
 from push.errors import CampaignNotFound, CampaignStateConflict
 from push.limits import RateLimiter
 from push.profiles import AddressBook, CitizenIndex
+from push.reconcile import doubt_handle
 from push.senders.base import FAILED, RETRY, SENT, SKIPPED, Outbound, Outcome, Sender, message_id
 from push.settings import CHANNELS, CONSENT_CHANNELS, PushSettings
 from push.templates import ONE_TIME, TemplateRegistry
@@ -96,7 +98,7 @@ class Dispatcher:
     def __init__(self, redis_client: redis.Redis, *, campaigns: CampaignStore, senders: Mapping[str, Sender],
                  addresses: AddressBook, index: CitizenIndex, settings: PushSettings, limiter: RateLimiter,
                  templates: TemplateRegistry | None = None, clock: Clock | None = None, name: str | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, crypto: Crypto | None = None) -> None:
         self._redis = redis_client
         self._campaigns = campaigns
         self._senders = dict(senders)
@@ -108,6 +110,7 @@ class Dispatcher:
         self._clock = clock or SystemClock()
         self.name = name or consumer_name()
         self._stop = stop or threading.Event()
+        self._crypto = crypto  # for the doubt handle of a WeChat send (push.reconcile); None: no handle
         self._claim = redis_client.register_script(CLAIM_LUA)
         self._complete = redis_client.register_script(COMPLETE_LUA)
         self._settle_orphan = redis_client.register_script(SETTLE_ORPHAN_LUA)
@@ -246,18 +249,23 @@ class Dispatcher:
             self._limiter.acquire(ch, len(claimed), self._stop)
             accounts = self._index.accounts(claimed)
             addresses = self._addresses.lookup(ch, claimed)
+            template = campaign.content.get(ch, {}).get("template_id", "")
             messages: list[Outbound | None] = []
             for idx, account, address in zip(claimed, accounts, addresses):
                 field_name = f"{campaign.id}|{ch}|{idx}"
+                handle = (doubt_handle(self._crypto, address, template)
+                          if ch == "wechat" and self._crypto is not None and isinstance(address, str) else "")
                 messages.append(Outbound(campaign, ch, idx, account, address, message_id(campaign.id, ch, idx),
-                                         on_wire=self._wire_marker(field_name, claim))
+                                         on_wire=self._wire_marker(field_name, claim, handle))
                                 if account and address else None)
             outcomes = list(self.pool.map(lambda m: self._send_one(sender, m), messages))
         self._record(campaign, batch, claimed, outcomes)
 
-    def _wire_marker(self, field_name: str, claim: str) -> Any:
+    def _wire_marker(self, field_name: str, claim: str, handle: str = "") -> Any:
+        marked = f"{claim}|w|{handle}" if handle else f"{claim}|w"
+
         def mark() -> bool:
-            return bool(self._on_wire(keys=[keys.INFLIGHT], args=[field_name, claim]))
+            return bool(self._on_wire(keys=[keys.INFLIGHT], args=[field_name, claim, marked]))
         return mark
 
     @staticmethod
@@ -350,8 +358,9 @@ class Dispatcher:
         for field_name, value in self._redis.hgetall(keys.INFLIGHT).items():
             try:
                 cid, ch, idx = field_name.split("|")
-                parts = value.split("|")  # consumer | claimed_at | attempt [| w]
-                on_wire = parts[-1] == "w"
+                parts = value.split("|")  # consumer | claimed_at | attempt [| w [| doubt handle]]
+                on_wire = len(parts) > 3 and parts[3] == "w"
+                handle = parts[4] if len(parts) > 4 else ""
                 claimed_at, attempt = float(parts[1]), int(parts[2])
             except (ValueError, IndexError):
                 self._redis.hdel(keys.INFLIGHT, field_name)
@@ -363,10 +372,14 @@ class Dispatcher:
                                         args=[field_name, value, idx, cid, ch, attempt, repr(self._clock.now())]):
                     log.warning("claimed send re-queued (never sent)", extra={"fields": {"campaign": cid, "channel": ch}})
                 continue
-            if self._settle_orphan(keys=[keys.INFLIGHT, keys.done(cid, ch), keys.unknown(cid, ch), keys.stats(cid)],
-                                   args=[field_name, value, idx, ch]):
+            outcome = self._settle_orphan(
+                keys=[keys.INFLIGHT, keys.done(cid, ch), keys.unknown(cid, ch), keys.stats(cid), keys.sent(cid, ch),
+                      keys.wechat_doubt(handle or "-"), keys.wechat_seen(handle or "-")],
+                args=[field_name, value, idx, ch, "1" if handle else "0", cid, keys.WECHAT_DOUBT_TTL])
+            if outcome:
                 settled += 1
-                log.warning("in-flight send settled as unknown", extra={"fields": {"campaign": cid, "channel": ch}})
+                log.warning("in-flight send settled as " + ("sent (WeChat reported it)" if outcome == 2 else "unknown"),
+                            extra={"fields": {"campaign": cid, "channel": ch}})
                 if int(self._redis.hget(keys.stats(cid), "outstanding") or 0) <= 0:
                     finish_if_done(self._redis, self._campaigns, cid)
         return settled
