@@ -46,14 +46,14 @@ class JsonHttp:
 
     def post(self, url: str, *, timeout: float, params: Mapping[str, str] | None = None, json_body: Any = None,
              headers: Mapping[str, str] | None = None, endpoint: str,
-             before_write: Callable[[], bool] | None = None) -> tuple[int, Any]:
+             before_write: Callable[[], Callable[[], bool] | None] | None = None) -> tuple[int, Any]:
         """(HTTP status, parsed JSON) for any answer below 500 with a JSON body.
 
         ``before_write`` is called once the connection is up and the request is fully encoded, right
-        before its single write (headers and body together); if it returns False nothing is written
-        and ``Withdrawn`` is raised. A caller that must know whether a request may have left (the push
-        dispatcher's wire mark) marks it there, so connecting, encoding and pool waits are never
-        counted as "on the wire"."""
+        before its single write (headers and body together). It returns None to withdraw (nothing is
+        written, ``Withdrawn`` is raised) or a function called right after the write. The push
+        dispatcher hands its wire mark to the kernel there and reads the mark's answer after the
+        write (``push.dispatcher``), so connecting, encoding and waits are never "on the wire"."""
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{urlencode(params)}" if params else (f"?{parts.query}" if parts.query else ""))
         body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -61,14 +61,19 @@ class JsonHttp:
         conn = None
         try:
             conn = self._connection(parts.scheme, parts.hostname or "", parts.port, timeout)
-            if before_write is not None and not before_write():
+            after_write = before_write() if before_write is not None else None
+            if before_write is not None and after_write is None:
                 raise Withdrawn()
             conn.putrequest("POST", path, skip_accept_encoding=True)
             conn.putheader("Content-Type", "application/json; charset=utf-8")
             conn.putheader("Content-Length", str(len(body)))
             for name, value in (headers or {}).items():
                 conn.putheader(name, value)
-            conn.endheaders(body)  # one write: http.client joins headers and a bytes body
+            try:
+                conn.endheaders(body)  # one write: http.client joins headers and a bytes body
+            finally:
+                if after_write is not None:
+                    after_write()  # must not raise (it settles the caller's own bookkeeping)
             response = conn.getresponse()
             data = response.read()
             status = response.status

@@ -225,7 +225,6 @@ class PushRuntime:
 
 
 def main() -> int:
-    sys.setswitchinterval(float(os.environ.get("MSB_EXPERIMENT_SWITCH", "0.005")))
     settings = Settings.from_env()
     push_settings = PushSettings.from_env(settings)
     configure_logging(settings.log_level)

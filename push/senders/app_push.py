@@ -37,7 +37,7 @@ class AppPushSender:
         body = self.render(message.campaign, message.address)
         body["payload"]["message_id"] = message.message_id
         try:
-            status, reply = self._client.send(body, before_write=message.on_wire)  # wire mark: right before the write
+            status, reply = self._client.send(body, before_write=message.before_write())  # wire mark: right before the write
         except Withdrawn:
             return Outcome(ABANDONED, "abandoned")
         except TransportError as exc:

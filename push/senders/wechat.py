@@ -48,7 +48,7 @@ class WeChatSender:
         try:
             token = client.token()
             # the wire mark is taken by the client once connected, right before the request is written
-            errcode, reply = client.send(token, body, before_write=message.on_wire)
+            errcode, reply = client.send(token, body, before_write=message.before_write())
             if errcode in TOKEN_ERRCODES:  # refused before anything else: the message is still ours to send
                 token = client.refresh(token)
                 errcode, reply = client.send(token, body)
