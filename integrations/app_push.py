@@ -5,6 +5,7 @@ the device, retry) is the sender's business (``push.senders.app_push``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from integrations.json_http import JsonHttp
@@ -21,8 +22,9 @@ class AppPushClient:
         self._http = http or JsonHttp()
         self._timeout = timeout
 
-    def send(self, message: dict[str, Any]) -> tuple[int, Any]:
+    def send(self, message: dict[str, Any], *, before_write: Callable[[], bool] | None = None) -> tuple[int, Any]:
         """(HTTP status, parsed JSON) of any answer below 500; raises ``TransportError`` (retryable) for
-        connection failures, timeouts, 5xx and bodies that are not JSON."""
+        connection failures, timeouts, 5xx and bodies that are not JSON, ``Withdrawn`` when
+        ``before_write`` refused (see ``JsonHttp.post``)."""
         return self._http.post(self._url, timeout=self._timeout, json_body=message, headers=self._headers,
-                               endpoint=SEND)
+                               endpoint=SEND, before_write=before_write)

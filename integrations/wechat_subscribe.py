@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from integrations.json_http import JsonHttp, TransportError
@@ -49,10 +50,13 @@ class SubscribeMessageClient:
             self._cached = (token, time.monotonic())
             return token
 
-    def send(self, token: str, message: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """(errcode, reply); raises ``TransportError`` (retryable) when there is no usable answer."""
+    def send(self, token: str, message: dict[str, Any], *,
+             before_write: Callable[[], bool] | None = None) -> tuple[int, dict[str, Any]]:
+        """(errcode, reply); raises ``TransportError`` (retryable) when there is no usable answer and
+        ``Withdrawn`` when ``before_write`` (called once connected, right before the request is
+        written) refused."""
         _, reply = self._http.post(self._url, timeout=self._timeout, params={"access_token": token},
-                                   json_body=message, endpoint=SEND)
+                                   json_body=message, endpoint=SEND, before_write=before_write)
         if not isinstance(reply, dict):
             raise TransportError("not_an_object")
         try:

@@ -134,11 +134,12 @@ for k = 1, 3 do redis.call('expire', KEYS[k], ARGV[7]) end
 return {outstanding, attempts, errors}
 """
 
-# KEYS: inflight. ARGV: field, claim value. The sender is about to write the request: only if the
-# claim is still ours (the sweeper may have re-queued a claim that never reached the wire).
+# KEYS: inflight. ARGV: field, claim value, marked value ("<claim>|w[|doubt handle]"). The sender is
+# connected and about to write the request: only if the claim is still ours (the sweeper may have
+# re-queued a claim that never reached the wire).
 ON_WIRE_LUA = """
 if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('hset', KEYS[1], ARGV[1], ARGV[2] .. '|w')
+redis.call('hset', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
@@ -152,15 +153,31 @@ redis.call('zadd', KEYS[3], ARGV[7], cjson.encode({c = ARGV[4], ch = ARGV[5], id
 return 1
 """
 
-# KEYS: 1 inflight, 2 done, 3 unknown, 4 stats. ARGV: field, expected owner value, idx, ch.
+# KEYS: 1 inflight, 2 done, 3 unknown, 4 stats, 5 sent, 6 doubt, 7 seen (push.reconcile; 6 and 7 only
+#       used when ARGV[5] is "1"). ARGV: field, expected owner value, idx, ch, has handle, cid, doubt ttl.
+# A send that was on the wire: ``sent`` if WeChat's sent event already named it, else ``unknown``
+# (and left for a later event to confirm). 1 = unknown, 2 = sent, 0 = not ours to settle.
 SETTLE_ORPHAN_LUA = """
 if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('hdel', KEYS[1], ARGV[1])
 if redis.call('getbit', KEYS[2], ARGV[3]) == 1 then return 0 end
 redis.call('setbit', KEYS[2], ARGV[3], 1)
+redis.call('hincrby', KEYS[4], 'outstanding', -1)
+if ARGV[5] == '1' then
+  local code = redis.call('get', KEYS[7])
+  if code then
+    redis.call('del', KEYS[7])
+    redis.call('setbit', KEYS[5], ARGV[3], 1)
+    redis.call('hincrby', KEYS[4], 'sent:' .. ARGV[4], 1)
+    local metric = 'delivery_failed:'
+    if code == '0' then metric = 'delivered:' end
+    redis.call('hincrby', KEYS[4], metric .. ARGV[4], 1)
+    return 2
+  end
+  redis.call('set', KEYS[6], ARGV[6] .. '|' .. ARGV[3], 'EX', ARGV[7])
+end
 redis.call('setbit', KEYS[3], ARGV[3], 1)
 redis.call('hincrby', KEYS[4], 'unknown:' .. ARGV[4], 1)
-redis.call('hincrby', KEYS[4], 'outstanding', -1)
 return 1
 """
 

@@ -187,7 +187,7 @@ def clicked(campaign_id: str, channel: str) -> str:
 
 MESSAGE_STATE_TTL = 60 * DAY
 
-INFLIGHT = PREFIX + "inflight"  # hash "cid|channel|idx" -> "consumer|claimed_at": sends in progress
+INFLIGHT = PREFIX + "inflight"  # hash "cid|channel|idx" -> "consumer|claimed_at|attempt[|w[|doubt handle]]"
 
 
 def wechat_msgid(msgid: str) -> str:
@@ -196,6 +196,21 @@ def wechat_msgid(msgid: str) -> str:
 
 
 WECHAT_MSGID_TTL = 7 * DAY
+
+
+def wechat_doubt(handle: str) -> str:
+    """string "cid|idx": a WeChat send settled ``unknown``, by its doubt handle (keyed hash of openid +
+    template, ``push.reconcile``), waiting for a sent event; TTL WECHAT_DOUBT_TTL."""
+    return f"{PREFIX}wxdoubt:{handle}"
+
+
+def wechat_seen(handle: str) -> str:
+    """string ErrorCode: a sent event no msgid attributed, waiting for the sweeper to settle the send
+    in doubt it names; TTL WECHAT_DOUBT_TTL."""
+    return f"{PREFIX}wxseen:{handle}"
+
+
+WECHAT_DOUBT_TTL = 1 * DAY
 
 
 # --- Frequency caps and quotas (push.planner) ------------------------------------------------------------

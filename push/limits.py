@@ -3,8 +3,16 @@
 Taking tokens is one Lua script (refill by elapsed time, grant up to what is there, store), so two
 dispatchers can never both spend the same token: Notify's bucket, but check-and-consume atomic
 (notes §3 step 5). It fails **closed**: if Redis is down nothing is sent (the dispatcher cannot run
-without Redis anyway). Time is the wall clock shared by the processes, not the injected test clock:
-a rate is about real seconds.
+without Redis anyway).
+
+**One clock: the store's.** The script reads ``redis.call('TIME')``, never a time sent by the caller.
+When every sender host passed its own ``time.time()``, one host whose clock ran ahead pushed the
+bucket's ``at`` into the future, and as ``at`` was never moved back every other dispatcher found no
+elapsed time, so no refill, for the length of the skew (spinning and growing the AOF meanwhile). The
+stored ``at`` is now always the store's own "now", and a bucket whose ``at`` lies ahead of it (left
+by an older version, or after the server's clock was stepped back) refills from "now" instead of
+waiting. Scripts that call ``TIME`` need effects replication, the default since Redis 5 (and the
+only mode in Redis 7), so replicas and the AOF receive the resulting ``HSET``, not the script.
 """
 from __future__ import annotations
 
@@ -16,16 +24,18 @@ import redis
 
 from push import keys
 
-# KEYS: bucket. ARGV: rate/s, burst, now (s, float), wanted. Returns {granted, wait_ms}.
+# KEYS: bucket. ARGV: rate/s, burst, wanted. Returns {granted, wait_ms}.
 _TAKE = """
-local rate, burst, now, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local rate, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('hmget', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 if now > at then tokens = math.min(burst, tokens + (now - at) * rate) end
 local grant = math.min(want, math.floor(tokens))
 tokens = tokens - grant
-redis.call('hset', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(math.max(now, at)))
+redis.call('hset', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('pexpire', KEYS[1], 60000)
 local wait = 0
 if grant < want then wait = math.ceil((1 - tokens) / rate * 1000) end
@@ -35,10 +45,9 @@ return {grant, wait}
 
 class RateLimiter:
     def __init__(self, redis_client: redis.Redis, rates: Mapping[str, float], *,
-                 timer: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._redis = redis_client
         self._rates = dict(rates)
-        self._timer = timer
         self._sleep = sleep
         self._take = redis_client.register_script(_TAKE)
 
@@ -48,7 +57,7 @@ class RateLimiter:
         if rate <= 0:
             return wanted, 0.0
         burst = max(1.0, rate)  # one second's worth
-        granted, wait_ms = self._take(keys=[keys.rate_bucket(channel)], args=[rate, burst, repr(self._timer()), wanted])
+        granted, wait_ms = self._take(keys=[keys.rate_bucket(channel)], args=[rate, burst, wanted])
         return int(granted), int(wait_ms) / 1000
 
     def acquire(self, channel: str, wanted: int, stop: threading.Event | None = None) -> int:

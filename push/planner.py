@@ -15,8 +15,10 @@ For each channel of the campaign, in the campaign's priority order:
    the end of the window (the batch goes to the ``push:delayed`` zset); caps and quotas count on
    the day of delivery. The inbox is silent and never deferred.
 6. **consent** (Lua, atomic consume): one one-time subscription per WeChat/Alipay message, or a
-   long-term one.
-7. **daily channel quota** (Lua, atomic): WeChat 10 M/day, own caps elsewhere.
+   long-term one; none → ``not_subscribed``.
+7. **daily channel quota** (Lua, atomic): WeChat 10 M/day, own caps elsewhere; used up →
+   ``quota_exhausted``. Checked before the consent is consumed, so a refused message does not spend
+   the citizen's one-time subscription.
 
 Steps 3–7 run in one Lua script per batch of citizens, so "check and consume" is one atomic step
 and a message is enqueued (``XADD`` of a batch of ≤ 100 citizens) in the same script that consumed
@@ -68,7 +70,7 @@ local b0, b1 = tonumber(ARGV[13]), tonumber(ARGV[14])
 local freq_base, other_base = 9, 9 + n_freq
 local cand = redis.call('getrange', KEYS[9], b0, b1 - 1)
 local len = #cand
-if len == 0 then return {0, 0, 0, 0} end
+if len == 0 then return {0, 0, 0, 0, 0} end
 local function slice(key) return redis.call('getrange', key, b0, b0 + len - 1) end
 local function at(s, i) if i <= #s then return string.byte(s, i) end return 0 end
 local planned = slice(KEYS[1])
@@ -89,7 +91,7 @@ if quota_limit > 0 then used = tonumber(redis.call('get', KEYS[7]) or '0') end
 local accepted = {}
 local out_planned, out_mark, out_freq = {}, {}, {}
 for l = 1, n_freq do out_freq[l] = {} end
-local dup, capped, noquota = 0, 0, 0
+local dup, capped, unsubscribed, exhausted = 0, 0, 0, 0
 local changed = false
 for i = 1, len do
   local c = string.byte(cand, i)
@@ -112,7 +114,7 @@ for i = 1, len do
     if c ~= 0 and use_consent then
       local h = at(has, i)
       local x = band(c, bnot(h))
-      if x ~= 0 then noquota = noquota + pop[x]; c = band(c, h) end
+      if x ~= 0 then unsubscribed = unsubscribed + pop[x]; c = band(c, h) end
     end
     if c ~= 0 then
       local base = (b0 + i - 1) * 8
@@ -120,8 +122,11 @@ for i = 1, len do
         local mask = rshift(128, bitpos)
         if band(c, mask) ~= 0 then
           local idx = base + bitpos
-          local ok = true
-          if use_consent and not dry then
+          local ok, reason = true, nil
+          -- the channel quota first, so a citizen's one-time subscription is not spent on a message
+          -- the quota then refuses
+          if quota_limit > 0 and used + #accepted + 1 > quota_limit then ok, reason = false, 'exhausted' end
+          if ok and use_consent and not dry then
             local v = redis.call('hget', KEYS[5], idx)
             if v == '-1' then
               -- long-term: nothing to consume
@@ -133,14 +138,13 @@ for i = 1, len do
                 redis.call('hincrby', KEYS[5], idx, -1)
               end
             else
-              ok = false
+              ok, reason = false, 'unsubscribed'
             end
           end
-          if ok and quota_limit > 0 and used + #accepted + 1 > quota_limit then ok = false end
           if ok then
             accepted[#accepted + 1] = idx
           else
-            noquota = noquota + 1
+            if reason == 'exhausted' then exhausted = exhausted + 1 else unsubscribed = unsubscribed + 1 end
             c = band(c, bnot(mask))
           end
         end
@@ -190,7 +194,7 @@ if not dry then
   end
   redis.call('expire', KEYS[1], ARGV[11])
 end
-return {n, dup, capped, noquota}
+return {n, dup, capped, unsubscribed, exhausted}
 """
 
 _RENEW_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
@@ -349,11 +353,12 @@ class Planner:
                          keys.MESSAGE_STATE_TTL, keys.FREQUENCY_TTL]
                 length = self._redis.strlen(candidates_key) if reachable else 0
                 for start in range(0, length, SLICE_BYTES):
-                    n, dup, cap, no_quota = self._plan(keys=lua_keys, args=fixed + [start, start + SLICE_BYTES])
+                    n, dup, cap, unsubscribed, exhausted = self._plan(keys=lua_keys, args=fixed + [start, start + SLICE_BYTES])
                     plan.enqueued += n
                     plan.skipped["duplicate"] += dup
                     plan.skipped["frequency_cap"] += cap
-                    plan.skipped["no_quota"] += no_quota
+                    plan.skipped["not_subscribed"] += unsubscribed
+                    plan.skipped["quota_exhausted"] += exhausted
                     renew()
                 if not dry_run:  # the latest run's picture: a re-plan replaces, never adds up
                     self._redis.hset(keys.stats(campaign.id),

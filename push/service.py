@@ -29,6 +29,7 @@ from push.dispatcher import Dispatcher
 from push.errors import CitizenNotFound, InvalidInput
 from push.events import Events
 from push.limits import RateLimiter
+from push.reconcile import DoubtReconciler
 from push.notices import live_policy_notices
 from push.planner import Planner
 from push.profiles import ADDRESS_CHANNELS, AddressBook, Profiles
@@ -75,7 +76,8 @@ class PushService:
         self.wechat_events = WeChatEvents(
             redis_client, token=self.settings.wechat_push_token, appid=wechat_appid, aes_key=self.settings.wechat_aes_key,
             window_seconds=self.settings.event_window_seconds, directory=self.directory, consent=self.consent,
-            index=self.index, templates=self.templates, stats=self.stats, clock=self.clock)
+            index=self.index, templates=self.templates, stats=self.stats, clock=self.clock,
+            doubts=DoubtReconciler(redis_client, crypto, self.stats, self.clock))
         # Renderers for preview samples (rendering needs no network).
         self._renderers: dict[str, Any] = {
             "wechat": WeChatSender(None),
@@ -98,7 +100,7 @@ class PushService:
     def dispatcher(self, *, senders: Mapping[str, Any], name: str | None = None, stop: Any = None) -> Dispatcher:
         return Dispatcher(self.redis, campaigns=self.campaigns, senders=senders, addresses=self.addresses,
                           index=self.index, settings=self.settings, limiter=self.limiter, templates=self.templates,
-                          clock=self.clock, name=name, stop=stop)
+                          clock=self.clock, name=name, stop=stop, crypto=self.crypto)
 
     # === operators: campaigns ================================================================================
 

@@ -6,9 +6,9 @@ so they agree with it. The series hash ``push:series:<campaign>`` holds ``<minut
 
 | metric | source |
 | --- | --- |
-| planned, deferred, skipped:* | planner (skipped: opted_out, no_channel_address, duplicate, frequency_cap, no_quota); skip counts are those of the latest plan run (a re-plan after a crash replaces them) |
+| planned, deferred, skipped:* | planner (skipped: opted_out, no_channel_address, duplicate, frequency_cap, not_subscribed, quota_exhausted); skip counts are those of the latest plan run (a re-plan after a crash replaces them) |
 | late:* | dispatcher: opted out or unbound between planning and sending (added to ``skipped``) |
-| sent, failed, unknown, retries, dead, cancelled, expired | dispatcher (``unknown``: the worker died during the HTTP call) |
+| sent, failed, unknown, retries, dead, cancelled, expired | dispatcher (``unknown``: the worker died with the request on the wire; a later WeChat sent event turns it into ``sent``, ``push.reconcile``) |
 | dead_retried | an operator re-queued dead letters (``push.dead_letters``; their failed/dead counts are taken back) |
 | delivered, delivery_failed | WeChat ``subscribe_msg_sent_event`` (ErrorCode 0 / other) |
 | opened | inbox message marked read |
@@ -24,7 +24,7 @@ import redis
 from kernel.clock import minute
 from push import keys
 
-SKIP_REASONS = ("opted_out", "no_channel_address", "duplicate", "frequency_cap", "no_quota")
+SKIP_REASONS = ("opted_out", "no_channel_address", "duplicate", "frequency_cap", "not_subscribed", "quota_exhausted")
 CHANNEL_METRICS = ("planned", "deferred", "sent", "failed", "unknown", "retries", "dead", "dead_retried", "cancelled",
                    "expired", "delivered", "delivery_failed")
 SERIES_METRICS = ("planned", "sent", "failed", "delivered", "opened", "clicked")

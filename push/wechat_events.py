@@ -18,7 +18,9 @@ accepted; in JSON ``List`` is an object for one item and an array for several.
   popups stay, as upstream).
 - ``subscribe_msg_change_event`` (only cancellations are pushed): zero the ledger.
 - ``subscribe_msg_sent_event``: ``MsgID`` → the campaign (kept 7 days at send time); ErrorCode 0 →
-  ``delivered``, anything else → ``delivery_failed``.
+  ``delivered``, anything else → ``delivery_failed``. An event whose MsgID we never learnt (the
+  worker died with the request on the wire) goes to ``push.reconcile``, which finds the send in doubt
+  by recipient and template and turns its ``unknown`` into ``sent``.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from push.consent import ConsentLedger
 from push.directory import Directory
 from push.errors import EventMalformed, EventSignatureInvalid
 from push.profiles import CitizenIndex
+from push.reconcile import DoubtReconciler
 from push.stats import Stats
 from push.templates import TemplateRegistry
 
@@ -139,7 +142,7 @@ def list_items(event: Mapping[str, Any]) -> list[dict[str, Any]]:
 class WeChatEvents:
     def __init__(self, redis_client: redis.Redis, *, token: str, appid: str, aes_key: str, window_seconds: int,
                  directory: Directory, consent: ConsentLedger, index: CitizenIndex, templates: TemplateRegistry,
-                 stats: Stats, clock: Clock | None = None) -> None:
+                 stats: Stats, clock: Clock | None = None, doubts: DoubtReconciler | None = None) -> None:
         self._redis = redis_client
         self._token = token
         self._appid = appid
@@ -151,6 +154,7 @@ class WeChatEvents:
         self._templates = templates
         self._stats = stats
         self._clock = clock or SystemClock()
+        self._doubts = doubts
 
     # --- verification --------------------------------------------------------------------------------
 
@@ -196,8 +200,9 @@ class WeChatEvents:
         handled = ignored = 0
         items = list_items(event)
         if kind == SENT:
+            recipient = event.get("FromUserName")
             for item in items:
-                if self._delivery(item):
+                if self._delivery(item, recipient if isinstance(recipient, str) else ""):
                     handled += 1
                 else:
                     ignored += 1
@@ -225,18 +230,22 @@ class WeChatEvents:
             handled += 1
         return {"handled": handled, "ignored": ignored}
 
-    def _delivery(self, item: Mapping[str, Any]) -> bool:
+    def _delivery(self, item: Mapping[str, Any], openid: str) -> bool:
         msgid = str(item.get("MsgID", ""))
         if not msgid.isdigit():
             return False
-        owner = self._redis.get(keys.wechat_msgid(msgid))
-        if owner is None:
-            return False
-        campaign_id = owner.split("|", 1)[0]
         try:
             code = int(item.get("ErrorCode", 0) or 0)
         except (TypeError, ValueError):
             code = -1
+        owner = self._redis.get(keys.wechat_msgid(msgid))
+        if owner is None:
+            # not a msgid we recorded: perhaps a send whose worker died on the wire (push.reconcile)
+            template_id = item.get("TemplateId")
+            if self._doubts is None or not openid or not isinstance(template_id, str) or not template_id:
+                return False
+            return self._doubts.sent_event(openid, template_id, code)
+        campaign_id = owner.split("|", 1)[0]
         if self._redis.delete(keys.wechat_msgid(msgid)) == 0:
             return False  # a duplicate event for the same msgid counts once
         self._stats.bump(campaign_id, "delivered" if code == 0 else "delivery_failed", 1, self._clock.now(), channel="wechat")

@@ -222,7 +222,7 @@ class PreviewSchema(Schema):
     enqueued = fields.Integer(required=True)
     quiet_hours_deferred = fields.Integer(required=True)
     skipped = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
-                          metadata={"description": "opted_out, no_channel_address, duplicate, frequency_cap, no_quota"})
+                          metadata={"description": "opted_out, no_channel_address, duplicate, frequency_cap, not_subscribed, quota_exhausted"})
     channels = fields.Dict(keys=fields.String(), values=fields.Nested(ChannelPlanSchema), required=True)
     samples = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True, metadata={"description": "rendered payload per channel"})
     seconds = fields.Float(required=True)
@@ -306,7 +306,7 @@ class StatsSchema(Schema):
     cancelled = fields.Integer(required=True)
     expired = fields.Integer(required=True)
     skipped = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
-                          metadata={"description": "by reason: opted_out, no_channel_address, duplicate, frequency_cap, no_quota"})
+                          metadata={"description": "by reason: opted_out, no_channel_address, duplicate, frequency_cap, not_subscribed, quota_exhausted"})
     skipped_by_channel = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()), required=True)
     quiet_hours_deferred = fields.Integer(required=True)
     opened = fields.Integer(required=True)

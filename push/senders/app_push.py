@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.app_push import AppPushClient
-from integrations.json_http import TransportError
+from integrations.json_http import TransportError, Withdrawn
 from push.campaigns import Campaign
 from push.senders.base import ABANDONED, FAILED, RETRY, SENT, Outbound, Outcome
 
@@ -36,10 +36,10 @@ class AppPushSender:
     def send(self, message: Outbound) -> Outcome:
         body = self.render(message.campaign, message.address)
         body["payload"]["message_id"] = message.message_id
-        if not message.on_wire():
-            return Outcome(ABANDONED, "abandoned")
         try:
-            status, reply = self._client.send(body)
+            status, reply = self._client.send(body, before_write=message.before_write())  # wire mark: right before the write
+        except Withdrawn:
+            return Outcome(ABANDONED, "abandoned")
         except TransportError as exc:
             return Outcome(RETRY, exc.code)
         code = str(reply.get("code", status)) if isinstance(reply, dict) else str(status)

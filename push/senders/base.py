@@ -38,6 +38,16 @@ class Outbound:
     message_id: str
     # Call right before writing the request; False = the claim is no longer ours: do not send.
     on_wire: Callable[[], bool] = field(default=_always, compare=False)
+    # The same mark for senders writing through ``integrations.json_http`` (``before_write``): called
+    # once connected, right before the write; None = do not send, else a function to call right after
+    # the write. The dispatcher's hands the mark to the kernel before the write and reads its answer
+    # after it, so the mark and the request leave within microseconds of each other.
+    announce: Callable[[], Callable[[], bool] | None] | None = field(default=None, compare=False)
+
+    def before_write(self) -> Callable[[], Callable[[], bool] | None]:
+        if self.announce is not None:
+            return self.announce
+        return lambda: _always if self.on_wire() else None
 
     def __repr__(self) -> str:
         return f"Outbound(message_id={self.message_id!r})"

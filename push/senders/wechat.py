@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.errors import UpstreamUnavailable
-from integrations.json_http import TransportError
+from integrations.json_http import TransportError, Withdrawn
 from integrations.wechat_subscribe import TOKEN_ERRCODES, SubscribeMessageClient
 from push.campaigns import Campaign
 from push.senders.base import ABANDONED, FAILED, RETRY, SENT, Outbound, Outcome
@@ -47,12 +47,13 @@ class WeChatSender:
         client = self._client
         try:
             token = client.token()
-            if not message.on_wire():
-                return Outcome(ABANDONED, "abandoned")
-            errcode, reply = client.send(token, body)
-            if errcode in TOKEN_ERRCODES:
+            # the wire mark is taken by the client once connected, right before the request is written
+            errcode, reply = client.send(token, body, before_write=message.before_write())
+            if errcode in TOKEN_ERRCODES:  # refused before anything else: the message is still ours to send
                 token = client.refresh(token)
                 errcode, reply = client.send(token, body)
+        except Withdrawn:
+            return Outcome(ABANDONED, "abandoned")
         except TransportError as exc:
             return Outcome(RETRY, exc.code)
         except UpstreamUnavailable:

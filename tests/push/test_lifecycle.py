@@ -22,7 +22,7 @@ def test_campaign_created_previewed_refused_to_its_author_approved_and_sent(serv
     preview = service.preview_campaign(EDITOR, campaign["id"])
     assert preview["audience"] == 4
     assert preview["channels"]["wechat"]["enqueued"] == 3
-    assert preview["channels"]["wechat"]["skipped"]["no_quota"] == 1
+    assert preview["channels"]["wechat"]["skipped"]["not_subscribed"] == 1
     assert preview["samples"]["wechat"]["template_id"] == REMINDER
     assert preview["samples"]["wechat"]["data"]["phrase2"] == {"value": "待办理"}
 
@@ -45,7 +45,7 @@ def test_campaign_created_previewed_refused_to_its_author_approved_and_sent(serv
     stats = service.campaign_stats(APPROVER, campaign["id"])
     assert stats["status"] == "finished"
     assert (stats["planned"], stats["sent"], stats["failed"]) == (3, 3, 0)
-    assert stats["skipped"]["no_quota"] == 1
+    assert stats["skipped"]["not_subscribed"] == 1
     assert sum(point["sent"] for point in stats["series"]) == 3
 
     actions = [(entry["actor"], entry["action"], entry["to"]) for entry in service.campaign_audit(APPROVER, campaign["id"])]

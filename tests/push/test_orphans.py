@@ -3,6 +3,7 @@ never re-sent) when it may have; a slow owner whose claim was taken over does no
 from __future__ import annotations
 
 from push import keys
+from push.reconcile import doubt_handle
 from tests.push.conftest import EDITOR, REMINDER, launch, wechat_campaign
 
 
@@ -56,3 +57,35 @@ def test_bad_data_cannot_poison_the_queue(service, citizens, runtime, drive) -> 
     assert stats["skipped"]["no_channel_address"] == 1 and stats["status"] == "finished"
     assert service.redis.xlen(keys.DEAD_LETTERS) == 1  # the malformed entry, acknowledged and kept for a human
     assert not service.redis.xpending(keys.stream("wechat"), keys.GROUP)["pending"]
+
+
+def test_a_send_in_doubt_is_confirmed_by_wechats_sent_event_in_either_order(service, citizens, runtime, drive,
+                                                                           clock) -> None:
+    early, late = citizens.make(subscribe={REMINDER: 1}), citizens.make(subscribe={REMINDER: 1})
+    campaign_id = launch(service, wechat_campaign())
+    runtime.tick()
+    service.queue.ensure_groups()
+    # a dispatcher claimed both, put both requests on the wire (the mark carries the doubt handle), died
+    service.redis.xreadgroup(keys.GROUP, "dead-host:1:0", {keys.stream("wechat"): ">"}, count=1)
+    dead = service.dispatcher(senders={}, name="dead-host:1:0")
+    claim = f"dead-host:1:0|{clock.now()!r}|0"
+    for citizen in (early, late):
+        field = f"{campaign_id}|wechat|{service.index.find(citizen['account_id'])}"
+        service.redis.hset(keys.INFLIGHT, field, claim)
+        assert dead._wire_marker(field, claim, doubt_handle(service.crypto, citizen["openid"], REMINDER))()  # noqa: SLF001
+
+    def sent_event(citizen) -> dict:  # WeChat's MsgID is one the dead worker never learnt
+        return {"Event": "subscribe_msg_sent_event", "FromUserName": citizen["openid"],
+                "List": {"TemplateId": REMINDER, "MsgID": "4242", "ErrorCode": 0, "ErrorStatus": "success"}}
+
+    assert service.wechat_events.apply(sent_event(early))["handled"] == 0  # before the sweep: remembered
+    assert service.dispatcher(senders=runtime.senders, name="survivor").reclaim(min_idle_seconds=0) == 1
+    clock.advance(service.settings.orphan_seconds + 1)
+    runtime.drain()
+    stats = service.campaign_stats(EDITOR, campaign_id)
+    assert (stats["sent"], stats["unknown"], stats["delivered"]) == (1, 1, 1)  # `early` settled sent at once
+    assert service.wechat_events.apply(sent_event(late))["handled"] == 1  # after the sweep: unknown → sent
+    stats = service.campaign_stats(EDITOR, campaign_id)
+    assert (stats["sent"], stats["unknown"], stats["delivered"], stats["status"]) == (2, 0, 2, "finished")
+    assert service.wechat_events.apply(sent_event(late))["handled"] == 0  # a repeated event counts once
+    assert drive.message_counts() == {}  # neither was sent again

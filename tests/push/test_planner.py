@@ -11,7 +11,7 @@ def test_every_skip_reason_is_produced_and_counted(service, citizens, runtime, d
     ok = citizens.make(subscribe={REMINDER: 1})
     opted_out = citizens.make(subscribe={REMINDER: 1}, opt_outs={"policy": ["wechat"]})
     no_address = citizens.make(wechat=False)
-    no_quota = citizens.make()
+    never_subscribed = citizens.make()
     capped = citizens.make(region="150103", subscribe={POLICY: 1, REMINDER: 1})  # 回民区, inside 呼和浩特 too
 
     # two earlier policy messages today, to 回民区 only, use up `capped`'s daily cap (2 per push channel)
@@ -27,9 +27,10 @@ def test_every_skip_reason_is_produced_and_counted(service, citizens, runtime, d
     runtime.drain()
 
     stats = service.campaign_stats(EDITOR, campaign_id)
-    assert stats["skipped"] == {"opted_out": 1, "no_channel_address": 1, "duplicate": 1, "frequency_cap": 1, "no_quota": 1}
+    assert stats["skipped"] == {"opted_out": 1, "no_channel_address": 1, "duplicate": 1, "frequency_cap": 1,
+                                 "not_subscribed": 1, "quota_exhausted": 0}
     assert stats["sent"] == 1 and stats["audience"] == 5
-    assert [len(drive.screen(c["openid"])) for c in (ok, opted_out, no_quota, capped)] == [1, 0, 0, 2]
+    assert [len(drive.screen(c["openid"])) for c in (ok, opted_out, never_subscribed, capped)] == [1, 0, 0, 2]
     assert stats["skipped_by_channel"]["opted_out"] == {"wechat": 1}
     del no_address
 
@@ -45,7 +46,7 @@ def test_one_time_consent_is_consumed_exactly_once(service, citizens, runtime, d
     second = launch(service, wechat_campaign(name="第二次"))
     runtime.drain()
     assert len(drive.screen(citizen["openid"])) == 1
-    assert service.campaign_stats(EDITOR, second)["skipped"]["no_quota"] == 1
+    assert service.campaign_stats(EDITOR, second)["skipped"]["not_subscribed"] == 1
     assert drive.counters()["wechat.subscribe_send"] == 1  # no send was wasted on a refusal
     ledger = {s["template_id"]: s for s in service.list_subscriptions(citizen["account_id"])}
     assert ledger[REMINDER]["remaining"] == 0 and ledger[REMINDER]["active"] is False
@@ -60,7 +61,7 @@ def test_quiet_hours_defer_to_eight_not_drop(service, citizens, runtime, drive, 
     assert drive.screen(citizen["openid"]) == []  # deferred, not sent at night …
     assert service.inbox_unread(citizen["account_id"]) == {"unread": 1}  # … while the silent inbox is not
     stats = service.campaign_stats(EDITOR, campaign_id)
-    assert stats["quiet_hours_deferred"] == 1 and stats["skipped"]["no_quota"] == 0
+    assert stats["quiet_hours_deferred"] == 1 and stats["skipped"]["not_subscribed"] == 0
     due = service.redis.zrange(keys.DELAYED, 0, -1, withscores=True)
     assert [score for _, score in due] == [shanghai_ts(2026, 3, 3, 8, 0)]
     clock._now = shanghai_ts(2026, 3, 3, 7, 59)
@@ -117,8 +118,11 @@ def test_daily_channel_quota_is_atomic(service, citizens, runtime, push_settings
     campaign_id = launch(service, wechat_campaign())
     runtime.drain()
     stats = service.campaign_stats(EDITOR, campaign_id)
-    assert stats["sent"] == 2 and stats["skipped"]["no_quota"] == 1
-    assert len(people) == 3
+    assert stats["sent"] == 2
+    assert (stats["skipped"]["quota_exhausted"], stats["skipped"]["not_subscribed"]) == (1, 0)
+    # the refused citizen keeps their one-time subscription for another day
+    remaining = [service.consent.remaining(service.index.find(p["account_id"]), "wechat", REMINDER) for p in people]
+    assert sorted(remaining) == [0, 0, 1]
 
 
 def test_audience_by_city_age_and_behaviour(service, citizens, runtime) -> None:

@@ -2,12 +2,14 @@
 settings from the environment."""
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
 
 from config import ConfigError, settings_for_tests
 from kernel.clock import quiet_until, shanghai_ts
+from push import keys
 from push.audience import birth_months
 from push.limits import RateLimiter
 from push.settings import PushSettings
@@ -47,14 +49,40 @@ def test_birth_months_cover_an_age_range() -> None:
 
 
 def test_token_bucket_is_shared_and_atomic(redis_client) -> None:
-    now = [1000.0]
-    limiter = RateLimiter(redis_client, {"wechat": 10.0, "inbox": 0.0}, timer=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
-    assert limiter.try_take("wechat", 25) == (10, 0.1)  # burst of one second's worth
+    redis_client.delete(keys.rate_bucket("wechat"))
+    slept: list[float] = []
+    limiter = RateLimiter(redis_client, {"wechat": 20.0, "inbox": 0.0}, sleep=lambda s: (slept.append(s), time.sleep(s)))
+    granted, wait = limiter.try_take("wechat", 25)
+    assert granted == 20 and 0 < wait <= 0.05  # burst of one second's worth, then one token per 50 ms
     assert limiter.try_take("wechat", 1)[0] == 0
-    now[0] += 0.5
-    assert limiter.try_take("wechat", 10)[0] == 5
-    assert limiter.acquire("wechat", 20) == 20 and now[0] >= 1002.5  # waited for the refill
+    started = time.monotonic()
+    assert limiter.acquire("wechat", 10) == 10
+    assert 0.4 <= time.monotonic() - started < 2.0 and slept  # waited for the refill at 20/s
     assert limiter.try_take("inbox", 10_000) == (10_000, 0.0)  # 0 = unlimited
+
+
+def test_a_host_whose_clock_runs_ahead_stalls_no_dispatcher(redis_client, monkeypatch) -> None:
+    """The bucket runs on the store's clock: a sender host an hour ahead neither stalls the others
+    nor stalls itself, and a bucket stamped in the future (an older version's skewed write) refills."""
+    redis_client.delete(keys.rate_bucket("wechat"))
+    honest = RateLimiter(redis_client, {"wechat": 20.0})
+    ahead = RateLimiter(redis_client, {"wechat": 20.0})
+    real_time = time.time
+    store_now = lambda: float(redis_client.time()[0]) + redis_client.time()[1] / 1e6  # noqa: E731
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3600)  # this host's clock: an hour ahead
+    assert ahead.acquire("wechat", 20) == 20  # the full burst
+    bucket = keys.rate_bucket("wechat")
+    assert abs(float(redis_client.hget(bucket, "at")) - store_now()) < 5  # stamped with the store's time
+    monkeypatch.setattr(time, "time", real_time)
+    started = time.monotonic()
+    for limiter in (honest, ahead, honest, ahead):  # both keep getting tokens at the shared rate
+        assert limiter.acquire("wechat", 5) == 5
+    assert time.monotonic() - started < 2.5  # 20 tokens at 20/s: about one second, not an hour
+
+    redis_client.hset(bucket, mapping={"tokens": "0", "at": repr(store_now() + 3600)})  # a future stamp
+    started = time.monotonic()
+    assert honest.acquire("wechat", 5) == 5 and time.monotonic() - started < 1.5
+    assert float(redis_client.hget(bucket, "at")) < store_now() + 1  # moved back to the store's now
 
 
 def test_push_settings_from_env() -> None:

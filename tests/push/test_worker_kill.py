@@ -18,7 +18,8 @@ RECIPIENTS = 48
 CONCURRENCY = 4
 
 
-def start_worker(redis_url: str, sandbox: str, secret_dir, log_path) -> subprocess.Popen:
+def start_worker(redis_url: str, sandbox: str, secret_dir, log_path, *, concurrency: int = CONCURRENCY,
+                 rate: float | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
         "MSB_ENV": "test",
@@ -28,11 +29,13 @@ def start_worker(redis_url: str, sandbox: str, secret_dir, log_path) -> subproce
         "MSB_SECRET_DIR": str(secret_dir),
         "MSB_LOG_LEVEL": "INFO",
         "MSB_PUSH_THREADS": "2",
-        "MSB_PUSH_CONCURRENCY": str(CONCURRENCY),
+        "MSB_PUSH_CONCURRENCY": str(concurrency),
         "MSB_PUSH_ORPHAN_SECONDS": "3",
         "MSB_PUSH_CLAIM_IDLE_SECONDS": "2",
         "MSB_PUSH_QUIET_HOURS": "00:00-00:00",  # the subprocess runs on the real clock: no night deferral here
     }
+    if rate is not None:
+        env["MSB_PUSH_RATE_WECHAT"] = str(rate)
     log = open(log_path, "ab")
     return subprocess.Popen([sys.executable, "-m", "push.worker"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log)
 

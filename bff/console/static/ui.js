@@ -93,7 +93,8 @@ export const SKIP = {
   no_channel_address: "无渠道地址",
   duplicate: "重复",
   frequency_cap: "频次上限",
-  no_quota: "渠道配额不足",
+  not_subscribed: "未订阅",
+  quota_exhausted: "渠道当日配额用尽",
 };
 
 export function statusBadge(status) {

@@ -75,7 +75,7 @@ def test_every_skip_reason_is_produced_and_counted_in_stats(api, ops, runtime, s
     ok = api.wechat_citizen(subscribe={REMINDER: 1})
     opted_out = api.wechat_citizen(subscribe={REMINDER: 1}, opt_outs={"policy": ["wechat"]})
     api.app_citizen()  # no WeChat binding: no_channel_address
-    no_quota = api.wechat_citizen()
+    never_subscribed = api.wechat_citizen()
     capped = api.wechat_citizen(subscribe={POLICY: 1, REMINDER: 1})
     # two policy messages earlier today use up `capped`'s daily cap (2 per channel); only `capped`
     # subscribed to the long-term policy template, so nobody else is touched by them
@@ -91,10 +91,11 @@ def test_every_skip_reason_is_produced_and_counted_in_stats(api, ops, runtime, s
     runtime.drain()
 
     stats = api.stats(cid, ops["editor"])
-    assert stats["skipped"] == {"opted_out": 1, "no_channel_address": 1, "duplicate": 1, "frequency_cap": 1, "no_quota": 1}
+    assert stats["skipped"] == {"opted_out": 1, "no_channel_address": 1, "duplicate": 1, "frequency_cap": 1,
+                                 "not_subscribed": 1, "quota_exhausted": 0}
     assert stats["skipped_by_channel"]["opted_out"] == {"wechat": 1}
     assert (stats["audience"], stats["sent"], stats["quiet_hours_deferred"]) == (5, 1, 0)
-    assert [len(drive.screen(c["openid"])) for c in (ok, opted_out, no_quota, capped)] == [1, 0, 0, 2]
+    assert [len(drive.screen(c["openid"])) for c in (ok, opted_out, never_subscribed, capped)] == [1, 0, 0, 2]
 
 
 def test_quiet_hours_defer_push_channels_to_the_morning(api, ops, runtime, drive, clock) -> None:
@@ -126,7 +127,7 @@ def test_one_time_consent_allows_exactly_one_message(api, ops, runtime, drive) -
     second = api.launch(wechat_campaign(name="第二次"), ops["editor"], ops["approver"])
     runtime.drain()
     assert len(drive.screen(citizen["openid"])) == 1
-    assert api.stats(second, ops["editor"])["skipped"]["no_quota"] == 1
+    assert api.stats(second, ops["editor"])["skipped"]["not_subscribed"] == 1
     assert drive.counters()["wechat.subscribe_send"] == 1
     ledger = {s["template_id"]: s for s in api.ok("GET", "/v1/subscriptions", citizen["token"])["items"]}
     assert ledger[REMINDER]["remaining"] == 0 and ledger[REMINDER]["active"] is False

@@ -1,0 +1,87 @@
+"""Sends in doubt, reconciled with WeChat's ``subscribe_msg_sent_event``.
+
+A WeChat send whose request was on the wire when its worker died (wire mark set, no outcome recorded)
+is never re-sent: ``push.dispatcher``'s sweeper settles it ``unknown``. It did leave, so WeChat may
+still tell us about it — but its sent event carries WeChat's ``MsgID``, which only the dead worker's
+reply would have told us. What the event does carry is the recipient (``FromUserName``, the openid)
+and the ``TemplateId``, so the wire mark records a **handle**: a keyed hash of openid + template
+(no openid is stored). Either order of arrival is handled, each step atomic on the handle's two keys:
+
+- the sweeper settles first: ``doubt:<handle>`` = ``cid|idx``; a later event claims it and turns the
+  message's ``unknown`` into ``sent`` (and counts ``delivered`` / ``delivery_failed``);
+- the event comes first (WeChat pushes it within seconds, the sweeper waits ``orphan_seconds``):
+  ``seen:<handle>`` = the ErrorCode; the sweeper then settles the message ``sent``, not ``unknown``.
+
+Real WeChat reports only asynchronous failures in sent events (notes §7), so there a failure event
+turns ``unknown`` into ``sent`` + ``delivery_failed`` while a message that simply arrived stays
+``unknown``: the stats never claim more than we know. A ``seen`` marker left by an event that raced
+a live owner's reply expires after ``keys.WECHAT_DOUBT_TTL``.
+"""
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from kernel.clock import Clock, SystemClock
+from kernel.crypto import Crypto
+from push import keys
+from push.stats import Stats
+
+log = logging.getLogger("msb.push.reconcile")
+PURPOSE = "push.wechat.doubt"
+
+
+def doubt_handle(crypto: Crypto, openid: str, template_id: str) -> str:
+    return crypto.keyed_hash(PURPOSE, f"{openid}\x1f{template_id}")
+
+
+# KEYS: 1 doubt, 2 seen. ARGV: error code, ttl. The owner "cid|idx" if a settled send waits for this
+# event (claimed: deleted), else nothing, and the event is remembered for the sweeper.
+EVENT_LUA = """
+local owner = redis.call('get', KEYS[1])
+if owner then
+  redis.call('del', KEYS[1])
+  return owner
+end
+redis.call('set', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return false
+"""
+
+# KEYS: 1 unknown bitmap, 2 sent bitmap, 3 stats. ARGV: idx, channel, delivery metric.
+UNKNOWN_TO_SENT_LUA = """
+if redis.call('getbit', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('setbit', KEYS[1], ARGV[1], 0)
+redis.call('setbit', KEYS[2], ARGV[1], 1)
+redis.call('hincrby', KEYS[3], 'unknown:' .. ARGV[2], -1)
+redis.call('hincrby', KEYS[3], 'sent:' .. ARGV[2], 1)
+redis.call('hincrby', KEYS[3], ARGV[3] .. ':' .. ARGV[2], 1)
+return 1
+"""
+
+
+class DoubtReconciler:
+    def __init__(self, redis_client: redis.Redis, crypto: Crypto, stats: Stats, clock: Clock | None = None) -> None:
+        self._redis = redis_client
+        self._crypto = crypto
+        self._stats = stats
+        self._clock = clock or SystemClock()
+        self._event = redis_client.register_script(EVENT_LUA)
+        self._flip = redis_client.register_script(UNKNOWN_TO_SENT_LUA)
+
+    def sent_event(self, openid: str, template_id: str, error_code: int) -> bool:
+        """A sent event no msgid could attribute: settle the send in doubt it names, now or when swept."""
+        handle = doubt_handle(self._crypto, openid, template_id)
+        owner = self._event(keys=[keys.wechat_doubt(handle), keys.wechat_seen(handle)],
+                            args=[str(error_code), keys.WECHAT_DOUBT_TTL])
+        if not owner:
+            return False
+        campaign_id, _, idx = str(owner).partition("|")
+        metric = "delivered" if error_code == 0 else "delivery_failed"
+        flipped = self._flip(keys=[keys.unknown(campaign_id, "wechat"), keys.sent(campaign_id, "wechat"),
+                                   keys.stats(campaign_id)], args=[idx, "wechat", metric])
+        if flipped:
+            self._stats.add_series(campaign_id, "sent", 1, self._clock.now())
+            self._stats.add_series(campaign_id, metric, 1, self._clock.now())
+            log.info("send in doubt confirmed by WeChat", extra={"fields": {"campaign": campaign_id}})
+        return bool(flipped)
