@@ -17,6 +17,7 @@ from auth.operators import ROLES, Operators
 from auth.rate_limits import RateLimiter
 from auth.session_types import AuthConfig
 from auth.signing_keys import SigningKeys
+from kernel.redis import redis_client as kernel_redis_client
 from config import Settings
 from kernel.clock import SystemClock
 from kernel.crypto import Crypto
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rotate-data-key":
         print(f"new data key: {crypto.rotate_data_key()}")
         return 0
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = kernel_redis_client(settings.redis_url)
     clock = SystemClock()
     if args.command == "rotate-keys":
         config = AuthConfig()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import redis
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from kernel.breaker import CircuitBreaker
 from kernel.errors import StoreUnavailable
 
 REDIS_STORE = "redis"
+CLUSTER_SCHEME = "redis-cluster://"
 # What says Redis is unreachable (TimeoutError is not a ConnectionError in redis-py). BusyLoadingError
 # (a ConnectionError) counts too: a Redis replaying its AOF answers nothing useful for a while.
 REDIS_FAILURES: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -70,12 +72,38 @@ class GuardedPipeline(Pipeline):
         return self.breaker.call(super().immediate_execute_command, *args, **options)
 
 
+class GuardedRedisCluster(RedisCluster):
+    """The cluster client behind the same breaker: every command (scripts included) is guarded; pipelines
+    and transactions of one hash slot go through the cluster's own strategies."""
+
+    def __init__(self, *args, breaker: CircuitBreaker | None = None, **kwargs) -> None:
+        self.breaker = breaker  # before the cluster's own start-up commands (slot discovery) run
+        super().__init__(*args, **kwargs)
+
+    def execute_command(self, *args, **options):
+        if self.breaker is None:
+            return super().execute_command(*args, **options)
+        return self.breaker.call(super().execute_command, *args, **options)
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
 def redis_client(url: str, *, socket_timeout: float | None = API_SOCKET_TIMEOUT,
                  connect_timeout: float = API_CONNECT_TIMEOUT, health_check_interval: int = 15,
-                 decode_responses: bool = True, breaker: CircuitBreaker | None = None) -> GuardedRedis:
+                 decode_responses: bool = True, breaker: CircuitBreaker | None = None) -> redis.Redis:
     """A client for ``url``; with ``breaker``, guarded by it (and, unless the breaker has one, a PING on
     this client's pool becomes the breaker's background probe). ``socket_timeout=None`` is for blocking
-    reads (the push worker's XREADGROUP BLOCK)."""
+    reads (the push worker's XREADGROUP BLOCK). A ``redis-cluster://host:port`` URL (any one node) gives a
+    Redis Cluster client with the same timeouts and breaker: the project's keys are hash-tagged for it."""
+    if is_cluster_url(url):
+        cluster = GuardedRedisCluster.from_url(
+            "redis://" + url[len(CLUSTER_SCHEME):], decode_responses=decode_responses,
+            socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout, breaker=breaker)
+        if breaker is not None and breaker.background_probe is None:
+            breaker.background_probe = lambda: RedisCluster.execute_command(cluster, "PING")
+        return cluster
     client = GuardedRedis.from_url(
         url,
         decode_responses=decode_responses,
@@ -93,6 +121,13 @@ def redis_client(url: str, *, socket_timeout: float | None = API_SOCKET_TIMEOUT,
 
 def with_bytes_responses(client: redis.Redis) -> redis.Redis:
     """The same server, pool settings and breaker, answering ``bytes`` (for the response cache)."""
+    if isinstance(client, RedisCluster):
+        kwargs = dict(client.get_connection_kwargs())
+        node = client.get_default_node()
+        return GuardedRedisCluster(host=node.host, port=node.port, decode_responses=False,
+                                   socket_timeout=kwargs.get("socket_timeout"),
+                                   socket_connect_timeout=kwargs.get("socket_connect_timeout"),
+                                   breaker=getattr(client, "breaker", None))
     pool = client.connection_pool
     if not pool.connection_kwargs.get("decode_responses"):
         return client

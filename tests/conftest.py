@@ -14,6 +14,7 @@ import redis
 from bff import create_app
 from config import settings_for_tests
 from tests import http_stack
+from tests.stores import emptied_database
 from tools.dev_keys import ensure_dev_keys
 from tools.postgres_server import migrated_postgres
 from tools.redis_server import RedisServer
@@ -45,18 +46,7 @@ def postgres_server():
 
 @pytest.fixture
 def database(postgres_server):
-    """The process's pool on the private server, every table emptied (partitions and migrations kept)."""
-    from kernel.postgres import database_for
-
-    if not postgres_server.running:
-        postgres_server.start()  # a test that stopped it and failed before restarting must not break the rest
-    db = database_for(postgres_server.url)
-    with db.transaction() as conn:
-        tables = [row["tablename"] for row in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
-            "AND tablename NOT LIKE 'security_audit_%'").fetchall()]
-        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
-    return db
+    return emptied_database(postgres_server)
 
 
 @pytest.fixture

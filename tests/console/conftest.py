@@ -32,6 +32,7 @@ from kernel.clock import SystemClock
 from kernel.crypto import Crypto
 from push.service import PushService
 from push.settings import PushSettings
+from tests.stores import emptied_database
 from tools import processes
 from tools.redis_server import free_port
 
@@ -117,9 +118,10 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(request, redis_server, database, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
+def stack(request, redis_server, postgres_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
     if not redis_server.running:
         redis_server.start()
+    database = emptied_database(postgres_server)
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()
     log_dir = tmp_path_factory.mktemp("console-stack")
