@@ -117,9 +117,25 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(request, redis_server, database, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
+def console_database(postgres_server):
+    """The shared ``database`` fixture is per test; the stack lives for a module, so it empties the tables
+    once, at its start, the same way."""
+    from kernel.postgres import database_for
+
+    db = database_for(postgres_server.url)
+    with db.transaction() as conn:
+        tables = [row["tablename"] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
+            "AND tablename NOT LIKE 'security_audit_%'").fetchall()]
+        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+    return db
+
+
+@pytest.fixture(scope="module")
+def stack(request, redis_server, console_database, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
     if not redis_server.running:
         redis_server.start()
+    database = console_database
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()
     log_dir = tmp_path_factory.mktemp("console-stack")
