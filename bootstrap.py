@@ -133,8 +133,8 @@ def worker_subscriptions(services: Services) -> EventBus:
 
 def record_maintenance(services: Services, *, partition_check_seconds: float = 3600.0):
     """The records' housekeeping the push worker runs between rounds: relay outbox events an API process
-    committed but could not publish, and keep the audit log's monthly partitions (create ahead, drop
-    past retention) — hourly, cheap and idempotent."""
+    committed but could not publish, keep the audit log's monthly partitions (create ahead, drop
+    past retention) and drop inbox messages past their retention — hourly, cheap and idempotent."""
     import time
 
     from auth.audit_records import drop_expired_partitions, ensure_partitions
@@ -148,6 +148,7 @@ def record_maintenance(services: Services, *, partition_check_seconds: float = 3
                 ensure_partitions(conn)
                 drop_expired_partitions(conn)
             services.identity.outbox.prune_published()
+            services.push.inbox_store.purge_expired()
             last_partition_check[0] = time.monotonic()
 
     return run

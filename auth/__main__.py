@@ -1,6 +1,7 @@
 """Operator commands: ``python -m auth rotate-keys | rotate-data-key | create-operator``.
 
-Reads ``MSB_REDIS_URL`` and ``MSB_SECRET_DIR`` through ``config.Settings.from_env()``.
+Reads ``MSB_DATABASE_URL``, ``MSB_REDIS_URL`` and ``MSB_SECRET_DIR`` through ``config.Settings.from_env()``.
+Signing keys and operators are records in PostgreSQL; operators' login throttles are in Redis.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import argparse
 import getpass
 import sys
 
-import redis
 
 from auth.audit import AuditLog
 from auth.errors import AuthError
@@ -21,6 +21,7 @@ from kernel.redis import redis_client as kernel_redis_client
 from config import Settings
 from kernel.clock import SystemClock
 from kernel.crypto import Crypto
+from kernel.postgres import Database
 
 
 def _read_password() -> str:
@@ -50,22 +51,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rotate-data-key":
         print(f"new data key: {crypto.rotate_data_key()}")
         return 0
-    client = kernel_redis_client(settings.redis_url)
     clock = SystemClock()
+    database = Database(settings.database_url, min_size=0, max_size=1)
+    try:
+        return _run(args, settings, crypto, clock, database)
+    finally:
+        database.close()
+
+
+def _run(args: argparse.Namespace, settings: Settings, crypto: Crypto, clock: SystemClock, database: Database) -> int:
     if args.command == "rotate-keys":
         config = AuthConfig()
-        keys = SigningKeys(client, crypto, clock, retain_seconds=config.signing_key_retain_seconds)
+        keys = SigningKeys(database, crypto, clock, retain_seconds=config.signing_key_retain_seconds)
         print(f"new signing key: {keys.rotate(drop_previous=args.drop_previous)}")
         return 0
-    from kernel.postgres import Database
-
-    database = Database(settings.database_url, min_size=0, max_size=1)
-    operators = Operators(client, clock, RateLimiter(client, crypto, clock), AuditLog(database, crypto, clock))
+    client = kernel_redis_client(settings.redis_url)  # the login throttles
+    operators = Operators(database, clock, RateLimiter(client, crypto, clock), AuditLog(database, crypto, clock))
     try:
         operator = operators.create(args.username, _read_password(), args.role)
     except AuthError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    finally:
+        client.close()
     print(f"created operator {operator.username} ({operator.operator_id}) roles={','.join(operator.roles)}")
     return 0
 

@@ -3,17 +3,13 @@
 No key name contains a raw phone number, ID number, openid, IP address or token: identifiers appear
 only as keyed hashes (``Crypto.blind_index`` / ``Crypto.keyed_hash``). TTLs here garbage-collect;
 expiry decisions compare stored timestamps with the injected clock (see ``kernel.clock``).
+Records (operators, signing keys, preferences, the audit log…) live in PostgreSQL, not here.
 """
 
 from __future__ import annotations
 
 PREFIX = "auth:"
 DAY = 86_400
-
-# --- Signing keys (auth.signing_keys) -- no TTL: rotate() prunes retired keys -----------------
-SIGNING_KEYS = PREFIX + "signing:keys"  # hash kid -> JSON {private_enc, public_jwk, created_at, retired_at}
-SIGNING_ACTIVE = PREFIX + "signing:active"  # string: kid that signs new tokens
-
 
 # --- Accounts (auth.accounts) -- no TTL: accounts live until deleted ---------------------------
 def account(account_id: str) -> str:
@@ -130,16 +126,3 @@ def guard_ip(scope: str, ip_hash: str) -> str:
     """hash {count, start}: failures from one client address across identities; TTL = the window (1 h)."""
     return f"{PREFIX}guard:{{ip:{ip_hash}}}:{scope}"
 
-
-# --- Audit (auth.audit) --------------------------------------------------------------------------
-
-
-# --- Operators (auth.operators) -- no TTL ---------------------------------------------------------
-def operator(operator_id: str) -> str:
-    """hash: username, roles, password_hash, created_at, disabled."""
-    return f"{PREFIX}op:{operator_id}"
-
-
-def operator_by_username(username: str) -> str:
-    """string -> operator id."""
-    return f"{PREFIX}op:name:{username}"

@@ -6,7 +6,8 @@ m=64 MiB, p=4) and rehashed on login when the parameters change. Wrong passwords
 one address failing across many usernames is refused, and a username attacked from everywhere only
 slows down unknown addresses (seconds, capped) — the operator's own address still gets in. Unknown
 usernames are counted exactly like real ones and still pay for a hash, so neither the answer nor its
-timing tells whether a username exists. Roles are not hierarchical: ``admin`` manages operators, and publishing still needs
+timing tells whether a username exists. The records live in PostgreSQL (``auth.operator_records``);
+the throttles stay in Redis. Roles are not hierarchical: ``admin`` manages operators, and publishing still needs
 ``editor`` + ``approver`` (two people).
 """
 
@@ -15,18 +16,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
-import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from auth import keys
+from auth import operator_records
 from auth.audit import AuditLog
 from auth.errors import AccountLocked, InvalidInput, OperatorCredentialsInvalid, OperatorRoleRequired
 from auth.login_guard import OPERATOR_GUARD, LoginGuard
 from auth.rate_limits import OPERATOR_LOGIN_IP, RateLimiter, ip_subject
 from kernel.clock import Clock
 from kernel.ids import new_id
+from kernel.postgres import Database
 
 # Prefix of an operator's id (``kernel.ids``).
 OPERATOR_PREFIX = "op_"
@@ -57,14 +60,14 @@ def require_role(roles: Iterable[str], role: str) -> None:
 class Operators:
     def __init__(
         self,
-        redis_client: redis.Redis,
+        database: Database,
         clock: Clock,
         limiter: RateLimiter,
         audit: AuditLog,
         hasher: PasswordHasher | None = None,
         guard: LoginGuard | None = None,
     ) -> None:
-        self._redis = redis_client
+        self._database = database
         self._clock = clock
         self._limiter = limiter
         self._guard = guard or LoginGuard(limiter)
@@ -82,35 +85,24 @@ class Operators:
         if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
             raise InvalidInput("password", f"密码长度须为 {MIN_PASSWORD_LENGTH}–{MAX_PASSWORD_LENGTH} 位")
         operator_id = new_id(OPERATOR_PREFIX)
-        record = {
-            "username": username,
-            "roles": ",".join(roles),
-            "password_hash": self._hasher.hash(password),
-            "created_at": repr(self._clock.now()),
-            "disabled": "0",
-        }
-
-        def create(pipe: redis.client.Pipeline) -> None:
-            if pipe.exists(keys.operator_by_username(username)):
-                raise InvalidInput("username", "用户名已存在")
-            pipe.multi()
-            pipe.set(keys.operator_by_username(username), operator_id)
-            pipe.hset(keys.operator(operator_id), mapping=record)
-
-        self._redis.transaction(create, keys.operator_by_username(username))
+        password_hash = self._hasher.hash(password)
+        try:
+            with self._database.transaction() as conn:
+                operator_records.insert(conn, operator_id=operator_id, username=username, password_hash=password_hash,
+                                        roles=roles, created_at=datetime.fromtimestamp(self._clock.now(), timezone.utc))
+        except operator_records.UsernameTaken:
+            raise InvalidInput("username", "用户名已存在") from None
         self._audit.record("operator_created", account_id=operator_id, channel="console", role=",".join(roles))
         return Operator(operator_id, username, roles, False)
 
     def get(self, operator_id: str) -> Operator | None:
-        data = self._redis.hgetall(keys.operator(operator_id))
-        if not data:
-            return None
-        return Operator(
-            operator_id, data["username"], tuple(filter(None, data["roles"].split(","))), data["disabled"] == "1"
-        )
+        with self._database.transaction() as conn:
+            row = operator_records.by_id(conn, operator_id)
+        return _operator(row) if row else None
 
     def set_disabled(self, operator_id: str, disabled: bool) -> None:
-        self._redis.hset(keys.operator(operator_id), "disabled", "1" if disabled else "0")
+        with self._database.transaction() as conn:
+            operator_records.set_disabled(conn, operator_id, disabled)
 
     def authenticate(self, username: str, password: str, *, client_ip: str) -> Operator:
         """The operator for a correct username/password; raises RateLimited (this address is spraying,
@@ -120,14 +112,17 @@ class Operators:
         username = (username or "").strip().lower()[:64]
         self._limiter.hit((OPERATOR_LOGIN_IP, ip_subject(client_ip)))
         attempt = self._guard.begin(OPERATOR_GUARD, username, client_ip)
-        operator_id = self._redis.get(keys.operator_by_username(username))
-        stored = self._redis.hget(keys.operator(operator_id), "password_hash") if operator_id else None
+        with self._database.transaction() as conn:
+            row = operator_records.by_username(conn, username)
+        operator_id = row["operator_id"] if row else None
+        stored = row["password_hash"] if row else None
         if self._password_matches(stored, password[:MAX_PASSWORD_LENGTH] if isinstance(password, str) else ""):
-            operator = self.get(operator_id)
-            if operator is not None and not operator.disabled:
+            operator = _operator(row)
+            if not operator.disabled:
                 self._guard.succeeded(attempt)
                 if self._hasher.check_needs_rehash(stored):
-                    self._redis.hset(keys.operator(operator_id), "password_hash", self._hasher.hash(password))
+                    with self._database.transaction() as conn:
+                        operator_records.replace_password_hash(conn, operator_id, stored, self._hasher.hash(password))
                 self._audit.record("operator_login", account_id=operator_id, ip=client_ip, channel="console")
                 return operator
         self._audit.record("operator_login", account_id=operator_id, ip=client_ip, channel="console", outcome="failure")
@@ -154,3 +149,7 @@ class Operators:
             return self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+def _operator(row: dict[str, Any]) -> Operator:
+    return Operator(row["operator_id"], row["username"], tuple(row["roles"]), row["disabled"])

@@ -102,7 +102,7 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         self.audit = AuditLog(database, self.crypto, self.clock)
         self.limiter = RateLimiter(redis_client, self.crypto, self.clock)
         self.signing_keys = SigningKeys(
-            redis_client,
+            database,
             self.crypto,
             self.clock,
             retain_seconds=config.signing_key_retain_seconds,
@@ -119,7 +119,7 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
         self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)
         self.guard = LoginGuard(self.limiter)
-        self.operators = Operators(redis_client, self.clock, self.limiter, self.audit, password_hasher, self.guard)
+        self.operators = Operators(database, self.clock, self.limiter, self.audit, password_hasher, self.guard)
         self.events = events or EventBus()
         # Facts that must not be lost once a record changed go through PostgreSQL's outbox.
         self.outbox = Outbox(database, self.events, self.events.relay)

@@ -1,4 +1,5 @@
-"""The ES256 key set that signs access tokens, shared by every worker through Redis.
+"""The ES256 key set that signs access tokens, shared by every worker through PostgreSQL
+(``auth.signing_key_records``).
 
 Private keys are stored encrypted (``Crypto.encrypt``, context bound to the kid); public keys as
 JWKs. Exactly one key is active. ``rotate()`` activates a fresh key and retires the previous one,
@@ -7,8 +8,8 @@ clock leeway) so tokens it signed keep verifying until they expire; after that i
 deleted on the next rotation. ``rotate(drop_previous=True)`` is the compromise switch: old keys
 go at once and every outstanding access token fails (clients refresh).
 
-Workers cache the set for ``cache_seconds``; an unknown kid forces a reload at most once a second,
-so garbage kids cannot hammer Redis.
+Workers cache the set for ``cache_seconds``, so verifying a token does not query the database; an
+unknown kid forces a reload at most once a second, so garbage kids cannot hammer it.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import re
 import threading
 from dataclasses import dataclass
 
-import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from auth import keys
+from auth import signing_key_records
 from kernel.clock import Clock
 from kernel.crypto import Crypto
+from kernel.postgres import Database
 
 # A kid is the RFC 7638 JWK thumbprint: base64url SHA-256, 43 characters.
 KID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -77,14 +78,14 @@ class _Snapshot:
 class SigningKeys:
     def __init__(
         self,
-        redis_client: redis.Redis,
+        database: Database,
         crypto: Crypto,
         clock: Clock,
         *,
         retain_seconds: int,
         cache_seconds: float = 30.0,
     ) -> None:
-        self._redis = redis_client
+        self._database = database
         self._crypto = crypto
         self._clock = clock
         self._retain = retain_seconds
@@ -97,11 +98,9 @@ class SigningKeys:
     # --- reading ------------------------------------------------------------------------------
 
     def _load(self) -> _Snapshot:
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.get(keys.SIGNING_ACTIVE)
-            pipe.hgetall(keys.SIGNING_KEYS)
-            active_kid, raw = pipe.execute()
-        snapshot = _Snapshot(active_kid, {kid: json.loads(value) for kid, value in raw.items()}, self._clock.now())
+        with self._database.transaction() as conn:
+            active_kid, records = signing_key_records.load_all(conn)
+        snapshot = _Snapshot(active_kid, records, self._clock.now())
         self._snapshot = snapshot
         return snapshot
 
@@ -169,7 +168,7 @@ class SigningKeys:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _new_record(self) -> tuple[str, str]:
+    def _new_record(self) -> tuple[str, dict]:
         private_key = ec.generate_private_key(ec.SECP256R1())
         jwk = public_jwk(private_key.public_key())
         pem = private_key.private_bytes(
@@ -181,37 +180,23 @@ class SigningKeys:
             "created_at": self._clock.now(),
             "retired_at": None,
         }
-        return jwk["kid"], json.dumps(record)
+        return jwk["kid"], record
 
     def _create_first_key(self) -> None:
         kid, record = self._new_record()
-
-        def create(pipe: redis.client.Pipeline) -> None:
-            if pipe.get(keys.SIGNING_ACTIVE) is not None:
-                return  # another worker bootstrapped first
-            pipe.multi()
-            pipe.hset(keys.SIGNING_KEYS, kid, record)
-            pipe.set(keys.SIGNING_ACTIVE, kid)
-
-        self._redis.transaction(create, keys.SIGNING_ACTIVE, keys.SIGNING_KEYS)
+        with self._database.transaction() as conn:
+            signing_key_records.lock_for_change(conn)
+            if not signing_key_records.has_active(conn):  # else another worker bootstrapped first
+                signing_key_records.insert_active(conn, kid, record)
 
     def rotate(self, *, drop_previous: bool = False) -> str:
         """Activate a new key; returns its kid. Prunes keys whose retention has passed."""
         kid, record = self._new_record()
         now = self._clock.now()
-
-        def swap(pipe: redis.client.Pipeline) -> None:
-            records = {k: json.loads(v) for k, v in pipe.hgetall(keys.SIGNING_KEYS).items()}
-            pipe.multi()
-            for old_kid, old in records.items():
-                if old["retired_at"] is None:
-                    old["retired_at"] = now
-                    pipe.hset(keys.SIGNING_KEYS, old_kid, json.dumps(old))
-                if drop_previous or now >= old["retired_at"] + self._retain:
-                    pipe.hdel(keys.SIGNING_KEYS, old_kid)
-            pipe.hset(keys.SIGNING_KEYS, kid, record)
-            pipe.set(keys.SIGNING_ACTIVE, kid)
-
-        self._redis.transaction(swap, keys.SIGNING_KEYS, keys.SIGNING_ACTIVE)
+        with self._database.transaction() as conn:
+            signing_key_records.lock_for_change(conn)
+            signing_key_records.retire_active(conn, now)
+            signing_key_records.delete_retired(conn, retired_before=None if drop_previous else now - self._retain)
+            signing_key_records.insert_active(conn, kid, record)
         self._load()
         return kid

@@ -6,7 +6,8 @@ segment, and an audience is a handful of ``BITOP``s. Key names never contain a p
 number, openid or device token: only account ids (opaque), citizen indexes, campaign ids, template
 ids, item/theme/region codes and dates. Channel addresses are stored encrypted (``kernel.crypto``).
 
-TTLs only collect garbage: every decision reads the injected clock.
+TTLs only collect garbage: every decision reads the injected clock. The inbox is a record in
+PostgreSQL (``push.inbox_records``), not a key here.
 """
 from __future__ import annotations
 
@@ -273,26 +274,6 @@ def series(campaign_id: str) -> str:
 
 
 SERIES_TTL = 30 * DAY
-
-
-# --- Inbox (push.senders.inbox) ---------------------------------------------------------------------
-def inbox(account_id: str) -> str:
-    """zset message_id -> created_at (newest last); trimmed to INBOX_KEEP. TTL INBOX_TTL (renewed)."""
-    return f"{PREFIX}inbox:{account_id}"
-
-
-def inbox_messages(account_id: str) -> str:
-    """hash message_id -> JSON {id, title, text, page, category, campaign, at}; TTL INBOX_TTL."""
-    return f"{PREFIX}inbox:{account_id}:msg"
-
-
-def inbox_unread(account_id: str) -> str:
-    """set of unread message ids; TTL INBOX_TTL."""
-    return f"{PREFIX}inbox:{account_id}:unread"
-
-
-INBOX_KEEP = 200
-INBOX_TTL = 180 * DAY
 
 
 # --- WeChat pushed events (push.wechat_events) ----------------------------------------------------------

@@ -68,7 +68,7 @@ class PushService:
         self.audience = AudienceResolver(redis_client, self.reference)
         self.planner = Planner(redis_client, self.campaigns, self.audience, self.settings, self.clock)
         self.consent = ConsentLedger(redis_client, self.templates, self.index)
-        self.inbox_store = Inbox(redis_client, self.stats, self.clock)
+        self.inbox_store = Inbox(database, self.stats, self.clock)
         self.events = Events(redis_client, self.reference, self.profiles, self.stats, self.clock)
         self.recommender = Recommender(redis_client, self.reference, self.profiles, self.events,
                                        catalogue=catalogue, clock=self.clock)

@@ -5,7 +5,6 @@ import sys
 
 import pytest
 
-from auth import keys
 from auth.__main__ import main
 from config import PROJECT_ROOT
 
@@ -18,7 +17,12 @@ def env(monkeypatch, redis_server, redis_client, database, secret_dir):
     return {"MSB_REDIS_URL": redis_server.url, "MSB_DATABASE_URL": database.url, "MSB_SECRET_DIR": str(secret_dir)}
 
 
-def test_rotate_keys_as_a_command(env, redis_client):
+def signing_key_rows(database):
+    with database.transaction() as conn:
+        return conn.execute("SELECT kid, retired_at FROM signing_keys").fetchall()
+
+
+def test_rotate_keys_as_a_command(env, database):
     command = [sys.executable, "-m", "auth", "rotate-keys"]
     for _ in range(2):
         done = subprocess.run(
@@ -26,24 +30,28 @@ def test_rotate_keys_as_a_command(env, redis_client):
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("new signing key: ")
-    records = [json.loads(value) for value in redis_client.hgetall(keys.SIGNING_KEYS).values()]
-    assert len(records) == 2 and sum(record["retired_at"] is None for record in records) == 1
-    assert redis_client.get(keys.SIGNING_ACTIVE) == done.stdout.split(": ")[1].strip()
+    rows = signing_key_rows(database)
+    active = [row["kid"] for row in rows if row["retired_at"] is None]
+    assert len(rows) == 2 and active == [done.stdout.split(": ")[1].strip()]
 
 
-def test_rotate_keys_drop_previous(env, redis_client, capsys):
+def test_rotate_keys_drop_previous(env, database, capsys):
     assert main(["rotate-keys"]) == 0
     assert main(["rotate-keys", "--drop-previous"]) == 0
-    assert redis_client.hlen(keys.SIGNING_KEYS) == 1
+    rows = signing_key_rows(database)
+    assert len(rows) == 1 and rows[0]["retired_at"] is None
 
 
-def test_create_operator_reads_the_password_from_stdin(env, redis_client, monkeypatch, capsys):
+def test_create_operator_reads_the_password_from_stdin(env, database, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
     assert main(["create-operator", "--username", "approver.wang", "--role", "approver", "--role", "editor"]) == 0
     out = capsys.readouterr().out
     assert "approver.wang" in out and "approver,editor" in out and "password" not in out
-    operator_id = redis_client.get(keys.operator_by_username("approver.wang"))
-    assert redis_client.hget(keys.operator(operator_id), "password_hash").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    with database.transaction() as conn:
+        row = conn.execute("SELECT operator_id, password_hash, roles FROM operators WHERE username = %s",
+                           ("approver.wang",)).fetchone()
+    assert row["operator_id"] in out and row["roles"] == ["approver", "editor"]
+    assert row["password_hash"].startswith("$argon2id$v=19$m=65536,t=3,p=4$")
 
 
 def test_create_operator_rejects_a_short_password(env, monkeypatch, capsys):

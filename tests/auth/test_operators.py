@@ -1,3 +1,6 @@
+import threading
+
+import psycopg
 import pytest
 
 from auth.errors import AccountLocked, InvalidInput, OperatorRoleRequired, RateLimited, TokenInvalid
@@ -29,8 +32,10 @@ def test_operator_login_gets_a_console_token(service, editor):
     assert caught.value.details == {"required_role": "approver"} and caught.value.http_status == 403
 
 
-def test_password_is_argon2id_hashed(service, editor, redis_client):
-    stored = redis_client.hget(f"auth:op:{editor.operator_id}", "password_hash")
+def test_password_is_argon2id_hashed(service, editor, database):
+    with database.transaction() as conn:
+        stored = conn.execute("SELECT password_hash FROM operators WHERE operator_id = %s",
+                              (editor.operator_id,)).fetchone()["password_hash"]
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
@@ -123,3 +128,46 @@ def test_create_validation(service, editor, username, password, roles, field):
     with pytest.raises(InvalidInput) as caught:
         service.operators.create(username, password, roles)
     assert caught.value.details == {"field": field}
+
+
+def test_same_username_created_at_once_is_refused_by_the_database(service):
+    attempts = 4
+    start = threading.Barrier(attempts)
+    created, refused = [], []
+
+    def create(index: int) -> None:
+        start.wait()
+        try:
+            created.append(service.operators.create("racer.zhao", PASSWORD, ["editor"]))
+        except InvalidInput as exc:
+            refused.append(exc.details)
+
+    threads = [threading.Thread(target=create, args=(index,)) for index in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(created) == 1 and refused == [{"field": "username"}] * (attempts - 1)
+    assert service.operators.get(created[0].operator_id).username == "racer.zhao"
+
+
+def test_the_username_constraint_itself_refuses_a_second_row(service, editor, database):
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        with database.transaction() as conn:
+            conn.execute("INSERT INTO operators (operator_id, username, password_hash, roles, created_at) "
+                         "VALUES ('op_other', 'editor.li', 'x', ARRAY['editor'], now())")
+
+
+def test_a_stale_hash_is_replaced_on_login(service, editor, database):
+    from argon2 import PasswordHasher
+
+    from tests.auth.conftest import FAST_HASHER
+
+    stronger = PasswordHasher(time_cost=2, memory_cost=1024, parallelism=1)
+    service.operators._hasher = stronger  # noqa: SLF001 — the parameters changed since the operator was created
+    assert service.login_operator("editor.li", PASSWORD, client_ip=IP)
+    with database.transaction() as conn:
+        stored = conn.execute("SELECT password_hash FROM operators WHERE operator_id = %s",
+                              (editor.operator_id,)).fetchone()["password_hash"]
+    assert not stronger.check_needs_rehash(stored) and FAST_HASHER.check_needs_rehash(stored)
+    assert service.login_operator("editor.li", PASSWORD, client_ip=IP)

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 
 import jwt
@@ -13,7 +14,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwcrypto import jwk as jose_jwk
 from jwcrypto import jwt as jose_jwt
 
-from auth import keys
 from auth.errors import TokenExpired, TokenInvalid
 from auth.signing_keys import SigningKeys, public_jwk
 from auth.tokens import TokenService
@@ -32,8 +32,8 @@ def segment(obj: dict) -> str:
 
 
 @pytest.fixture
-def signing_keys(redis_client, crypto, clock):
-    return SigningKeys(redis_client, crypto, clock, retain_seconds=1000, cache_seconds=30)
+def signing_keys(database, crypto, clock):
+    return SigningKeys(database, crypto, clock, retain_seconds=1000, cache_seconds=30)
 
 
 @pytest.fixture
@@ -112,9 +112,9 @@ class TestValidTokens:
         with pytest.raises(ValueError):
             TokenService(signing_keys, clock, issuer=ISSUER, ttl=901)
 
-    def test_verified_by_an_independent_jose_library_against_jwks(self, redis_client, crypto):
+    def test_verified_by_an_independent_jose_library_against_jwks(self, database, crypto):
         clock = FixedClock(time.time())  # jwcrypto checks exp/nbf against the wall clock
-        keyset = SigningKeys(redis_client, crypto, clock, retain_seconds=1000)
+        keyset = SigningKeys(database, crypto, clock, retain_seconds=1000)
         token = (
             TokenService(keyset, clock, issuer=ISSUER)
             .issue(
@@ -269,10 +269,14 @@ class TestAttacks:
 
 
 class TestKeyRotation:
-    def test_private_keys_are_encrypted_at_rest(self, signing_keys, redis_client):
-        signing_keys.active()
-        stored = redis_client.hgetall(keys.SIGNING_KEYS)
-        assert stored and all("PRIVATE KEY" not in value and '"d"' not in value for value in stored.values())
+    def test_private_keys_are_encrypted_at_rest(self, signing_keys, database, crypto):
+        kid = signing_keys.active().kid
+        with database.transaction() as conn:
+            rows = conn.execute("SELECT kid, private_enc, public_jwk::text AS public_jwk FROM signing_keys").fetchall()
+        assert [row["kid"] for row in rows] == [kid]
+        (row,) = rows
+        assert "PRIVATE KEY" not in row["private_enc"] and '"d"' not in row["public_jwk"]
+        assert "PRIVATE KEY" in crypto.decrypt(row["private_enc"], context=f"signing-key:{kid}")
 
     def test_old_tokens_verify_until_the_old_key_is_pruned(self, signing_keys, tokens, clock):
         old_token = issue(tokens)
@@ -287,7 +291,7 @@ class TestKeyRotation:
         assert [key["kid"] for key in signing_keys.jwks()["keys"]] == [new_kid]
         assert signing_keys.public_key(old_kid) is None
         signing_keys.rotate()
-        assert len(signing_keys.jwks()["keys"]) == 2  # the first key is gone from Redis too
+        assert len(signing_keys.jwks()["keys"]) == 2  # the first key is gone from the table too
 
     def test_drop_previous_distrusts_old_tokens_at_once(self, signing_keys, tokens):
         old_token = issue(tokens)
@@ -296,19 +300,52 @@ class TestKeyRotation:
             tokens.verify(old_token, audiences=APP)
         assert len(signing_keys.jwks()["keys"]) == 1
 
-    def test_workers_share_keys_and_learn_new_kids(self, redis_client, crypto, clock, signing_keys, tokens):
-        other_worker = SigningKeys(redis_client, crypto, clock, retain_seconds=1000, cache_seconds=30)
+    def test_workers_share_keys_and_learn_new_kids(self, database, crypto, clock, signing_keys, tokens):
+        other_worker = SigningKeys(database, crypto, clock, retain_seconds=1000, cache_seconds=30)
         other_tokens = TokenService(other_worker, clock, issuer=ISSUER)
         assert other_tokens.verify(issue(tokens), audiences=APP)
         signing_keys.rotate()
         clock.advance(2)  # unknown-kid reloads are rate-limited to one a second
         assert other_tokens.verify(issue(tokens), audiences=APP)
 
-    def test_concurrent_bootstrap_creates_one_active_key(self, redis_client, crypto, clock):
-        workers = [SigningKeys(redis_client, crypto, clock, retain_seconds=1000) for _ in range(3)]
-        kids = {worker.active().kid for worker in workers}
-        assert len(kids) == 1
-        assert redis_client.hlen(keys.SIGNING_KEYS) == 1
+    def test_concurrent_bootstrap_creates_one_active_key(self, database, crypto, clock):
+        workers = [SigningKeys(database, crypto, clock, retain_seconds=1000) for _ in range(3)]
+        start = threading.Barrier(len(workers))
+        kids = []
+
+        def first_use(worker):
+            start.wait()
+            kids.append(worker.active().kid)
+
+        threads = [threading.Thread(target=first_use, args=(worker,)) for worker in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(kids) == 3 and len(set(kids)) == 1
+        with database.transaction() as conn:
+            assert conn.execute("SELECT count(*) AS n FROM signing_keys").fetchone()["n"] == 1
+
+    def test_two_rotations_at_once_leave_one_active_key(self, database, crypto, clock, signing_keys):
+        first = signing_keys.active().kid
+        hosts = [SigningKeys(database, crypto, clock, retain_seconds=1000) for _ in range(2)]
+        start = threading.Barrier(len(hosts))
+        new_kids = []
+
+        def rotate(host):
+            start.wait()
+            new_kids.append(host.rotate())
+
+        threads = [threading.Thread(target=rotate, args=(host,)) for host in hosts]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with database.transaction() as conn:
+            rows = conn.execute("SELECT kid, retired_at FROM signing_keys").fetchall()
+        active = [row["kid"] for row in rows if row["retired_at"] is None]
+        assert len(new_kids) == 2 and len(active) == 1 and active[0] in new_kids
+        assert {row["kid"] for row in rows} == {first, *new_kids}
 
     def test_jwks_is_rfc7517(self, signing_keys):
         (key,) = signing_keys.jwks()["keys"]

@@ -148,7 +148,7 @@ def stack(request, redis_server, postgres_server, catalog_index_dir, dev_secret_
     push = PushService.from_settings(settings, client, push_settings=PushSettings.from_env(settings, push_env),
                                      database=database)
     # As `python -m auth create-operator` builds it.
-    operators = Operators(client, clock, RateLimiter(client, crypto, clock), AuditLog(database, crypto, clock))
+    operators = Operators(database, clock, RateLimiter(client, crypto, clock), AuditLog(database, crypto, clock))
     try:
         processes.wait_until_ready(f"{url}/readyz", timeout=60, process=bff)
         assert worker.poll() is None, (log_dir / "worker.log").read_text()
