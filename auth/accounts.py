@@ -102,7 +102,9 @@ class AccountStore:
 
     @contextmanager
     def work(self) -> Iterator[AccountWork]:
-        with self._database.transaction() as conn:
+        # The explicit transaction block matters: psycopg turns a ``conn.transaction()`` opened on an idle
+        # connection into its own BEGIN/COMMIT; inside this block, the attempts' blocks are savepoints.
+        with self._database.transaction() as conn, conn.transaction():
             work = AccountWork(conn)
             yield work
         self._adopt_families(work.merges)
