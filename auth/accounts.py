@@ -27,9 +27,8 @@ which the service also writes the events the change announces (``AccountWork.add
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -43,13 +42,12 @@ from auth.errors import BindingConflict, BindingNotFound, InvalidInput, LastBind
 from auth.account_values import (REALNAME_CHANNEL, AccountSummary, AccountView, Attachment, Binding, Identity,
                                  binding_from)
 from auth import preference_records
+from auth.account_work import AccountWork, AttachRequest
 from auth.preferences import Preferences
 from auth.realname import RealnameLevel
 from kernel.clock import Clock
 from kernel.crypto import Crypto
-from kernel.events import DomainEvent
 from kernel.ids import new_id
-from kernel.outbox import Outbox
 from kernel.postgres import Database
 
 # Prefix of a person's account id (``kernel.ids``: opaque, no personal data, not sequential).
@@ -70,25 +68,6 @@ class IdentityOwned(Exception):
     def __init__(self, owner: str) -> None:
         super().__init__("identity bound to another account")
         self.owner = owner
-
-
-@dataclass
-class AccountWork:
-    """One PostgreSQL transaction of account changes. After it commits, the store moves the absorbed
-    accounts' refresh families in Redis, then runs ``after_commit`` (event delivery, SMS notices)."""
-
-    conn: psycopg.Connection
-    merges: list[tuple[str, str]] = field(default_factory=list)  # (survivor, absorbed)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
-    events: list[DomainEvent] = field(default_factory=list)
-
-    def add_event(self, outbox: Outbox, name: str, **data: Any) -> DomainEvent:
-        """Record a fact in this transaction; it is delivered once the transaction committed."""
-        if not self.events:
-            self.after_commit.append(lambda: outbox.deliver(*self.events))
-        event = outbox.add(self.conn, name, **data)
-        self.events.append(event)
-        return event
 
 
 class AccountStore:
@@ -270,7 +249,7 @@ class AccountStore:
         fields (``enc_*``) or display fields; ``level`` raises the real-name level (level, source)
         in the same transaction."""
         blinds = {identity.kind: self._crypto.blind_index(identity.kind, identity.value) for identity in identities}
-        request = _AttachRequest(channel, identities, blinds, f"{channel}:{blinds[identities[0].kind][:12]}",
+        request = AttachRequest(channel, identities, blinds, f"{channel}:{blinds[identities[0].kind][:12]}",
                                  account_id, masked, via, extra or {}, level, merge)
         with self._within(work) as tx:
             for _ in range(_MAX_ATTEMPTS):
@@ -283,7 +262,7 @@ class AccountStore:
                     continue
         raise RuntimeError("could not attach identity: too much contention")
 
-    def _attach_once(self, work: AccountWork, request: _AttachRequest) -> Attachment:
+    def _attach_once(self, work: AccountWork, request: AttachRequest) -> Attachment:
         conn = work.conn
         seen = records.index_owners(conn, request.blinds)  # unlocked first look: whose accounts to lock
         starts = [*seen.values(), *([request.account_id] if request.account_id else [])]
@@ -294,8 +273,10 @@ class AccountStore:
         others = [owner for owner in owners if owner != target]
         if others and not request.merge:
             raise IdentityOwned(others[0])
+        if len(seen) == len(request.blinds) and len(owners) == 1 and self._already_bound(conn, owners[0], request):
+            return Attachment(target, False, (), False, request.binding_id)  # a returning login writes nothing
         involved = [account for account in (target, *others) if account is not None]
-        locked = records.lock(conn, involved)
+        locked = records.lock(conn, involved) if involved else {}
         if len(locked) != len(set(involved)) or any(row["merged_into"] for row in locked.values()):
             raise _Retry()  # merged or gone between the look and the lock
         if records.index_owners(conn, request.blinds, for_update=True) != seen:
@@ -329,6 +310,15 @@ class AccountStore:
         if request.level is not None:
             records.raise_level(conn, target, int(request.level[0]), request.level[1], now)
         return Attachment(target, created, tuple(merged), existing is None, request.binding_id)
+
+    @staticmethod
+    def _already_bound(conn: psycopg.Connection, account_id: str, request: AttachRequest) -> bool:
+        """Every identifier already leads to ``account_id`` through this binding and nothing is to be added."""
+        if request.extra or request.level is not None or request.account_id:
+            return False
+        existing = records.binding(conn, account_id, request.binding_id)
+        return (existing is not None and request.blinds.items() <= existing["indexes"].items()
+                and request.masked in (None, existing.get("masked")))
 
     def set_realname(
         self, account_id: str, *, name: str, id_number: str, level: int, source: str, masked: str, masked_name: str,
@@ -448,17 +438,3 @@ class AccountStore:
         """The record alone (tools, tests); ``AuthService.update_preferences`` also tells other packages."""
         with self._database.transaction() as conn:
             return preference_records.update(conn, account_id, changes)
-
-
-@dataclass(frozen=True)
-class _AttachRequest:
-    channel: str
-    identities: list[Identity]
-    blinds: dict[str, str]
-    binding_id: str
-    account_id: str | None
-    masked: str | None
-    via: str | None
-    extra: Mapping[str, Any]
-    level: tuple[int, str] | None
-    merge: bool
