@@ -1,39 +1,48 @@
-"""Natural-person accounts, their bindings and merges (Redis hashes + index keys); preferences in PostgreSQL.
+"""Natural-person accounts, their bindings and merges: PostgreSQL records (``auth.account_records``).
 
 Bindings are how an account is reached: ``wechat`` (openid + unionid), ``alipay`` (open_id +
 user_id), ``phone`` (SMS or WeChat phone button) and ``realname`` (the verified ID number). Each
-identifier is stored encrypted inside its binding and reachable only through a blind-index key
-``auth:idx:{kind}:{hmac}`` pointing at the account.
+identifier is stored encrypted inside its binding and reachable only through a blind-index row
+``identity_index (kind, blind)`` pointing at the account.
 
 Resolution: an identifier already indexed leads to its account; identifiers of one binding that
 lead to two accounts (a unionid seen first on one account and an openid on another, a phone
 already bound elsewhere, an ID number verified on two accounts) mean one person, so the accounts
-are merged. Every write is a WATCH/MULTI transaction: two first logins with the same openid cannot
-create two accounts, and a merge is applied entirely or not at all.
+are merged. The lookup's primary key is the guard against duplicates: two first logins with the same
+openid both try to insert its row, the database lets one win and the other starts over and finds it.
+Accounts are row-locked in id order (then their lookup rows), so concurrent merges cannot deadlock, and
+a merge is one transaction: applied entirely or not at all.
 
 Merge semantics: the survivor is the account with the higher real-name level, then the older one.
-It receives every binding (all index keys re-pointed), every enterprise link (the stronger of two)
-and the absorbed account's refresh families (added to its family index, so logout-all covers
-them). The absorbed account keeps only ``merged_into``: its id still resolves, so access tokens and
-refresh families minted for it keep working for the survivor instead of logging the user out.
-Survivor preferences win. Two accounts verified as *different* people never merge
-(``binding_conflict``).
+It receives every binding (all lookups re-pointed), every enterprise link (the stronger of two)
+and — after the commit, in Redis — the absorbed account's refresh families (added to its family
+index, so logout-all covers them). The absorbed account keeps only ``merged_into``: its id still
+resolves, so access tokens and refresh families minted for it keep working for the survivor instead
+of logging the user out. Survivor preferences win. Two accounts verified as *different* people never
+merge (``binding_conflict``).
+
+Writing methods take an optional ``work`` (``AccountStore.work()``): the flow's one transaction, in
+which the service also writes the events the change announces (``AccountWork.add_event``).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import redis
+from psycopg import errors as pg_errors
 
-from auth import keys
-from auth.enterprises import EnterpriseLink, link_strength
+from auth import account_records as records
+from auth import enterprise_records, keys
+from auth.enterprises import EnterpriseLink
 from auth.errors import BindingConflict, BindingNotFound, InvalidInput, LastBinding
 from auth.account_values import (REALNAME_CHANNEL, AccountSummary, AccountView, Attachment, Binding, Identity,
                                  binding_from)
 from auth import preference_records
+from auth.account_work import AccountWork, AttachRequest
 from auth.preferences import Preferences
 from auth.realname import RealnameLevel
 from kernel.clock import Clock
@@ -45,12 +54,12 @@ from kernel.postgres import Database
 PERSON_PREFIX = "acc_"
 
 LOGIN_CHANNELS = ("wechat", "alipay", "phone")
-_MAX_MERGE_HOPS = 8
 _MAX_ATTEMPTS = 8
-
+# A lost race for a lookup row, or PostgreSQL breaking a lock cycle: undo the attempt and start over.
+_RACES = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 class _Retry(Exception):
-    """State changed under a transaction in a way WATCH alone cannot express; start over."""
+    """State changed between reading and locking; undo this attempt and start over."""
 
 
 class IdentityOwned(Exception):
@@ -63,45 +72,85 @@ class IdentityOwned(Exception):
 
 class AccountStore:
     def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock, *, database: Database) -> None:
-        self._redis = redis_client
+        self._redis = redis_client  # refresh-family indexes only (see _adopt_families)
         self._database = database
         self._crypto = crypto
         self._clock = clock
 
+    # --- units of work ------------------------------------------------------------------------
+
+    @contextmanager
+    def work(self) -> Iterator[AccountWork]:
+        # The explicit transaction block matters: psycopg turns a ``conn.transaction()`` opened on an idle
+        # connection into its own BEGIN/COMMIT; inside this block, the attempts' blocks are savepoints.
+        with self._database.transaction() as conn, conn.transaction():
+            work = AccountWork(conn)
+            yield work
+        self._adopt_families(work.merges)
+        for callback in work.after_commit:
+            callback()
+
+    @contextmanager
+    def _within(self, work: AccountWork | None) -> Iterator[AccountWork]:
+        if work is not None:
+            yield work
+        else:
+            with self.work() as own:
+                yield own
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection]:
+        with self._database.transaction() as conn:
+            yield conn
+
+    def _adopt_families(self, merges: list[tuple[str, str]]) -> None:
+        """The absorbed accounts' refresh families join the survivor's index (logout-all covers them).
+        Idempotent; runs after the commit, so a failed merge never touches Redis."""
+        for survivor, absorbed in merges:
+            families = self._redis.smembers(keys.account_families(absorbed))
+            if not families:
+                continue
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(keys.account_families(survivor), *families)
+                pipe.expire(keys.account_families(survivor), keys.ACCOUNT_FAMILIES_TTL)
+                pipe.delete(keys.account_families(absorbed))
+                pipe.execute()
+
     # --- lookups ------------------------------------------------------------------------------
 
     def resolve(self, account_id: str) -> str:
-        """Follow merge pointers to the live account."""
-        current = account_id
-        for _ in range(_MAX_MERGE_HOPS):
-            successor = self._redis.hget(keys.account(current), "merged_into")
-            if not successor:
-                return current
-            current = successor
-        raise RuntimeError("merge chain too long")
+        """Follow merge pointers to the live account (an unknown id resolves to itself)."""
+        return self.current(account_id)[0]
 
     def current(self, account_id: str) -> tuple[str, int, int]:
         """The live account id, its real-name level and its ``tokens_after`` epoch second (0 when
-        never set), one round trip per merge hop."""
-        current = account_id
-        for _ in range(_MAX_MERGE_HOPS):
-            successor, level, after = self._redis.hmget(
-                keys.account(current), "merged_into", "realname_level", "tokens_after"
-            )
-            if not successor:
-                return current, int(level or RealnameLevel.BASIC), int(after or 0)
-            current = successor
-        raise RuntimeError("merge chain too long")
+        never set): one indexed statement whatever the number of merge hops."""
+        with self._reading() as conn:
+            row = records.follow(conn, [account_id]).get(account_id)
+        if row is None:
+            return account_id, int(RealnameLevel.BASIC), 0
+        return row["id"], int(row["realname_level"]), int(row["tokens_after"])
 
     def level(self, account_id: str) -> int:
-        return int(self._redis.hget(keys.account(account_id), "realname_level") or RealnameLevel.BASIC)
+        with self._reading() as conn:
+            account = records.get(conn, account_id)
+        return int(account["realname_level"]) if account else int(RealnameLevel.BASIC)
 
     def blind_id_number(self, id_number: str) -> str:
         return self._crypto.blind_index("id_number", id_number)
 
+    def owner_of(self, kind: str, identifier: str) -> str | None:
+        """The live account an identifier leads to (push resolves an openid this way)."""
+        with self._reading() as conn:
+            owner = records.owner(conn, kind, self._crypto.blind_index(kind, identifier))
+            if owner is None:
+                return None
+            row = records.follow(conn, [owner]).get(owner)
+        return row["id"] if row else owner
+
     def _bindings(self, account_id: str) -> dict[str, dict[str, Any]]:
-        raw = self._redis.hgetall(keys.account_bindings(account_id))
-        return {binding_id: json.loads(value) for binding_id, value in raw.items()}
+        with self._reading() as conn:
+            return records.bindings(conn, account_id)
 
     def _realname_record(self, account_id: str) -> dict[str, Any] | None:
         return next((rec for rec in self._bindings(account_id).values() if rec["channel"] == REALNAME_CHANNEL), None)
@@ -135,22 +184,14 @@ class AccountStore:
             if rec["channel"] == "phone" and "phone" in rec.get("enc", {})
         ]
 
-    def raise_level(self, account_id: str, level: int, source: str) -> None:
+    def raise_level(self, account_id: str, level: int, source: str, *, work: AccountWork | None = None) -> None:
         """Raise (never lower) the real-name level, e.g. to 四级 after a face check."""
+        with self._within(work) as tx:
+            records.raise_level(tx.conn, account_id, int(level), source, self._clock.now())
 
-        def update(pipe: redis.client.Pipeline) -> None:
-            current = int(pipe.hget(keys.account(account_id), "realname_level") or RealnameLevel.BASIC)
-            pipe.multi()
-            if level > current:
-                pipe.hset(
-                    keys.account(account_id),
-                    mapping={"realname_level": level, "realname_source": source, "realname_at": repr(self._clock.now())},
-                )
-
-        self._redis.transaction(update, keys.account(account_id))
-
-    def set_tokens_after(self, account_id: str, epoch_second: int) -> None:
-        self._redis.hset(keys.account(account_id), "tokens_after", int(epoch_second))
+    def set_tokens_after(self, account_id: str, epoch_second: int, *, work: AccountWork | None = None) -> None:
+        with self._within(work) as tx:
+            records.set_tokens_after(tx.conn, account_id, epoch_second)
 
     def bindings(self, account_id: str) -> list[Binding]:
         return sorted(
@@ -159,26 +200,31 @@ class AccountStore:
         )
 
     def summary(self, account_id: str) -> AccountSummary:
-        channels = sorted({binding.channel for binding in self.bindings(account_id)})
-        return AccountSummary(account_id, "person", self.level(account_id), tuple(channels))
+        with self._reading() as conn:
+            account = records.get(conn, account_id)
+            channels = sorted({rec["channel"] for rec in records.bindings(conn, account_id).values()})
+        level = int(account["realname_level"]) if account else int(RealnameLevel.BASIC)
+        return AccountSummary(account_id, "person", level, tuple(channels))
 
     def view(self, account_id: str, *, enterprises: Iterable[EnterpriseLink] = ()) -> AccountView:
-        data = self._redis.hgetall(keys.account(account_id))
-        records = self._bindings(account_id)
+        with self._reading() as conn:
+            account = records.get(conn, account_id) or {}
+            stored = records.bindings(conn, account_id)
+            preferences = preference_records.load(conn, account_id)
         bindings = sorted(
-            (binding_from(bid, rec) for bid, rec in records.items()), key=lambda b: (b.bound_at, b.binding_id)
+            (binding_from(bid, rec) for bid, rec in stored.items()), key=lambda b: (b.bound_at, b.binding_id)
         )
-        realname = next((rec for rec in records.values() if rec["channel"] == REALNAME_CHANNEL), None)
+        realname = next((rec for rec in stored.values() if rec["channel"] == REALNAME_CHANNEL), None)
         return AccountView(
             id=account_id,
-            type=data.get("type", "person"),
-            realname_level=int(data.get("realname_level") or RealnameLevel.BASIC),
+            type=account.get("type", "person"),
+            realname_level=int(account.get("realname_level") or RealnameLevel.BASIC),
             name_masked=realname.get("masked_name") if realname else None,
             id_number_masked=realname.get("masked") if realname else None,
             phones_masked=tuple(b.masked for b in bindings if b.channel == "phone" and b.masked),
             bindings=tuple(bindings),
             enterprises=tuple(enterprises),
-            preferences=self.preferences(account_id),
+            preferences=preferences,
         )
 
     # --- attaching identities -----------------------------------------------------------------
@@ -194,103 +240,89 @@ class AccountStore:
         extra: Mapping[str, Any] | None = None,
         level: tuple[int, str] | None = None,
         merge: bool = True,
+        work: AccountWork | None = None,
     ) -> Attachment:
         """Bind ``identities`` (first one = the binding's identity) to ``account_id``, or find or
         create the account they lead to when ``account_id`` is None. Merges accounts the
         identities show to be one person; with ``merge=False`` (a real-name ID number, which is
         knowable by strangers) raises ``IdentityOwned`` instead. ``extra`` holds more encrypted
         fields (``enc_*``) or display fields; ``level`` raises the real-name level (level, source)
-        in the same MULTI."""
+        in the same transaction."""
         blinds = {identity.kind: self._crypto.blind_index(identity.kind, identity.value) for identity in identities}
-        binding_id = f"{channel}:{blinds[identities[0].kind][:12]}"
-        merged: list[str] = []
-        for _ in range(_MAX_ATTEMPTS):
-            owners: list[str] = []
-            for kind, blind in blinds.items():
-                owner = self._redis.get(keys.identity_index(kind, blind))
-                owner = self.resolve(owner) if owner else None
-                if owner and owner not in owners:
-                    owners.append(owner)
-            target = self.resolve(account_id) if account_id else (owners[0] if owners else None)
-            others = [owner for owner in owners if owner != target]
-            if others and not merge:
-                raise IdentityOwned(others[0])
-            if target is not None and others:
-                survivor, absorbed = self.merge(target, others[0], reason=f"{channel}_identity")
-                merged.append(absorbed)
-                account_id = survivor
-                continue
-            try:
-                final_id, created, new_binding = self._write_binding(
-                    target, binding_id, channel, identities, blinds, masked, via, extra, level
-                )
-            except _Retry:
-                continue
-            return Attachment(final_id, created, tuple(merged), new_binding, binding_id)
+        request = AttachRequest(channel, identities, blinds, f"{channel}:{blinds[identities[0].kind][:12]}",
+                                 account_id, masked, via, extra or {}, level, merge)
+        with self._within(work) as tx:
+            for _ in range(_MAX_ATTEMPTS):
+                merges_before = len(tx.merges)
+                try:
+                    with tx.conn.transaction():  # a savepoint: a lost race undoes this attempt only
+                        return self._attach_once(tx, request)
+                except (_Retry, *_RACES):
+                    del tx.merges[merges_before:]
+                    continue
         raise RuntimeError("could not attach identity: too much contention")
 
-    def _write_binding(
-        self,
-        target: str | None,
-        binding_id: str,
-        channel: str,
-        identities: list[Identity],
-        blinds: dict[str, str],
-        masked: str | None,
-        via: str | None,
-        extra: Mapping[str, Any] | None,
-        level: tuple[int, str] | None,
-    ) -> tuple[str, bool, bool]:
-        account_id = target or new_id(PERSON_PREFIX)
-        was_new = [False]
-        index_keys = [keys.identity_index(kind, blind) for kind, blind in blinds.items()]
+    def _attach_once(self, work: AccountWork, request: AttachRequest) -> Attachment:
+        conn = work.conn
+        seen = records.index_owners(conn, request.blinds)  # unlocked first look: whose accounts to lock
+        starts = [*seen.values(), *([request.account_id] if request.account_id else [])]
+        live = {start: row["id"] for start, row in records.follow(conn, starts).items()}
+        owners = list(dict.fromkeys(live.get(seen[kind], seen[kind]) for kind in request.blinds if kind in seen))
+        target = live.get(request.account_id, request.account_id) if request.account_id else (
+            owners[0] if owners else None)
+        others = [owner for owner in owners if owner != target]
+        if others and not request.merge:
+            raise IdentityOwned(others[0])
+        if len(seen) == len(request.blinds) and len(owners) == 1 and self._already_bound(conn, owners[0], request):
+            return Attachment(target, False, (), False, request.binding_id)  # a returning login writes nothing
+        involved = [account for account in (target, *others) if account is not None]
+        locked = records.lock(conn, involved) if involved else {}
+        if len(locked) != len(set(involved)) or any(row["merged_into"] for row in locked.values()):
+            raise _Retry()  # merged or gone between the look and the lock
+        if records.index_owners(conn, request.blinds, for_update=True) != seen:
+            raise _Retry()  # a lookup row changed owner: look again
+        merged = []
+        for other in others:
+            target, absorbed = self._merge_locked(work, target, other, f"{request.channel}_identity", None)
+            merged.append(absorbed)
+        created = target is None
         now = self._clock.now()
+        if created:
+            target = new_id(PERSON_PREFIX)
+            records.create_person(conn, target, now)
+        missing = {kind: blind for kind, blind in request.blinds.items() if kind not in seen}
+        if records.claim_index(conn, missing, target) != len(missing):
+            raise _Retry()  # another transaction claimed a lookup first: it wins, we look again
+        existing = records.binding(conn, target, request.binding_id)
+        record = existing or {"channel": request.channel, "indexes": {}, "enc": {}, "bound_at": now,
+                              "via": request.via}
+        record["indexes"].update(request.blinds)
+        for identity in request.identities:
+            record["enc"][identity.kind] = self._crypto.encrypt(identity.value, context=identity.kind)
+        if request.masked:
+            record["masked"] = request.masked
+        for name, value in request.extra.items():
+            if name.startswith("enc_"):
+                record["enc"][name[4:]] = self._crypto.encrypt(value, context=name[4:])
+            else:
+                record[name] = value
+        records.save_binding(conn, target, request.binding_id, record)
+        if request.level is not None:
+            records.raise_level(conn, target, int(request.level[0]), request.level[1], now)
+        return Attachment(target, created, tuple(merged), existing is None, request.binding_id)
 
-        def write(pipe: redis.client.Pipeline) -> None:
-            for index_key in index_keys:
-                owner = pipe.get(index_key)
-                if owner and owner != account_id and self.resolve(owner) != account_id:
-                    raise _Retry()
-            account = pipe.hgetall(keys.account(account_id))
-            if target is not None and (account.get("type") != "person" or account.get("merged_into")):
-                raise _Retry()
-            existing = pipe.hget(keys.account_bindings(account_id), binding_id)
-            was_new[0] = existing is None
-            record = (
-                json.loads(existing)
-                if existing
-                else {"channel": channel, "indexes": {}, "enc": {}, "bound_at": now, "via": via}
-            )
-            record["indexes"].update(blinds)
-            for identity in identities:
-                record["enc"][identity.kind] = self._crypto.encrypt(identity.value, context=identity.kind)
-            if masked:
-                record["masked"] = masked
-            for name, value in (extra or {}).items():
-                if name.startswith("enc_"):
-                    record["enc"][name[4:]] = self._crypto.encrypt(value, context=name[4:])
-                else:
-                    record[name] = value
-            pipe.multi()
-            if target is None:
-                pipe.hset(
-                    keys.account(account_id),
-                    mapping={"type": "person", "created_at": repr(now), "realname_level": int(RealnameLevel.BASIC)},
-                )
-            if level is not None and level[0] > int(account.get("realname_level") or RealnameLevel.BASIC):
-                pipe.hset(
-                    keys.account(account_id),
-                    mapping={"realname_level": int(level[0]), "realname_source": level[1], "realname_at": repr(now)},
-                )
-            pipe.hset(keys.account_bindings(account_id), binding_id, json.dumps(record))
-            for index_key in index_keys:
-                pipe.set(index_key, account_id)
-
-        self._redis.transaction(write, *index_keys, keys.account(account_id), keys.account_bindings(account_id))
-        return account_id, target is None, was_new[0]
+    @staticmethod
+    def _already_bound(conn: psycopg.Connection, account_id: str, request: AttachRequest) -> bool:
+        """Every identifier already leads to ``account_id`` through this binding and nothing is to be added."""
+        if request.extra or request.level is not None or request.account_id:
+            return False
+        existing = records.binding(conn, account_id, request.binding_id)
+        return (existing is not None and request.blinds.items() <= existing["indexes"].items()
+                and request.masked in (None, existing.get("masked")))
 
     def set_realname(
-        self, account_id: str, *, name: str, id_number: str, level: int, source: str, masked: str, masked_name: str
+        self, account_id: str, *, name: str, id_number: str, level: int, source: str, masked: str, masked_name: str,
+        work: AccountWork | None = None,
     ) -> Attachment:
         return self.attach(
             REALNAME_CHANNEL,
@@ -301,142 +333,100 @@ class AccountStore:
             extra={"enc_name": name, "masked_name": masked_name},
             level=(level, source),
             merge=False,  # name + ID number leak in bulk: they never lead into another account
+            work=work,
         )
 
     # --- merging ------------------------------------------------------------------------------
 
-    def _survivor_first(self, first: tuple[str, dict], second: tuple[str, dict]) -> tuple[str, str]:
-        def rank(item: tuple[str, dict]) -> tuple[int, float, str]:
-            account_id, data = item
-            return (
-                -int(data.get("realname_level") or RealnameLevel.BASIC),
-                float(data.get("created_at") or 0),
-                account_id,
-            )
+    @staticmethod
+    def _survivor_first(first: dict[str, Any], second: dict[str, Any]) -> tuple[str, str]:
+        def rank(account: dict[str, Any]) -> tuple[int, float, str]:
+            return (-int(account["realname_level"]), float(account["created_at"] or 0), account["id"])
 
         survivor, absorbed = sorted((first, second), key=rank)
-        return survivor[0], absorbed[0]
+        return survivor["id"], absorbed["id"]
 
-    def merge(self, a: str, b: str, *, reason: str, survivor: str | None = None) -> tuple[str, str]:
+    def merge(self, a: str, b: str, *, reason: str, survivor: str | None = None,
+              work: AccountWork | None = None) -> tuple[str, str]:
         """Merge two live person accounts; returns (survivor, absorbed). ``survivor`` forces which
         one lives on (a proven real-name claim: the existing account keeps its data)."""
-        for _ in range(_MAX_ATTEMPTS):
-            a, b = self.resolve(a), self.resolve(b)
-            if a == b:
-                return a, b
-            forced = self.resolve(survivor) if survivor else None
-            try:
-                return self._merge_once(a, b, reason, forced)
-            except _Retry:
-                continue
+        with self._within(work) as tx:
+            for _ in range(_MAX_ATTEMPTS):
+                merges_before = len(tx.merges)
+                try:
+                    with tx.conn.transaction():
+                        live = records.follow(tx.conn, [a, b, *([survivor] if survivor else [])])
+                        a_live, b_live = (live[a]["id"] if a in live else a), (live[b]["id"] if b in live else b)
+                        if a_live == b_live:
+                            return a_live, b_live
+                        forced = live[survivor]["id"] if survivor in live else survivor
+                        locked = records.lock(tx.conn, [a_live, b_live])
+                        if len(locked) != 2 or any(row["merged_into"] for row in locked.values()):
+                            raise _Retry()
+                        return self._merge_locked(tx, a_live, b_live, reason, forced)
+                except (_Retry, *_RACES):
+                    del tx.merges[merges_before:]
+                    continue
         raise RuntimeError("could not merge accounts: too much contention")
 
-    def _merge_once(self, a: str, b: str, reason: str, forced: str | None = None) -> tuple[str, str]:
-        watched = [
-            key
-            for account_id in (a, b)
-            for key in (
-                keys.account(account_id),
-                keys.account_bindings(account_id),
-                keys.account_enterprises(account_id),
-                keys.account_families(account_id),
-            )
-        ]
-        now = self._clock.now()
-
-        def merge(pipe: redis.client.Pipeline) -> tuple[str, str]:
-            data = {account_id: pipe.hgetall(keys.account(account_id)) for account_id in (a, b)}
-            if any(d.get("type") != "person" or d.get("merged_into") for d in data.values()):
-                raise _Retry()
-            survivor, absorbed = self._survivor_first((a, data[a]), (b, data[b]))
-            if forced in (a, b):
-                survivor, absorbed = forced, (b if forced == a else a)
-            kept = {bid: json.loads(raw) for bid, raw in pipe.hgetall(keys.account_bindings(survivor)).items()}
-            moving = {bid: json.loads(raw) for bid, raw in pipe.hgetall(keys.account_bindings(absorbed)).items()}
-            kept_realname = {bid for bid, rec in kept.items() if rec["channel"] == REALNAME_CHANNEL}
-            moving_realname = {bid for bid, rec in moving.items() if rec["channel"] == REALNAME_CHANNEL}
-            if kept_realname and moving_realname and kept_realname != moving_realname:
-                raise BindingConflict()
-            kept_links = pipe.hgetall(keys.account_enterprises(survivor))
-            moving_links = pipe.hgetall(keys.account_enterprises(absorbed))
-            families = pipe.smembers(keys.account_families(absorbed))
-
-            pipe.multi()
-            for binding_id, record in moving.items():
-                if binding_id in kept:  # same identity on both: keep the union of its indexes
-                    record = {
-                        **record,
-                        "indexes": {**record["indexes"], **kept[binding_id]["indexes"]},
-                        "enc": {**record["enc"], **kept[binding_id]["enc"]},
-                    }
-                pipe.hset(keys.account_bindings(survivor), binding_id, json.dumps(record))
-                for kind, blind in record["indexes"].items():
-                    pipe.set(keys.identity_index(kind, blind), survivor)
-            absorbed_level = int(data[absorbed].get("realname_level") or RealnameLevel.BASIC)
-            if absorbed_level > int(data[survivor].get("realname_level") or RealnameLevel.BASIC):
-                pipe.hset(
-                    keys.account(survivor),
-                    mapping={
-                        "realname_level": absorbed_level,
-                        "realname_source": data[absorbed].get("realname_source", ""),
-                        "realname_at": data[absorbed].get("realname_at", repr(now)),
-                    },
-                )
-            for enterprise_id, raw in moving_links.items():
-                best = (
-                    raw
-                    if link_strength(raw) > link_strength(kept_links.get(enterprise_id))
-                    else kept_links[enterprise_id]
-                )
-                pipe.hset(keys.account_enterprises(survivor), enterprise_id, best)
-                pipe.hset(keys.enterprise_members(enterprise_id), survivor, best)
-                pipe.hdel(keys.enterprise_members(enterprise_id), absorbed)
-            if families:
-                pipe.sadd(keys.account_families(survivor), *families)
-                pipe.expire(keys.account_families(survivor), keys.ACCOUNT_FAMILIES_TTL)
-            pipe.delete(
-                keys.account_bindings(absorbed), keys.account_enterprises(absorbed), keys.account_families(absorbed)
-            )
-            pipe.hdel(keys.account(absorbed), "realname_level", "realname_source", "realname_at")
-            pipe.hset(
-                keys.account(absorbed),
-                mapping={"merged_into": survivor, "merged_at": repr(now), "merge_reason": reason},
-            )
-            return survivor, absorbed
-
-        survivor, absorbed = self._redis.transaction(merge, *watched, value_from_callable=True)
-        with self._database.transaction() as conn:
-            preference_records.forget(conn, absorbed)
+    def _merge_locked(self, work: AccountWork, a: str, b: str, reason: str, forced: str | None) -> tuple[str, str]:
+        """Both accounts are live and row-locked by this transaction."""
+        conn = work.conn
+        data = {account_id: records.get(conn, account_id) for account_id in (a, b)}
+        if any(account is None or account["type"] != "person" for account in data.values()):
+            raise _Retry()
+        survivor, absorbed = self._survivor_first(data[a], data[b])
+        if forced in (a, b):
+            survivor, absorbed = forced, (b if forced == a else a)
+        kept = records.bindings(conn, survivor)
+        moving = records.bindings(conn, absorbed)
+        kept_realname = {bid for bid, rec in kept.items() if rec["channel"] == REALNAME_CHANNEL}
+        moving_realname = {bid for bid, rec in moving.items() if rec["channel"] == REALNAME_CHANNEL}
+        if kept_realname and moving_realname and kept_realname != moving_realname:
+            raise BindingConflict()
+        records.delete_bindings(conn, absorbed, moving)
+        for binding_id, record in moving.items():
+            if binding_id in kept:  # same identity on both: keep the union of its indexes
+                record = {**kept[binding_id], "indexes": {**record["indexes"], **kept[binding_id]["indexes"]},
+                          "enc": {**record["enc"], **kept[binding_id]["enc"]}}
+            records.save_binding(conn, survivor, binding_id, record)
+        records.repoint_index(conn, absorbed, survivor)
+        loser = data[absorbed]
+        if int(loser["realname_level"]) > int(data[survivor]["realname_level"]):
+            records.raise_level(conn, survivor, int(loser["realname_level"]), loser["realname_source"] or "",
+                                loser["realname_at"] or self._clock.now())
+        enterprise_records.move_links(conn, absorbed, survivor)
+        records.mark_merged(conn, absorbed, survivor, reason=reason, now=self._clock.now(),
+                            basic_level=int(RealnameLevel.BASIC))
+        preference_records.forget(conn, absorbed)
+        work.merges.append((survivor, absorbed))
         return survivor, absorbed
 
     # --- removing bindings --------------------------------------------------------------------
 
-    def unbind(self, account_id: str, channel: str, binding_id: str | None = None) -> list[Binding]:
+    def unbind(self, account_id: str, channel: str, binding_id: str | None = None, *,
+               work: AccountWork | None = None) -> list[Binding]:
         """Remove the account's bindings of ``channel`` (or just ``binding_id``). Refuses to remove
         the last way to log in; real-name verification cannot be unbound."""
         if channel not in LOGIN_CHANNELS:
             raise InvalidInput("channel")
-
-        def remove(pipe: redis.client.Pipeline) -> list[Binding]:
-            records = {bid: json.loads(raw) for bid, raw in pipe.hgetall(keys.account_bindings(account_id)).items()}
+        with self._within(work) as tx:
+            records.lock(tx.conn, [account_id])
+            stored = records.bindings(tx.conn, account_id)
             targets = {
-                bid: rec for bid, rec in records.items() if rec["channel"] == channel and binding_id in (None, bid)
+                bid: rec for bid, rec in stored.items() if rec["channel"] == channel and binding_id in (None, bid)
             }
             if not targets:
                 raise BindingNotFound()
-            remaining = {bid: rec for bid, rec in records.items() if bid not in targets}
+            remaining = {bid: rec for bid, rec in stored.items() if bid not in targets}
             if not any(rec["channel"] in LOGIN_CHANNELS for rec in remaining.values()):
                 raise LastBinding()
             still_used = {(kind, blind) for rec in remaining.values() for kind, blind in rec["indexes"].items()}
-            pipe.multi()
-            pipe.hdel(keys.account_bindings(account_id), *targets)
-            for record in targets.values():
-                for kind, blind in record["indexes"].items():
-                    if (kind, blind) not in still_used:
-                        pipe.delete(keys.identity_index(kind, blind))
+            records.delete_bindings(tx.conn, account_id, targets)
+            records.release_index(tx.conn, account_id, (
+                (kind, blind) for rec in targets.values() for kind, blind in rec["indexes"].items()
+                if (kind, blind) not in still_used))
             return [binding_from(bid, rec) for bid, rec in targets.items()]
-
-        return self._redis.transaction(remove, keys.account_bindings(account_id), value_from_callable=True)
 
     # --- preferences --------------------------------------------------------------------------
 

@@ -9,13 +9,12 @@ caller ever stores an openid in clear or in a key name. Push receives it from th
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 
 import redis
 
-from auth import keys as auth_keys
+from auth import account_records, enterprise_records, preference_records
 from auth.accounts import AccountStore
 from auth.identifiers import birth_date
 from kernel.clock import Clock, SystemClock
@@ -41,18 +40,22 @@ class CitizenDirectory:
 
     def __init__(self, redis_client: redis.Redis, crypto: Crypto, clock: Clock | None = None, *,
                  database: Database) -> None:
-        self._redis = redis_client
         self._crypto = crypto
+        self._database = database
         self._accounts = AccountStore(redis_client, crypto, clock or SystemClock(), database=database)
 
     def facts(self, account_id: str) -> CitizenFacts | None:
-        account_id = self._accounts.resolve(account_id)
-        if not self._redis.exists(auth_keys.account(account_id)):
-            return None
-        preferences = self._accounts.preferences(account_id)
+        # One transaction: the account, its bindings, preferences and links as of one instant.
+        with self._database.transaction() as conn:
+            live = account_records.follow(conn, [account_id]).get(account_id)
+            if live is None:
+                return None
+            account_id = live["id"]
+            preferences = preference_records.load(conn, account_id)
+            stored = account_records.bindings(conn, account_id)
+            enterprise = enterprise_records.has_active_link(conn, account_id)
         values: dict[str, object] = {}
-        for raw in self._redis.hvals(auth_keys.account_bindings(account_id)):
-            record = json.loads(raw)
+        for record in stored.values():
             enc = record.get("enc", {})
             if record.get("channel") == "wechat" and "wechat_openid" in enc:
                 values["wechat_openid"] = self._crypto.decrypt(enc["wechat_openid"], context="wechat_openid")
@@ -60,8 +63,6 @@ class CitizenDirectory:
                 values["alipay_open_id"] = self._crypto.decrypt(enc["alipay_open_id"], context="alipay_open_id")
             elif record.get("channel") == "realname" and "id_number" in enc:
                 values["birth"] = birth_date(self._crypto.decrypt(enc["id_number"], context="id_number"))
-        links = self._redis.hvals(auth_keys.account_enterprises(account_id))
-        enterprise = any(json.loads(link).get("status") == "active" for link in links)
         return CitizenFacts(
             account_id=account_id,
             home_region=preferences.home_region,
@@ -72,5 +73,4 @@ class CitizenDirectory:
 
     def account_for(self, kind: str, identifier: str) -> str | None:
         """``kind`` is an auth index kind (``wechat_openid``, ``alipay_open_id``)."""
-        owner = self._redis.get(auth_keys.identity_index(kind, self._crypto.blind_index(kind, identifier)))
-        return self._accounts.resolve(owner) if owner else None
+        return self._accounts.owner_of(kind, identifier)

@@ -4,7 +4,11 @@ service's stores and helpers.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+import psycopg
 
 from auth.enterprises import EnterpriseLink
 from auth.errors import (EnterpriseInactive, EnterpriseLinkRequired, EnterpriseNotFound, RealnameLevelRequired,
@@ -22,6 +26,16 @@ ENTERPRISE_ACTIVE = "active"
 
 class EnterpriseFlows:
     """Mixed into ``AuthService``."""
+
+    @contextmanager
+    def _link_changing(self: AuthService, account_id: str) -> Iterator[psycopg.Connection]:
+        """One transaction for a link change and the ``account.changed`` it owes push (its enterprise flag)."""
+        from auth.service import ACCOUNT_CHANGED
+
+        with self.database.transaction() as conn:
+            yield conn
+            changed = self.outbox.add(conn, ACCOUNT_CHANGED, account_id=account_id)
+        self.outbox.deliver(changed)
 
     def link_enterprise(self: AuthService, account_id: str, uscc: str) -> EnterpriseLink:
         """Link a person (三级 or above) to an enterprise: active as legal representative when the
@@ -41,17 +55,18 @@ class EnterpriseFlows:
         enterprise_id = self.enterprises.ensure(record)
         identity = self.accounts.realname_identity(account_id)
         is_legal = identity is not None and self._identity.verify_legal_representative(uscc, *identity)
-        link = self.enterprises.link(account_id, enterprise_id, legal_representative=is_legal)
+        with self._link_changing(account_id) as conn:
+            link = self.enterprises.link(account_id, enterprise_id, legal_representative=is_legal, conn=conn)
         self.audit.record(
             "enterprise_link", account_id=account_id, enterprise=enterprise_id, role=link.role, status=link.status
         )
-        self._changed(account_id)
         return link
 
     def approve_enterprise_agent(self: AuthService, account_id: str, enterprise_id: str, agent_account_id: str) -> EnterpriseLink:
         account_id = self.accounts.resolve(account_id)
         agent_account_id = self.accounts.resolve(agent_account_id)
-        link = self.enterprises.approve_agent(account_id, enterprise_id, agent_account_id)
+        with self._link_changing(agent_account_id) as conn:
+            link = self.enterprises.approve_agent(account_id, enterprise_id, agent_account_id, conn=conn)
         self.audit.record(
             "enterprise_link",
             account_id=agent_account_id,
@@ -60,17 +75,16 @@ class EnterpriseFlows:
             role=link.role,
             status=link.status,
         )
-        self._changed(agent_account_id)
         return link
 
     def unlink_enterprise(self: AuthService, account_id: str, enterprise_id: str, member_account_id: str | None = None) -> None:
         account_id = self.accounts.resolve(account_id)
         member = self.accounts.resolve(member_account_id) if member_account_id else account_id
-        self.enterprises.unlink(account_id, enterprise_id, member)
+        with self._link_changing(member) as conn:
+            self.enterprises.unlink(account_id, enterprise_id, member, conn=conn)
         self.audit.record(
             "enterprise_unlink", account_id=member, related_account_id=account_id, enterprise=enterprise_id
         )
-        self._changed(member)
 
     def act_for(self: AuthService, principal: Principal, enterprise_id: str | None) -> AccessGrant:
         """Switch the session's acting context to an enterprise (or back with None); returns a new

@@ -11,39 +11,9 @@ from __future__ import annotations
 PREFIX = "auth:"
 DAY = 86_400
 
-# --- Accounts (auth.accounts) -- no TTL: accounts live until deleted ---------------------------
-def account(account_id: str) -> str:
-    """hash: type, created_at, merged_into, and per type: realname_level/_at/_source,
-    tokens_after (access tokens issued before this epoch second are refused: set by recovery) and
-    preferences (person) or uscc, name, status, region_code (enterprise)."""
-    return f"{PREFIX}acct:{account_id}"
-
-
-def account_bindings(account_id: str) -> str:
-    """hash binding_id -> JSON binding (channel, blind indexes, encrypted identifiers)."""
-    return f"{PREFIX}acct:{account_id}:bindings"
-
-
-def account_enterprises(account_id: str) -> str:
-    """hash enterprise_id -> JSON {role, status, linked_at}."""
-    return f"{PREFIX}acct:{account_id}:enterprises"
-
-
-def identity_index(kind: str, blind: str) -> str:
-    """string -> account id; ``kind`` is wechat_openid, wechat_unionid, alipay_open_id,
-    alipay_user_id, phone or id_number; ``blind`` is ``Crypto.blind_index(kind, value)``."""
-    return f"{PREFIX}idx:{kind}:{blind}"
-
-
-def enterprise_members(enterprise_id: str) -> str:
-    """hash person_id -> JSON {role, status, linked_at}."""
-    return f"{PREFIX}acct:{enterprise_id}:members"
-
-
-def enterprise_by_uscc(uscc: str) -> str:
-    """string -> enterprise account id. A USCC is public registry data, so it is stored as is."""
-    return f"{PREFIX}idx:uscc:{uscc}"
-
+# Accounts, bindings, blind-index lookups, enterprise links, operators and signing keys are PostgreSQL
+# records (auth.account_records, auth.enterprise_records, auth.operator_records,
+# auth.signing_key_records); only the refresh-family index of accounts lives here.
 
 # --- Refresh tokens (auth.refresh_tokens) -------------------------------------------------------
 def refresh_token(token_hash: str) -> str:

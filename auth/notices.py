@@ -6,7 +6,8 @@ and a message in the in-app inbox (through notice listeners: ``auth/`` owns no i
 factory wires push's public ``deliver_account_notice``). The words are plain Chinese a citizen
 understands and always say what to do when it was not them ("这不是我": 12345 or the recovery flow).
 
-A failing channel is logged and skipped: a notice never undoes or fails the change it reports.
+A failing channel is logged and skipped: a notice never undoes or fails the change it reports. Inside an
+account change's transaction (``work``) the inbox notice is written to the outbox with the change itself.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from typing import TYPE_CHECKING
+
 from auth.ports import SmsGateway
 from kernel.clock import Clock
 from kernel.events import EventBus
+from kernel.outbox import Outbox
+
+if TYPE_CHECKING:
+    from auth.accounts import AccountWork
 
 log = logging.getLogger("msb.auth.notices")
 
@@ -69,11 +76,13 @@ def phrases(event: str) -> tuple[str, str]:
 
 
 class SecurityNotices:
-    def __init__(self, sms: SmsGateway, clock: Clock, phones: Callable[[str], list[str]], events: EventBus) -> None:
+    def __init__(self, sms: SmsGateway, clock: Clock, phones: Callable[[str], list[str]], events: EventBus,
+                 outbox: Outbox | None = None) -> None:
         self._sms = sms
         self._clock = clock
         self._phones = phones
         self._events = events
+        self._outbox = outbox
 
     def build(self, event: str) -> Notice:
         short, sentence = phrases(event)
@@ -82,15 +91,26 @@ class SecurityNotices:
         text = f"您的蒙速办账号在{when}{sentence}。如果是您本人操作，不用处理。{NOT_ME}"
         return Notice(f"security-{secrets.token_hex(8)}", event, f"账号安全提醒：{short}", text, now)
 
-    def notify(self, account_id: str, event: str) -> Notice:
+    def notify(self, account_id: str, event: str, *, work: AccountWork | None = None) -> Notice:
+        """With ``work`` (the account change's transaction) the inbox notice is written to the outbox with
+        the change and the SMS goes once it committed; without, both go at once."""
         notice = self.build(event)
+        data = {"account_id": account_id, "kind": notice.event, **notice.to_dict()}
+        if work is not None and self._outbox is not None:
+            work.add_event(self._outbox, ACCOUNT_NOTICE, **data)
+            work.after_commit.append(lambda: self._send_sms(account_id, event))
+            return notice
         # The bus isolates subscribers: the inbox being down never fails the identity change.
-        self._events.publish(ACCOUNT_NOTICE, account_id=account_id, kind=notice.event, **notice.to_dict())
-        if event.split(":", 1)[0] in SMS_EVENTS:
-            short, _ = phrases(event)
-            for phone in self._phones(account_id):
-                try:
-                    self._sms.send_security_notice(phone, short)
-                except Exception as exc:
-                    log.warning("sms notice failed", extra={"fields": {"error_class": type(exc).__name__}})
+        self._events.publish(ACCOUNT_NOTICE, **data)
+        self._send_sms(account_id, event)
         return notice
+
+    def _send_sms(self, account_id: str, event: str) -> None:
+        if event.split(":", 1)[0] not in SMS_EVENTS:
+            return
+        short, _ = phrases(event)
+        for phone in self._phones(account_id):
+            try:
+                self._sms.send_security_notice(phone, short)
+            except Exception as exc:
+                log.warning("sms notice failed", extra={"fields": {"error_class": type(exc).__name__}})

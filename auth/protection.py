@@ -47,6 +47,8 @@ from auth.rate_limits import (
 from auth.realname import RealnameLevel, RealnameOwnedElsewhere, RealnameResult
 
 if TYPE_CHECKING:
+    from auth.account_values import Attachment
+    from auth.accounts import AccountWork
     from auth.service import AuthService
     from auth.session_types import Principal, TokenPair
 
@@ -61,16 +63,25 @@ class ProtectionFlows:
     def verify_realname(self: AuthService, account_id: str, name: str, id_number: str, *, client_ip: str = "") -> RealnameResult:
         account_id = self.accounts.resolve(account_id)
         already = self.accounts.realname_index(account_id) is not None
+        recorded = []
+
+        def announce(work: AccountWork, attachment: Attachment) -> None:
+            # In the verification's own transaction: the record, the notice and account.changed commit together.
+            if not already:
+                self.notices.notify(attachment.account_id, "realname_verified", work=work)
+            self._changed_in(work, attachment.account_id)
+            recorded.append(attachment.account_id)
+
         try:
             with self._failures_audited("realname", None, client_ip or None, account_id):
-                result = self.realname.verify(account_id, name, id_number, client_ip=client_ip)
+                result = self.realname.verify(account_id, name, id_number, client_ip=client_ip, announce=announce)
         except RealnameOwnedElsewhere as owned:
             raise self._bound_elsewhere(account_id, owned) from None
         self.audit.record("realname", account_id=result.account_id, level=result.realname_level)
         if not already:
             self.claims.forget(account_id)
-            self.notices.notify(result.account_id, "realname_verified")
-        self._changed(result.account_id)
+        if not recorded:  # the same number again: nothing recorded, other packages re-sync all the same
+            self._changed(result.account_id)
         return result
 
     def _bound_elsewhere(self: AuthService, account_id: str, owned: RealnameOwnedElsewhere) -> RealnameBoundElsewhere:
@@ -153,32 +164,39 @@ class ProtectionFlows:
         # so the rightful person never shares the account with whoever verified first.
         unproven = [] if method != METHOD_FACE or self.accounts.level(target) >= int(RealnameLevel.PERSON) else [
             b for b in self.accounts.bindings(target) if b.channel in LOGIN_CHANNELS]
-        survivor, absorbed = self.accounts.merge(account_id, target, reason="realname_claim", survivor=target)
-        if method == METHOD_FACE:
-            self.accounts.raise_level(survivor, int(RealnameLevel.PERSON), SOURCE_FACE)
+        # The merge, the level, the eviction's record changes and their facts: one transaction.
+        with self.accounts.work() as work:
+            survivor, absorbed = self.accounts.merge(account_id, target, reason="realname_claim", survivor=target,
+                                                     work=work)
+            if method == METHOD_FACE:
+                self.accounts.raise_level(survivor, int(RealnameLevel.PERSON), SOURCE_FACE, work=work)
+            if unproven:
+                self._evict_records(work, survivor, unproven)
+            self.notices.notify(survivor, "merged", work=work)
+            self._changed_in(work, survivor)
         self.claims.forget(account_id)
         self.audit.record("realname_claim", account_id=survivor, related_account_id=absorbed, outcome="success", method=method)
         self._audit_merges(survivor, (absorbed,) if absorbed != survivor else (), reason="realname_claim")
         if unproven:
-            self._evict(survivor, unproven, client_ip, reason="face_claim_over_unproven_holder")
-        self.notices.notify(survivor, "merged")
+            self._end_sessions(survivor, len(unproven), client_ip, reason="face_claim_over_unproven_holder")
         # The caller's session continues as a fresh one on the merged account; the old one ends.
         binding = self.refresh_tokens.family_binding(principal.session_id)
         self.refresh_tokens.revoke_family(principal.session_id, owner_id=survivor)
-        self._changed(survivor)
         amr = tuple(dict.fromkeys((*principal.amr, "otp" if method == METHOD_SMS else "face")))
         return self._fresh_pair(survivor, principal.channel, amr, binding)
 
-    def _evict(self: AuthService, account_id: str, bindings: list[Any], client_ip: str, **why: str) -> None:
-        """Remove ``bindings`` and end every session of the account now: refresh families revoked, and
-        access tokens issued up to this second refused even before they expire. Audited and announced."""
+    def _evict_records(self: AuthService, work: AccountWork, account_id: str, bindings: list[Any]) -> None:
+        """In ``work``: remove ``bindings`` and refuse access tokens issued up to this second even before they
+        expire; announced. ``_end_sessions`` revokes the refresh families once this committed."""
         for binding in bindings:
-            self.accounts.unbind(account_id, binding.channel, binding.binding_id)
-        self.accounts.set_tokens_after(account_id, int(self.clock.now()))
+            self.accounts.unbind(account_id, binding.channel, binding.binding_id, work=work)
+        self.accounts.set_tokens_after(account_id, int(self.clock.now()), work=work)
+        self.notices.notify(account_id, "bindings_evicted", work=work)
+
+    def _end_sessions(self: AuthService, account_id: str, evicted: int, client_ip: str, **why: str) -> None:
         revoked = self.refresh_tokens.revoke_account(account_id)
-        self.audit.record("recovery", account_id=account_id, ip=client_ip or None, evicted=len(bindings),
+        self.audit.record("recovery", account_id=account_id, ip=client_ip or None, evicted=evicted,
                           families=len(revoked), **why)
-        self.notices.notify(account_id, "bindings_evicted")
 
     # --- recovery -------------------------------------------------------------------------------------
 
@@ -206,10 +224,12 @@ class ProtectionFlows:
         if not verdict.matched:
             self.audit.record("recovery", account_id=account_id, ip=client_ip or None, outcome="failure", reason="face_check_failed")
             raise FaceCheckFailed()
-        self.accounts.raise_level(account_id, int(RealnameLevel.PERSON), SOURCE_FACE)
         # Every session ends now; the fresh pair below is issued after it.
-        self._evict(account_id, [bindings[binding_id] for binding_id in evict], client_ip)
-        self._changed(account_id)
+        with self.accounts.work() as work:
+            self.accounts.raise_level(account_id, int(RealnameLevel.PERSON), SOURCE_FACE, work=work)
+            self._evict_records(work, account_id, [bindings[binding_id] for binding_id in evict])
+            self._changed_in(work, account_id)
+        self._end_sessions(account_id, len(evict), client_ip)
         amr = tuple(dict.fromkeys((*principal.amr, "face")))
         return self._fresh_pair(account_id, principal.channel, amr, own)
 

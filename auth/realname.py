@@ -29,7 +29,10 @@ from auth.rate_limits import (
 from kernel.clock import china_today
 
 if TYPE_CHECKING:
-    from auth.accounts import AccountStore
+    from collections.abc import Callable
+
+    from auth.account_values import Attachment
+    from auth.accounts import AccountStore, AccountWork
     from kernel.clock import Clock
 
 log = logging.getLogger("msb.auth.realname")
@@ -96,7 +99,10 @@ class RealnameVerifier:
         self._limiter = limiter
         self._clock = clock
 
-    def verify(self, account_id: str, name: str, id_number: str, *, client_ip: str = "") -> RealnameResult:
+    def verify(self, account_id: str, name: str, id_number: str, *, client_ip: str = "",
+               announce: Callable[[AccountWork, Attachment], None] | None = None) -> RealnameResult:
+        """``announce`` runs inside the transaction that records the verification (after the upstream
+        said yes), so the facts it writes to the outbox commit with the record."""
         id_number = normalize_id_number(id_number, today=china_today(self._clock))
         name = normalize_name(name)
         account_id = self._accounts.resolve(account_id)
@@ -120,15 +126,19 @@ class RealnameVerifier:
         from auth.accounts import IdentityOwned
 
         try:
-            attachment = self._accounts.set_realname(
-                account_id,
-                name=name,
-                id_number=id_number,
-                level=RealnameLevel.VERIFIED,
-                source=SOURCE_POPULATION_DB,
-                masked=mask_id_number(id_number),
-                masked_name=mask_name(name),
-            )
+            with self._accounts.work() as work:
+                attachment = self._accounts.set_realname(
+                    account_id,
+                    name=name,
+                    id_number=id_number,
+                    level=RealnameLevel.VERIFIED,
+                    source=SOURCE_POPULATION_DB,
+                    masked=mask_id_number(id_number),
+                    masked_name=mask_name(name),
+                    work=work,
+                )
+                if announce is not None:
+                    announce(work, attachment)
         except IdentityOwned as owned:
             raise RealnameOwnedElsewhere(owned.owner, name, id_number, blind) from None
         survivor = attachment.account_id

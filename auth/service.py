@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import redis
 from argon2 import PasswordHasher
 
-from auth.accounts import AccountStore, AccountSummary, AccountView, Attachment, Identity
+from auth.accounts import AccountStore, AccountSummary, AccountView, AccountWork, Attachment, Identity
 from auth.audit import AuditLog
 from auth.claims import RealnameClaims
 from auth.directory import CitizenDirectory
@@ -115,7 +115,7 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         self.accounts = AccountStore(redis_client, self.crypto, self.clock, database=database)
         # The public query other packages (push) mirror citizens through.
         self.directory = CitizenDirectory(redis_client, self.crypto, self.clock, database=database)
-        self.enterprises = Enterprises(redis_client, self.clock)
+        self.enterprises = Enterprises(redis_client, self.clock, database=database)
         self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
         self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)
         self.guard = LoginGuard(self.limiter)
@@ -124,21 +124,35 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         # Facts that must not be lost once a record changed go through PostgreSQL's outbox.
         self.outbox = Outbox(database, self.events, self.events.relay)
         self.claims = RealnameClaims(redis_client, self.crypto, self.clock)
-        self.notices = SecurityNotices(sms, self.clock, self.accounts.phones, self.events)
+        self.notices = SecurityNotices(sms, self.clock, self.accounts.phones, self.events, self.outbox)
 
-    def _announce(self, attachment: Attachment, channel: str) -> None:
+    def _announce(self, work: AccountWork, attachment: Attachment, channel: str) -> None:
         """Tell the existing account a login method was added or another account merged into it."""
         if attachment.merged:
-            self.notices.notify(attachment.account_id, "merged")
+            self.notices.notify(attachment.account_id, "merged", work=work)
         elif attachment.new_binding and not attachment.created:
-            self.notices.notify(attachment.account_id, f"binding_added:{channel}")
+            self.notices.notify(attachment.account_id, f"binding_added:{channel}", work=work)
+
+    def _changed_in(self, work: AccountWork, *account_ids: str) -> None:
+        """``account.changed`` in the transaction of the change itself: once it commits, other packages
+        (push) will hear of it, at least once (``kernel.outbox``). Subscribers' failures never undo it."""
+        for account_id in account_ids:
+            work.add_event(self.outbox, ACCOUNT_CHANGED, account_id=account_id)
 
     def _changed(self, *account_ids: str) -> None:
-        """Publish ``account.changed`` after anything that changes what other services may hold about a
-        citizen: a login (new account or merge), bindings, real name, preferences, enterprises. The bus
-        isolates subscribers' failures: they never undo or fail the identity change."""
-        for account_id in account_ids:
-            self.events.publish(ACCOUNT_CHANGED, account_id=account_id)
+        """``account.changed`` for a change already committed elsewhere (Redis-only state, no record
+        changed): its own outbox transaction."""
+        with self.database.transaction() as conn:
+            events = [self.outbox.add(conn, ACCOUNT_CHANGED, account_id=account_id) for account_id in account_ids]
+        self.outbox.deliver(*events)
+
+    def _attach(self, channel: str, identities: list[Identity], *, notice_channel: str, **options: Any) -> Attachment:
+        """Attach identities, and announce it (notices, ``account.changed``) in the same transaction."""
+        with self.accounts.work() as work:
+            attachment = self.accounts.attach(channel, identities, work=work, **options)
+            self._announce(work, attachment, notice_channel)
+            self._changed_in(work, attachment.account_id)
+        return attachment
 
     # --- citizen logins -------------------------------------------------------------------------
 
@@ -165,7 +179,7 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         if session.unionid:
             # Same unionid across our appids = same WeChat user = same account.
             identities.append(Identity("wechat_unionid", session.unionid))
-        attachment = self.accounts.attach("wechat", identities, via="wechat")
+        attachment = self._attach("wechat", identities, notice_channel="wechat", via="wechat")
         return self._open_session(attachment, channel="wechat", amr=("wechat",), client_ip=client_ip)
 
     def login_alipay(self, auth_code: str, *, client_ip: str) -> TokenPair:
@@ -178,7 +192,7 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         identities = [Identity("alipay_open_id", identity.open_id)]
         if identity.user_id:
             identities.append(Identity("alipay_user_id", identity.user_id))
-        attachment = self.accounts.attach("alipay", identities, via="alipay")
+        attachment = self._attach("alipay", identities, notice_channel="alipay", via="alipay")
         return self._open_session(attachment, channel="alipay", amr=("alipay",), client_ip=client_ip)
 
     def send_sms_code(self, phone: str, *, client_ip: str) -> SmsCodeSent:
@@ -207,7 +221,8 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
             if result.outcome is not SmsCheck.OK:
                 self._sms_code_refused(attempt, result, client_ip)
         self.guard.succeeded(attempt)
-        attachment = self.accounts.attach("phone", [Identity("phone", phone)], masked=mask_phone(phone), via="sms")
+        attachment = self._attach("phone", [Identity("phone", phone)], notice_channel="phone", masked=mask_phone(phone),
+                                  via="sms")
         return self._open_session(attachment, channel="app", amr=("sms",), client_ip=client_ip)
 
     def _sms_code_refused(self, attempt: Attempt, result: SmsVerification, client_ip: str) -> NoReturn:
@@ -229,13 +244,10 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         # getPhoneNumber is billed per call: a looping client must not run up the bill.
         self.limiter.hit((LOGIN_SUBJECT, f"bind_phone:{account_id}"))
         phone = normalize_phone(self._wechat.phone_number(code))
-        attachment = self.accounts.attach(
-            "phone", [Identity("phone", phone)], account_id=account_id, masked=mask_phone(phone), via="wechat"
-        )
+        attachment = self._attach("phone", [Identity("phone", phone)], notice_channel="phone", account_id=account_id,
+                                  masked=mask_phone(phone), via="wechat")
         self.audit.record("bind", account_id=attachment.account_id, channel="wechat", binding="phone", via="wechat")
         self._audit_merges(attachment.account_id, attachment.merged, reason="phone")
-        self._announce(attachment, "phone")
-        self._changed(attachment.account_id)
         return self.accounts.summary(attachment.account_id)
 
     def _open_session(self, attachment: Attachment, *, channel: str, amr: tuple[str, ...], client_ip: str) -> TokenPair:
@@ -257,8 +269,6 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
             family=family.family_id,
         )
         self._audit_merges(account_id, attachment.merged, reason=channel)
-        self._announce(attachment, "phone" if channel == "app" else channel)
-        self._changed(account_id)
         return TokenPair(access.token, refresh_token, access.expires_in, self.accounts.summary(account_id))
 
     def _audit_merges(self, survivor: str, absorbed: Iterable[str], *, reason: str) -> None:
@@ -382,10 +392,11 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
 
     def remove_binding(self, account_id: str, channel: str, binding_id: str | None = None) -> AccountView:
         account_id = self.accounts.resolve(account_id)
-        removed = self.accounts.unbind(account_id, channel, binding_id)
+        with self.accounts.work() as work:
+            removed = self.accounts.unbind(account_id, channel, binding_id, work=work)
+            self._changed_in(work, account_id)
         for binding in removed:
             self.audit.record("unbind", account_id=account_id, binding=binding.binding_id)
-        self._changed(account_id)
         return self.me(account_id)
 
     # --- operators --------------------------------------------------------------------------------

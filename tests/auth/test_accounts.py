@@ -4,12 +4,16 @@ import threading
 
 import pytest
 
-from auth import keys
 from auth.accounts import Identity
 from auth.errors import BindingConflict, BindingNotFound, InvalidInput, LastBinding
 from tests.auth.conftest import ID_WULAN, ID_ZHANG, USCC_GRASSLAND, claim_by_face
 
 IP = "203.0.113.7"
+
+
+def table_counts(database, tables=("accounts", "account_bindings", "identity_index")):
+    with database.transaction() as conn:
+        return {table: conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"] for table in tables}
 
 
 def login_wechat(service, wechat, openid, unionid=None):
@@ -54,20 +58,34 @@ class TestResolution:
         assert set(summary.bindings) == {"wechat", "phone"}
         assert login_sms(service, sms, "13812345678").account.id == summary.id
 
-    def test_concurrent_first_logins_create_one_account(self, service, redis_client):
-        results, barrier = [], threading.Barrier(4)
+    @pytest.mark.parametrize("threads", [2, 4])
+    def test_concurrent_first_logins_create_one_account(self, service, database, threads):
+        """The lookup's primary key decides: every racer ends on the one account, and the accounts the
+        losers began are rolled back with their attempt."""
+        results, barrier = [], threading.Barrier(threads)
 
         def first_login():
             barrier.wait()
             results.append(service.accounts.attach("wechat", [Identity("wechat_openid", "o-race")]).account_id)
 
-        threads = [threading.Thread(target=first_login) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(set(results)) == 1
-        assert len(redis_client.keys("auth:acct:*:bindings")) == 1
+        racers = [threading.Thread(target=first_login) for _ in range(threads)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join()
+        assert len(results) == threads and len(set(results)) == 1
+        assert table_counts(database) == {"accounts": 1, "account_bindings": 1, "identity_index": 1}
+
+    def test_records_hold_no_raw_identifiers(self, service, wechat, database):
+        pair = login_wechat(service, wechat, "o-secret-openid", "u-secret-unionid")
+        service.bind_wechat_phone(pair.account.id, wechat.phone_code("13812345678"))
+        service.verify_realname(pair.account.id, "张三", ID_ZHANG)
+        with database.transaction() as conn:
+            text = "\n".join(str(row) for table in ("accounts", "account_bindings", "identity_index", "outbox")
+                             for row in conn.execute(f"SELECT * FROM {table}").fetchall())
+        assert "acc_" in text and "wechat_unionid" in text  # the dump did read the records
+        for secret in ("o-secret-openid", "u-secret-unionid", "13812345678", ID_ZHANG, "张三"):
+            assert secret not in text
 
     def test_redis_holds_no_raw_identifiers(self, service, wechat, sms, redis_client):
         pair = login_wechat(service, wechat, "o-secret-openid", "u-secret-unionid")
@@ -171,13 +189,16 @@ class TestBindings:
         with pytest.raises(InvalidInput):
             service.remove_binding(pair.account.id, "realname")
 
-    def test_shared_unionid_index_survives_removing_one_openid(self, service, wechat, redis_client):
+    def test_shared_unionid_index_survives_removing_one_openid(self, service, wechat, database):
         first = login_wechat(service, wechat, "o-u1", "u-shared")
         login_wechat(service, wechat, "o-u2", "u-shared")
         binding = service.me(first.account.id).bindings[0]
         service.remove_binding(first.account.id, "wechat", binding.binding_id)
-        unionid_key = keys.identity_index("wechat_unionid", service.crypto.blind_index("wechat_unionid", "u-shared"))
-        assert redis_client.get(unionid_key) == first.account.id
+        blind = service.crypto.blind_index("wechat_unionid", "u-shared")
+        with database.transaction() as conn:
+            row = conn.execute("SELECT account_id FROM identity_index WHERE kind = 'wechat_unionid' AND blind = %s",
+                               (blind,)).fetchone()
+        assert row["account_id"] == first.account.id
 
 
 class TestView:
