@@ -101,7 +101,10 @@ class Database:
         self._ensure_open()
         try:
             with self.breaker.guarding(), self.pool.connection(timeout=self._checkout_timeout) as conn:
-                yield conn
+                # An explicit block, so a nested ``conn.transaction()`` is a savepoint even before the
+                # first statement (psycopg would otherwise make it the outer transaction and commit it).
+                with conn.transaction():
+                    yield conn
         except POSTGRES_FAILURES as exc:
             log.warning("database unavailable", extra={"fields": {"error": type(exc).__name__}})
             raise DatabaseUnavailable(retry_after=self.breaker.retry_after_seconds()) from exc

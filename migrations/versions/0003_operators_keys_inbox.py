@@ -1,7 +1,7 @@
 """Console operators, the token-signing key set and the in-app inbox move from Redis into PostgreSQL.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 from alembic import op
 
