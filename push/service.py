@@ -16,8 +16,9 @@ from catalog.model import ReferenceData
 from config import Settings
 from kernel.clock import Clock, SystemClock, china_today
 from kernel.crypto import Crypto
-from kernel.postgres import Database
 from kernel.events import EventBus
+from kernel.outbox import Outbox
+from kernel.postgres import Database
 from push import keys
 from push.audience import AudienceResolver, validate_rules
 from push.campaign_spec import check_window
@@ -63,7 +64,12 @@ class PushService:
         self.profiles = Profiles(redis_client, crypto, self.clock)
         self.index = self.profiles.index
         self.events_bus = events or EventBus()
-        self.campaigns = CampaignStore(redis_client, self.reference, self.templates, self.clock, events=self.events_bus)
+        if database is None:
+            raise ValueError("PushService needs the database: campaigns are records in PostgreSQL")
+        self.database = database
+        # Campaign state changes reach other packages (home notices) through the outbox, committed with the change.
+        self.outbox = Outbox(database, self.events_bus, self.events_bus.relay)
+        self.campaigns = CampaignStore(database, self.reference, self.templates, self.clock, outbox=self.outbox)
         self.audience = AudienceResolver(redis_client, self.reference)
         self.planner = Planner(redis_client, self.campaigns, self.audience, self.settings, self.clock)
         self.consent = ConsentLedger(redis_client, self.templates, self.index)
