@@ -188,6 +188,16 @@ class PushService:
         require_any_role(actor, READ_ROLES)
         return self.campaigns.audit(campaign_id)
 
+    def campaign_versions(self, actor: Operator, campaign_id: str) -> list[dict[str, Any]]:
+        """Every spec an operator wrote (create and each edit that changed something), oldest first."""
+        require_any_role(actor, READ_ROLES)
+        return self.campaigns.versions(campaign_id)
+
+    def campaign_submissions(self, actor: Operator, campaign_id: str) -> list[dict[str, Any]]:
+        """The four-eyes record: each submission (who, which version) and its decision (who, what)."""
+        require_any_role(actor, READ_ROLES)
+        return self.campaigns.submissions(campaign_id)
+
     def preview_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
         """Audience and per-channel counts after opt-outs, address, caps, consent and quotas (nothing
         consumed), plus a rendered payload per channel."""
