@@ -117,7 +117,25 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(request, redis_server, database, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
+def stack_database(postgres_server):
+    """The stack lives for a module, so its tables are emptied once per module (the function-scoped
+    ``database`` fixture cannot serve a module-scoped one)."""
+    from kernel.postgres import database_for
+
+    if not postgres_server.running:
+        postgres_server.start()
+    db = database_for(postgres_server.url)
+    with db.transaction() as conn:
+        tables = [row["tablename"] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
+            "AND tablename NOT LIKE 'security_audit_%'").fetchall()]
+        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+    return db
+
+
+@pytest.fixture(scope="module")
+def stack(request, redis_server, stack_database, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
+    database = stack_database
     if not redis_server.running:
         redis_server.start()
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
