@@ -165,7 +165,7 @@ class CampaignStore:
 
     def get(self, campaign_id: str) -> Campaign:
         """One primary-key read (the dispatcher and worker call this on their loops)."""
-        if not isinstance(campaign_id, str) or not campaign_id:
+        if not _plausible_id(campaign_id):
             raise CampaignNotFound(str(campaign_id)[:64])
         with self._database.transaction() as conn:
             row = records.load(conn, campaign_id)
@@ -342,7 +342,7 @@ class CampaignStore:
         return result
 
     def _locked(self, conn: Any, campaign_id: str) -> Campaign:
-        row = records.load(conn, campaign_id, for_update=True) if isinstance(campaign_id, str) else None
+        row = records.load(conn, campaign_id, for_update=True) if _plausible_id(campaign_id) else None
         if row is None:
             raise CampaignNotFound(str(campaign_id)[:64])
         return _from_row(row)
@@ -358,6 +358,12 @@ class CampaignStore:
                                      decided_by=actor.account_id, now=now, reason=reason)
         elif action == "cancel" and current.status == SUBMITTED:
             records.close_submission(conn, current.id, "withdrawn", decided_by=actor.account_id, now=now, reason=reason)
+
+
+def _plausible_id(campaign_id: object) -> bool:
+    """Anything a URL may carry reaches here: PostgreSQL refuses NUL bytes and lone surrogates with an
+    error, so such ids are simply not found (ids are ``cmp_`` + 26 base32 characters)."""
+    return isinstance(campaign_id, str) and 0 < len(campaign_id) <= 64 and campaign_id.isascii() and "\0" not in campaign_id
 
 
 def _columns(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from push.campaigns import CAMPAIGN_STATE_CHANGED, Actor
-from push.errors import PushError
+from push.errors import CampaignNotFound, PushError
 from tests.push.conftest import APPROVER, EDITOR, EDITOR_2, REMINDER, REMINDER_DATA, wechat_campaign
 
 APPROVER_2 = Actor("op_approver_2", ("approver",))
@@ -123,3 +123,12 @@ def test_every_written_spec_is_kept_as_a_version_in_order(service) -> None:
     assert versions[2]["spec"]["audience"]["regions"] == ["150200"]
     # The edit of the submitted version withdrew that submission.
     assert [s["decision"] for s in service.campaign_submissions(APPROVER, campaign["id"])] == ["withdrawn"]
+
+
+@pytest.mark.parametrize("campaign_id", ["cmp_\x00x", "cmp_\ud800", "x" * 65, ""], ids=["nul", "surrogate", "long", "empty"])
+def test_an_id_postgresql_cannot_store_is_simply_not_found(service, campaign_id) -> None:
+    for read in (service.get_campaign, service.campaign_audit, service.campaign_versions):
+        with pytest.raises(CampaignNotFound):
+            read(APPROVER, campaign_id)
+    with pytest.raises(CampaignNotFound):
+        service.submit_campaign(EDITOR, campaign_id)
