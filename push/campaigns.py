@@ -14,8 +14,8 @@ Four eyes: every write bumps ``version``; ``authors`` is the creator plus every 
 the spec (content, targeting, schedule, anything), and none of them may approve. The set never shrinks:
 text carried over from an earlier draft is still its writer's text. An edit of a submitted, approved or
 scheduled campaign sends it back to ``draft`` and clears the approval, so what is approved is exactly
-what an outsider read. An approval names the version it read; the script checks it, so an edit slipped
-in between gets ``version_conflict`` instead of an approval. Only ``running`` campaigns send.
+what an outsider read. An approval names the version it read; the locked row must still be at it, so an
+edit slipped in between gets ``version_conflict`` instead of an approval. Only ``running`` campaigns send.
 
 The records live in PostgreSQL (``push.campaign_records``). A change, its audit entry (actor, fields,
 resulting version), the spec version or four-eyes submission it produces and its
