@@ -56,7 +56,15 @@ def _empty_db(client: redis.Redis) -> None:
 
 def _service(client: redis.Redis, secret_dir: Path, settings: PushSettings) -> PushService:
     clock = FixedClock(shanghai_ts(2026, 3, 2, 10, 0))  # a Monday morning: no quiet hours
-    return PushService(client, crypto=Crypto(secret_dir), settings=settings, clock=clock)
+    return PushService(client, crypto=Crypto(secret_dir), settings=settings, clock=clock, database=_database())
+
+
+def _database():
+    """Campaign records are in PostgreSQL: the one ``main`` started (MSB_DATABASE_URL), else the configured one."""
+    from config import Settings
+    from kernel.postgres import database_for
+
+    return database_for(Settings.from_env().database_url)
 
 
 def _launch(service: PushService, spec: dict[str, Any]) -> str:
@@ -187,7 +195,7 @@ def _dispatch_process(redis_url: str, sandbox_url: str, secret_dir: str, setting
 
     client = redis.Redis.from_url(redis_url, decode_responses=True, max_connections=64)
     settings = PushSettings(**json.loads(settings_json))
-    service = PushService(client, crypto=Crypto(secret_dir), settings=settings)
+    service = PushService(client, crypto=Crypto(secret_dir), settings=settings, database=_database())
     source = StableTokenSource(sandbox_url, "wx_sandbox_app", "wx_sandbox_secret", UpstreamHttp("wechat", session=pooled_session()))
     holder = WeChatAccessTokenHolder(client, "wx_sandbox_app", source)
     senders = {"wechat": WeChatSender(SubscribeMessageClient(sandbox_url, holder, http=JsonHttp(threads * settings.concurrency))),
@@ -217,7 +225,7 @@ def dispatch_throughput(redis_url: str, sandbox_url: str, seconds: float = 10.0,
     with tempfile.TemporaryDirectory() as secrets:
         settings = PushSettings(quiet_start="00:00", quiet_end="00:00", concurrency=concurrency,
                                 rates={"wechat": 0.0, "alipay": 0.0, "app": 0.0, "inbox": 0.0})
-        service = PushService(client, crypto=Crypto(secrets), settings=settings)
+        service = PushService(client, crypto=Crypto(secrets), settings=settings, database=_database())
         seed_started = time.perf_counter()
         _seed_dispatch(client, service.crypto, sandbox_url, n)
         spec = {"name": "医保缴费提醒", "category": "policy", "channels": ["wechat"],
@@ -292,6 +300,7 @@ def main() -> None:
     from config import PROJECT_ROOT
     from tools import processes
     from tools.dev_keys import ensure_dev_keys, sandbox_env
+    from tools.postgres_server import migrated_postgres
     from tools.redis_server import RedisServer, free_port
 
     work = PROJECT_ROOT / "var" / "bench" / "push"
@@ -299,6 +308,8 @@ def main() -> None:
     n_citizens = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     server = RedisServer(work / "redis", port=free_port())
     server.start()
+    postgres_context = migrated_postgres(prefix="msb-bench-pg-")
+    os.environ["MSB_DATABASE_URL"] = postgres_context.__enter__().url  # the dispatch processes inherit it
     try:
         redis.Redis.from_url(server.url).flushall()
         print(json.dumps({"plan_campaign": plan_campaign(server.url, n_citizens)}, ensure_ascii=False, indent=2), flush=True)
@@ -316,6 +327,7 @@ def main() -> None:
             processes.stop(sandbox)
     finally:
         server.stop()
+        postgres_context.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

@@ -105,10 +105,3 @@ def _channel_content(channel: str, body: Mapping[str, Any], templates: TemplateR
     return {"title": _text(body, "title", f"{prefix}.title", 1, 50),
             "text": _text(body, "text", f"{prefix}.text", 1, 1000)}
 
-
-# --- the store -------------------------------------------------------------------------------------
-
-# KEYS: campaign, scheduled zset, running set, audit stream, campaigns zset.
-# ARGV: allowed ('*' | 'a,b'), new status ('' keeps), now, expected version ('' any), actor, action,
-#       changes JSON, create ('1'|'0'), audit maxlen, campaign id, then field/value pairs.
-# Returns {code, previous status, new version}: 1 ok, 0 wrong status, -1 missing, -2 version, -3 exists.

@@ -14,27 +14,28 @@ Four eyes: every write bumps ``version``; ``authors`` is the creator plus every 
 the spec (content, targeting, schedule, anything), and none of them may approve. The set never shrinks:
 text carried over from an earlier draft is still its writer's text. An edit of a submitted, approved or
 scheduled campaign sends it back to ``draft`` and clears the approval, so what is approved is exactly
-what an outsider read. An approval names the version it read; the script checks it, so an edit slipped
-in between gets ``version_conflict`` instead of an approval. Only ``running`` campaigns send.
+what an outsider read. An approval names the version it read; the locked row must still be at it, so an
+edit slipped in between gets ``version_conflict`` instead of an approval. Only ``running`` campaigns send.
 
-A change, its index updates (scheduled zset, running set) and its audit entry (actor, fields, resulting
-version) are one Lua script: there is no change without its audit record, and two operators racing get
-one winner and one 409.
+The records live in PostgreSQL (``push.campaign_records``). A change, its audit entry (actor, fields,
+resulting version), the spec version or four-eyes submission it produces and its
+``CAMPAIGN_STATE_CHANGED`` event (the outbox) are one transaction over the campaign's row held with
+``SELECT … FOR UPDATE``: there is no change without its audit record or its event, and two operators
+racing get one winner and one 409 (the second waits for the lock, then sees the first's change).
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import redis
+from typing import Any, Protocol, TypeVar
 
 from catalog.model import ReferenceData
 from kernel.clock import Clock, SystemClock
 from kernel.events import EventBus
 from kernel.ids import new_id
-from push import keys
+from kernel.outbox import Outbox
+from kernel.postgres import Database
+from push import campaign_records as records
 from push.campaign_spec import validate_spec
 from push.errors import (ApproverIsAuthor, CampaignNotEditable, CampaignNotFound, CampaignStateConflict, InvalidInput,
                          OperatorRoleRequired, VersionConflict)
@@ -47,6 +48,7 @@ DRAFT, SUBMITTED, APPROVED, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED = (
 STATUSES = (DRAFT, SUBMITTED, APPROVED, SCHEDULED, RUNNING, PAUSED, CANCELLED, FINISHED)
 EDITOR, APPROVER, ADMIN = "editor", "approver", "admin"
 SYSTEM = "system"
+T = TypeVar("T")
 
 # action -> (allowed from, to, roles that may do it; () = the system only)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
@@ -141,89 +143,79 @@ class Campaign:
         }
 
 
-_MUTATE = """
-local prev = ''
-if ARGV[8] == '1' then
-  if redis.call('exists', KEYS[1]) == 1 then return {-3, '', 0} end
-  redis.call('hset', KEYS[1], 'created_at', ARGV[3], 'version', 0)
-  redis.call('zadd', KEYS[5], ARGV[3], ARGV[10])
-else
-  prev = redis.call('hget', KEYS[1], 'status')
-  if not prev then return {-1, '', 0} end
-  if ARGV[1] ~= '*' then
-    local ok = false
-    for s in string.gmatch(ARGV[1], '[^,]+') do if s == prev then ok = true end end
-    if not ok then return {0, prev, 0} end
-  end
-  if ARGV[4] ~= '' and redis.call('hget', KEYS[1], 'version') ~= ARGV[4] then
-    return {-2, prev, tonumber(redis.call('hget', KEYS[1], 'version'))}
-  end
-end
-if ARGV[2] ~= '' then redis.call('hset', KEYS[1], 'status', ARGV[2]) end
-redis.call('hset', KEYS[1], 'updated_at', ARGV[3])
-for i = 11, #ARGV, 2 do
-  if ARGV[i + 1] == '\\0' then redis.call('hdel', KEYS[1], ARGV[i]) else redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1]) end
-end
-local version = redis.call('hincrby', KEYS[1], 'version', 1)
-local status = redis.call('hget', KEYS[1], 'status')
-if status == 'scheduled' then
-  redis.call('zadd', KEYS[2], tonumber(redis.call('hget', KEYS[1], 'start_at') or ARGV[3]) or ARGV[3], ARGV[10])
-else
-  redis.call('zrem', KEYS[2], ARGV[10])
-end
-if status == 'running' or status == 'paused' then redis.call('sadd', KEYS[3], ARGV[10]) else redis.call('srem', KEYS[3], ARGV[10]) end
-redis.call('xadd', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'at', ARGV[3], 'actor', ARGV[5], 'action', ARGV[6],
-  'from', prev, 'to', status, 'changes', ARGV[7], 'version', version)
-return {1, prev, version}
-"""
-DELETE = "\0"  # field value meaning "remove the field"
+DELETE = "\0"  # a ``fields`` value meaning "clear the column" (kept from the hash encoding callers use)
 
 
 class CampaignStore:
-    def __init__(self, redis_client: redis.Redis, reference: ReferenceData, templates: TemplateRegistry,
-                 clock: Clock | None = None, events: EventBus | None = None) -> None:
-        self._redis = redis_client
+    """Campaign records in PostgreSQL. Every change is one transaction over the row locked with
+    ``SELECT … FOR UPDATE``: the checks (status, version, authors), the new row, its audit entry, the
+    spec version or four-eyes submission it produces and — for a status change — the
+    ``CAMPAIGN_STATE_CHANGED`` event in the outbox commit together or not at all."""
+
+    def __init__(self, database: Database, reference: ReferenceData, templates: TemplateRegistry,
+                 clock: Clock | None = None, events: EventBus | None = None, *, outbox: Outbox | None = None) -> None:
+        self._database = database
         self._reference = reference
         self._templates = templates
         self._clock = clock or SystemClock()
-        self._events = events or EventBus()
-        self._mutate = redis_client.register_script(_MUTATE)
+        events = events or EventBus()
+        self._outbox = outbox or Outbox(database, events, events.relay)
 
     # --- reads ------------------------------------------------------------------------------------------
 
     def get(self, campaign_id: str) -> Campaign:
-        data = self._redis.hgetall(keys.campaign(campaign_id)) if isinstance(campaign_id, str) else {}
-        if not data or "spec" not in data:
+        """One primary-key read (the dispatcher and worker call this on their loops)."""
+        if not _plausible_id(campaign_id):
             raise CampaignNotFound(str(campaign_id)[:64])
-        return _from_hash(campaign_id, data)
+        with self._database.transaction() as conn:
+            row = records.load(conn, campaign_id)
+        if row is None:
+            raise CampaignNotFound(campaign_id[:64])
+        return _from_row(row)
 
     def list(self, *, status: str | None = None, limit: int = 50, offset: int = 0) -> list[Campaign]:
         if status is not None and status not in STATUSES:
             raise InvalidInput("status")
         limit = max(1, min(int(limit), 200))
-        ids = self._redis.zrevrange(keys.CAMPAIGNS, 0, -1) if status else self._redis.zrevrange(
-            keys.CAMPAIGNS, offset, offset + limit - 1)
-        pipe = self._redis.pipeline(transaction=False)
-        for campaign_id in ids:
-            pipe.hgetall(keys.campaign(campaign_id))
-        campaigns = [_from_hash(cid, data) for cid, data in zip(ids, pipe.execute()) if data and "spec" in data]
-        if status:
-            campaigns = [c for c in campaigns if c.status == status][offset: offset + limit]
-        return campaigns
+        with self._database.transaction() as conn:
+            rows = records.listing(conn, status=status, limit=limit, offset=max(0, int(offset)))
+        return [_from_row(row) for row in rows]
 
     def audit(self, campaign_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Oldest first: ``[{id, at, actor, action, from, to, changes, version}]``."""
         self.get(campaign_id)
-        entries = self._redis.xrange(keys.campaign_audit(campaign_id), count=max(1, min(limit, 1000)))
-        return [{"id": entry_id, "at": float(f["at"]), "actor": f["actor"], "action": f["action"],
-                 "from": f["from"] or None, "to": f["to"], "changes": json.loads(f["changes"]),
-                 "version": int(f["version"]) if f.get("version") else None}
-                for entry_id, f in entries]
+        with self._database.transaction() as conn:
+            rows = records.audit(conn, campaign_id, max(1, min(limit, 1000)))
+        return [{"id": str(row["id"]), "at": records.from_time(row["at"]), "actor": row["actor"], "action": row["action"],
+                 "from": row["from_status"] or None, "to": row["to_status"], "changes": row["changes"],
+                 "version": row["version"]} for row in rows]
+
+    def versions(self, campaign_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Every spec an operator wrote, oldest first: ``[{version, written_by, fields, at, spec}]``."""
+        self.get(campaign_id)
+        with self._database.transaction() as conn:
+            rows = records.versions(conn, campaign_id, max(1, min(limit, 1000)))
+        return [{"version": row["version"], "written_by": row["written_by"], "fields": list(row["fields"]),
+                 "at": records.from_time(row["written_at"]), "spec": row["spec"]} for row in rows]
+
+    def submissions(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The four-eyes record, oldest first: who submitted which version, who decided what."""
+        self.get(campaign_id)
+        with self._database.transaction() as conn:
+            rows = records.submissions(conn, campaign_id)
+        return [{"version": row["submitted_version"], "submitted_by": row["submitted_by"],
+                 "submitted_at": records.from_time(row["submitted_at"]), "decision": row["decision"],
+                 "decided_by": row["decided_by"], "decided_at": records.from_time(row["decided_at"]),
+                 "reason": row["reason"]} for row in rows]
 
     def scheduled_due(self, now: float, limit: int = 20) -> list[str]:
-        return self._redis.zrangebyscore(keys.SCHEDULED, "-inf", now, start=0, num=limit)
+        with self._database.transaction() as conn:
+            return records.scheduled_due(conn, now, limit)
 
     def running_ids(self) -> list[str]:
-        return sorted(self._redis.smembers(keys.RUNNING))
+        """Running or paused campaigns (what the dispatch side works on)."""
+        with self._database.transaction() as conn:
+            return records.active_ids(conn)
 
     # --- writes ----------------------------------------------------------------------------------------
 
@@ -232,37 +224,50 @@ class CampaignStore:
         spec = validate_spec(raw, self._reference, self._templates)
         campaign_id = new_id("cmp_")
         written = [name for name in SPEC_FIELDS if name in raw]
-        self._write(campaign_id, actor, "create", {"fields": written}, create=True, new_status=DRAFT,
-                    fields={"spec": json.dumps(spec, ensure_ascii=False), "author": actor.account_id,
-                            "authors": json.dumps([actor.account_id]), **_window_fields(spec)})
-        return self.get(campaign_id)
+        now = self._clock.now()
+        with self._database.transaction() as conn:
+            row = records.insert(conn, campaign_id=campaign_id, status=DRAFT, spec=spec, author=actor.account_id,
+                                 start_at=spec.get("start_at"), end_at=spec.get("end_at"), now=now)
+            records.insert_version(conn, campaign_id, row["version"], spec, written_by=actor.account_id,
+                                   fields=written, now=now)
+            records.insert_audit(conn, campaign_id, now=now, actor=actor.account_id, action="create", from_status=None,
+                                 to_status=DRAFT, changes={"fields": written}, version=row["version"])
+        return _from_row(row)
 
     def update(self, actor: Operator, campaign_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None) -> Campaign:
         """Change the spec. The editor joins the campaign's authors; a submitted, approved or scheduled
         campaign goes back to draft with its approval cleared. An edit that changes nothing is no write."""
         require_any_role(actor, (EDITOR,))
-        current = self.get(campaign_id)
-        if current.status not in EDITABLE:
-            raise CampaignNotEditable("update", current.status, EDITABLE)
-        if not isinstance(changes, Mapping):
-            raise InvalidInput("campaign")
-        if expected_version is not None and expected_version != current.version:
-            raise VersionConflict(expected_version, current.version)
-        before = _spec_of(current)
-        spec = validate_spec({**before, **changes}, self._reference, self._templates)
-        changed = _changed_fields(validate_spec(before, self._reference, self._templates), spec)
-        if not changed:
-            return current
-        authors = list(current.authors)
-        if actor.account_id not in authors:
-            authors.append(actor.account_id)
-        fields = {"spec": json.dumps(spec, ensure_ascii=False), **_window_fields(spec),
-                  "authors": json.dumps(authors), "approved_by": DELETE, "approved_at": DELETE}
-        # The version read above is the one the authors list was built from: the script refuses the
-        # write if anything happened since, so no editor can slip past the set.
-        self._write(campaign_id, actor, "update", {"fields": changed}, allowed=EDITABLE, expected_version=current.version,
-                    new_status=DRAFT, fields=fields, editing=True)
-        return self.get(campaign_id)
+        now = self._clock.now()
+        with self._database.transaction() as conn:
+            current = self._locked(conn, campaign_id)
+            if current.status not in EDITABLE:
+                raise CampaignNotEditable("update", current.status, EDITABLE)
+            if not isinstance(changes, Mapping):
+                raise InvalidInput("campaign")
+            if expected_version is not None and expected_version != current.version:
+                raise VersionConflict(expected_version, current.version)
+            before = _spec_of(current)
+            spec = validate_spec({**before, **changes}, self._reference, self._templates)
+            changed = _changed_fields(validate_spec(before, self._reference, self._templates), spec)
+            if not changed:
+                return current
+            # The authors are those of the locked row: no editor slips past the set before an approval.
+            authors = list(current.authors)
+            if actor.account_id not in authors:
+                authors.append(actor.account_id)
+            row = records.update(conn, campaign_id, {
+                "spec": spec, "start_at": spec.get("start_at"), "end_at": spec.get("end_at"), "authors": authors,
+                "approved_by": None, "approved_at": None, "status": DRAFT}, now=now)
+            if current.status == SUBMITTED:
+                records.close_submission(conn, campaign_id, "withdrawn", decided_by=actor.account_id, now=now,
+                                         reason="edited")
+            records.insert_version(conn, campaign_id, row["version"], spec, written_by=actor.account_id,
+                                   fields=changed, now=now)
+            records.insert_audit(conn, campaign_id, now=now, actor=actor.account_id, action="update",
+                                 from_status=current.status, to_status=DRAFT, changes={"fields": changed},
+                                 version=row["version"])
+        return _from_row(row)
 
     def transition(self, actor: Operator, campaign_id: str, action: str, *, reason: str | None = None,
                    fields: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None,
@@ -273,69 +278,105 @@ class CampaignStore:
             if not roles:
                 raise OperatorRoleRequired(SYSTEM)
             require_any_role(actor, roles)
-        current = self.get(campaign_id)
-        if version is not None and version != current.version:
-            raise VersionConflict(version, current.version)
-        expected: int | None = version
-        if action == "approve":
-            if actor.account_id in current.authors or actor.account_id == current.author:
-                raise ApproverIsAuthor(details={"campaign_id": campaign_id})
-            expected = current.version  # the authors just checked are those of this version, atomically
         now = self._clock.now()
-        extra: dict[str, str] = dict(fields or {})
+        columns = _columns(fields or {})
+        columns["status"] = target
         if action == "approve":
-            extra.update({"approved_by": actor.account_id, "approved_at": repr(now), "rejection": DELETE})
+            columns.update({"approved_by": actor.account_id, "approved_at": now, "rejection": None})
         elif action == "reject":
-            extra.update({"rejection": (reason or "")[:200]})
+            columns["rejection"] = (reason or "")[:200]
         elif action == "pause":
-            extra.update({"paused_reason": (reason or "operator")[:60]})
+            columns["paused_reason"] = (reason or "operator")[:60]
         elif action == "resume":
-            extra.update({"paused_reason": DELETE})
+            columns["paused_reason"] = None
         audit_changes = dict(changes or {})
         if reason:
             audit_changes["reason"] = reason[:200]
-        self._write(campaign_id, actor, action, audit_changes, allowed=allowed, new_status=target, fields=extra,
-                    expected_version=expected)
-        if target != current.status:
-            self._events.publish(CAMPAIGN_STATE_CHANGED, campaign_id=campaign_id, status=target,
-                                 previous=current.status, category=current.category)
-        return self.get(campaign_id)
+        with self._database.transaction() as conn:
+            current = self._locked(conn, campaign_id)
+            if version is not None and version != current.version:
+                raise VersionConflict(version, current.version)
+            if action == "approve" and (actor.account_id in current.authors or actor.account_id == current.author):
+                raise ApproverIsAuthor(details={"campaign_id": campaign_id})
+            if current.status not in allowed:
+                raise CampaignStateConflict(action, current.status, allowed)
+            row = records.update(conn, campaign_id, columns, now=now)
+            self._record_submission(conn, action, current, row["version"], actor, now, reason)
+            records.insert_audit(conn, campaign_id, now=now, actor=actor.account_id, action=action,
+                                 from_status=current.status, to_status=target, changes=audit_changes,
+                                 version=row["version"])
+            event = None
+            if target != current.status:
+                event = self._outbox.add(conn, CAMPAIGN_STATE_CHANGED, campaign_id=campaign_id, status=target,
+                                         previous=current.status, category=current.category)
+        if event is not None:
+            self._outbox.deliver(event)
+        return _from_row(row)
 
     def set_fields(self, campaign_id: str, fields: Mapping[str, str], *, action: str, actor: Operator = SYSTEM_ACTOR) -> None:
         """Non-status bookkeeping (plan state), audited like everything else."""
-        self._write(campaign_id, actor, action, dict(fields), allowed=None, fields=fields)
+        now = self._clock.now()
+        columns = _columns(fields)
+        with self._database.transaction() as conn:
+            current = self._locked(conn, campaign_id)
+            row = records.update(conn, campaign_id, columns, now=now)
+            records.insert_audit(conn, campaign_id, now=now, actor=actor.account_id, action=action,
+                                 from_status=current.status, to_status=current.status, changes=dict(fields),
+                                 version=row["version"])
 
-    def _write(self, campaign_id: str, actor: Operator, action: str, changes: Mapping[str, Any], *,
-               allowed: tuple[str, ...] | None = None, new_status: str = "", create: bool = False,
-               expected_version: int | None = None, fields: Mapping[str, str] | None = None,
-               editing: bool = False) -> int:
-        args: list[Any] = [
-            "*" if allowed is None else ",".join(allowed), new_status, repr(self._clock.now()),
-            "" if expected_version is None else str(expected_version), actor.account_id, action,
-            json.dumps(changes, ensure_ascii=False, default=str), "1" if create else "0", keys.AUDIT_MAXLEN, campaign_id,
-        ]
-        for name, value in (fields or {}).items():
-            args.extend([name, value])
-        code, previous, version = self._mutate(
-            keys=[keys.campaign(campaign_id), keys.SCHEDULED, keys.RUNNING, keys.campaign_audit(campaign_id), keys.CAMPAIGNS],
-            args=args)
-        if code == 1:
-            return int(version)
-        if code == -1:
-            raise CampaignNotFound(campaign_id)
-        if code == -2:
-            raise VersionConflict(int(expected_version or 0), int(version))
-        if code == 0:
-            if editing:
-                raise CampaignNotEditable(action, previous, allowed or ())
-            raise CampaignStateConflict(action, previous, allowed or ())
-        raise RuntimeError(f"campaign write failed: {code}")
+    def audited(self, actor: Operator, campaign_id: str, action: str, allowed: tuple[str, ...],
+                operation: Callable[[Campaign], tuple[Mapping[str, Any] | None, T]]) -> T:
+        """Run ``operation(campaign)`` while the campaign row is locked in one of the ``allowed`` statuses
+        (no transition can interleave), and audit what it returns (``changes``; None = nothing to audit).
+        If it raises, nothing is recorded. The version is not bumped: the record itself did not change."""
+        now = self._clock.now()
+        with self._database.transaction() as conn:
+            current = self._locked(conn, campaign_id)
+            if current.status not in allowed:
+                raise CampaignStateConflict(action, current.status, allowed)
+            changes, result = operation(current)
+            if changes is not None:
+                records.insert_audit(conn, campaign_id, now=now, actor=actor.account_id, action=action,
+                                     from_status=current.status, to_status=current.status, changes=changes,
+                                     version=current.version)
+        return result
+
+    def _locked(self, conn: Any, campaign_id: str) -> Campaign:
+        row = records.load(conn, campaign_id, for_update=True) if _plausible_id(campaign_id) else None
+        if row is None:
+            raise CampaignNotFound(str(campaign_id)[:64])
+        return _from_row(row)
+
+    @staticmethod
+    def _record_submission(conn: Any, action: str, current: Campaign, version: int, actor: Operator, now: float,
+                           reason: str | None) -> None:
+        """The four-eyes record: a submission opens, an approver decides it, a cancel withdraws it."""
+        if action == "submit":
+            records.open_submission(conn, current.id, version, submitted_by=actor.account_id, now=now)
+        elif action in ("approve", "reject"):
+            records.close_submission(conn, current.id, "approved" if action == "approve" else "rejected",
+                                     decided_by=actor.account_id, now=now, reason=reason)
+        elif action == "cancel" and current.status == SUBMITTED:
+            records.close_submission(conn, current.id, "withdrawn", decided_by=actor.account_id, now=now, reason=reason)
 
 
-def _window_fields(spec: Mapping[str, Any]) -> dict[str, str]:
-    return {"start_at": repr(spec["start_at"]) if spec.get("start_at") else DELETE,
-            "end_at": repr(spec["end_at"]) if spec.get("end_at") else DELETE}
+def _plausible_id(campaign_id: object) -> bool:
+    """Anything a URL may carry reaches here: PostgreSQL refuses NUL bytes and lone surrogates with an
+    error, so such ids are simply not found (ids are ``cmp_`` + 26 base32 characters)."""
+    return isinstance(campaign_id, str) and 0 < len(campaign_id) <= 64 and campaign_id.isascii() and "\0" not in campaign_id
 
+
+def _columns(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Bookkeeping fields as callers name them (times as epoch seconds or their repr, ``DELETE`` to clear)."""
+    columns: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name not in records.TIME_COLUMNS | records.TEXT_COLUMNS:
+            raise ValueError(f"not a campaign field: {name}")
+        if value is None or value == DELETE:
+            columns[name] = None
+        else:
+            columns[name] = float(value) if name in records.TIME_COLUMNS else str(value)
+    return columns
 
 def _changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """Spec fields (as the API names them) whose normalised value differs."""
@@ -356,22 +397,16 @@ def _raw_content(channel: str, body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def _from_hash(campaign_id: str, data: Mapping[str, str]) -> Campaign:
-    spec = json.loads(data["spec"])
-
-    def number(name: str) -> float | None:
-        value = data.get(name)
-        return float(value) if value else None
-
+def _from_row(row: Mapping[str, Any]) -> Campaign:
+    spec = row["spec"]
     return Campaign(
-        id=campaign_id, name=spec["name"], category=spec["category"], channels=tuple(spec["channels"]),
+        id=row["id"], name=spec["name"], category=spec["category"], channels=tuple(spec["channels"]),
         content=spec["content"], page=spec.get("page"), audience=spec.get("audience") or {},
-        start_at=number("start_at"), end_at=number("end_at"), max_per_citizen=int(spec["max_per_citizen"]),
-        note=spec.get("note", ""), status=data.get("status", DRAFT), version=int(data.get("version", 0)),
-        author=data.get("author", ""), created_at=float(data.get("created_at", 0)),
-        updated_at=float(data.get("updated_at", 0)), approved_by=data.get("approved_by") or None,
-        approved_at=number("approved_at"), rejection=data.get("rejection") or None,
-        paused_reason=data.get("paused_reason") or None, plan_state=data.get("plan_state") or None,
-        authors=tuple(json.loads(data["authors"])) if data.get("authors") else
-        ((data["author"],) if data.get("author") else ()),
+        start_at=records.from_time(row["start_at"]), end_at=records.from_time(row["end_at"]),
+        max_per_citizen=int(spec["max_per_citizen"]), note=spec.get("note", ""), status=row["status"],
+        version=row["version"], author=row["author"], created_at=records.from_time(row["created_at"]) or 0.0,
+        updated_at=records.from_time(row["updated_at"]) or 0.0, approved_by=row["approved_by"],
+        approved_at=records.from_time(row["approved_at"]), rejection=row["rejection"] or None,
+        paused_reason=row["paused_reason"] or None, plan_state=row["plan_state"] or None,
+        authors=tuple(row["authors"]) or (row["author"],),
     )

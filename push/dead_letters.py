@@ -5,8 +5,9 @@ counts as failed and dead, its one-time subscription was refunded (it never reac
 ``dead`` bit marks it as the one kind of terminal message a retry may revive. Malformed entries and
 batches that raised are dead-lettered without that bit: retrying a bug does not fix it.
 
-A retry is one Lua script over the campaign's record and audit and that campaign × channel's message
-state, so it is all-or-nothing and races neither a dispatcher nor a second retry:
+A retry is one Lua script over that campaign × channel's message state, run while the campaign's row is
+locked in PostgreSQL (``CampaignStore.audited``), so it is all-or-nothing and races neither a dispatcher,
+a second retry nor a pause or cancel:
 
 * the campaign must be ``running`` or ``paused`` (a paused campaign parks the messages until resumed);
 * the entry is marked retried first-come (a second retry is 409 ``already_retried``);
@@ -15,7 +16,9 @@ state, so it is all-or-nothing and races neither a dispatcher nor a second retry
   is consumed again (the dead letter refunded it), and without one left the message stays dead;
 * revived messages lose their done and dead bits, go back to ``outstanding`` (their failed/dead counts
   are taken back) and onto the channel's stream as a fresh batch (attempt 0: another full round);
-* the campaign's audit trail gets a ``retry_dead_letter`` entry with the operator.
+* the campaign's audit trail gets a ``retry_dead_letter`` entry with the operator, in the transaction
+  that held the lock (if that commit fails after the script ran, the messages are re-queued without
+  their audit entry: the retry marker still names the operator).
 
 From then on the dispatcher's claim (done bit, in-flight hash) keeps every message to one send.
 """
@@ -29,8 +32,8 @@ import redis
 
 from kernel.clock import Clock
 from push import keys
-from push.campaigns import APPROVER, EDITOR, PAUSED, RUNNING, CampaignStore, Operator, require_any_role
-from push.errors import (CampaignNotFound, CampaignStateConflict, DeadLetterAlreadyRetried, DeadLetterNotFound,
+from push.campaigns import APPROVER, EDITOR, PAUSED, RUNNING, Campaign, CampaignStore, Operator, require_any_role
+from push.errors import (CampaignStateConflict, DeadLetterAlreadyRetried, DeadLetterNotFound,
                          DeadLetterNotRetryable, InvalidInput)
 from push.settings import CHANNELS, CONSENT_CHANNELS
 from push.templates import ONE_TIME, TemplateRegistry
@@ -39,44 +42,41 @@ ENTRY_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 RETRY_ACTION = "retry_dead_letter"
 SCAN_LIMIT = 20_000  # entries read at most per listing (the stream keeps ~100 k)
 
-# KEYS: 1 campaign hash, 2 audit stream, 3 retried marker, 4 done, 5 sent, 6 unknown, 7 dead bitmap,
-#       8 inflight, 9 stats, 10 channel stream, 11 consent ledger, 12 consent bitmap
-# ARGV: 1 cid, 2 ch, 3 now, 4 actor, 5 entry id, 6 failure code, 7 one-time ('1'|'0'), 8 audit maxlen,
-#       9 state ttl, then the message idxs
-# Returns {'ok', n, reasons JSON} | {'missing'} | {'state', status} | {'retried'} | {'none', reasons JSON}
+# KEYS: 1 retried marker, 2 done, 3 sent, 4 unknown, 5 dead bitmap, 6 inflight, 7 stats, 8 channel stream,
+#       9 consent ledger, 10 consent bitmap
+# ARGV: 1 cid, 2 ch, 3 now, 4 actor, 5 entry id, 6 failure code, 7 one-time ('1'|'0'), 8 state ttl,
+#       then the message idxs
+# Returns {'ok', n, reasons JSON} | {'retried'} | {'none', reasons JSON}
 RETRY_LUA = """
 local cid, ch = ARGV[1], ARGV[2]
-local status = redis.call('hget', KEYS[1], 'status')
-if not status then return {'missing'} end
-if status ~= 'running' and status ~= 'paused' then return {'state', status} end
-if redis.call('exists', KEYS[3]) == 1 then return {'retried'} end
+if redis.call('exists', KEYS[1]) == 1 then return {'retried'} end
 local revived, reasons, skipped = {}, {}, 0
 local function skip(reason)
   reasons[reason] = (reasons[reason] or 0) + 1
   skipped = skipped + 1
 end
-for i = 10, #ARGV do
+for i = 9, #ARGV do
   local idx = ARGV[i]
-  if redis.call('getbit', KEYS[7], idx) == 0 or redis.call('getbit', KEYS[4], idx) == 0 then
+  if redis.call('getbit', KEYS[5], idx) == 0 or redis.call('getbit', KEYS[2], idx) == 0 then
     skip('not_dead')
-  elseif redis.call('getbit', KEYS[5], idx) == 1 then
+  elseif redis.call('getbit', KEYS[3], idx) == 1 then
     skip('sent')
-  elseif redis.call('getbit', KEYS[6], idx) == 1 then
+  elseif redis.call('getbit', KEYS[4], idx) == 1 then
     skip('unknown')
-  elseif redis.call('hexists', KEYS[8], cid .. '|' .. ch .. '|' .. idx) == 1 then
+  elseif redis.call('hexists', KEYS[6], cid .. '|' .. ch .. '|' .. idx) == 1 then
     skip('in_flight')
   else
     local ok = true
     if ARGV[7] == '1' then
-      local v = redis.call('hget', KEYS[11], idx)
+      local v = redis.call('hget', KEYS[9], idx)
       if v == '-1' then
         -- long-term since: nothing to consume
       elseif v and tonumber(v) >= 1 then
         if tonumber(v) == 1 then
-          redis.call('hdel', KEYS[11], idx)
-          redis.call('setbit', KEYS[12], idx, 0)
+          redis.call('hdel', KEYS[9], idx)
+          redis.call('setbit', KEYS[10], idx, 0)
         else
-          redis.call('hincrby', KEYS[11], idx, -1)
+          redis.call('hincrby', KEYS[9], idx, -1)
         end
       else
         ok = false
@@ -84,8 +84,8 @@ for i = 10, #ARGV do
       end
     end
     if ok then
-      redis.call('setbit', KEYS[4], idx, 0)
-      redis.call('setbit', KEYS[7], idx, 0)
+      redis.call('setbit', KEYS[2], idx, 0)
+      redis.call('setbit', KEYS[5], idx, 0)
       revived[#revived + 1] = idx
     end
   end
@@ -93,18 +93,14 @@ end
 local reasons_json = skipped > 0 and cjson.encode(reasons) or '{}'
 local n = #revived
 if n == 0 then return {'none', reasons_json} end
-redis.call('hincrby', KEYS[9], 'outstanding', n)
-redis.call('hincrby', KEYS[9], 'failed:' .. ch, -n)
-redis.call('hincrby', KEYS[9], 'dead:' .. ch, -n)
-redis.call('hincrby', KEYS[9], 'failed_code:' .. ch .. ':' .. ARGV[6], -n)
-redis.call('hincrby', KEYS[9], 'dead_retried:' .. ch, n)
-redis.call('xadd', KEYS[10], '*', 'c', cid, 'ch', ch, 'ids', table.concat(revived, ','), 'n', '0')
-redis.call('set', KEYS[3], cjson.encode({at = ARGV[3], actor = ARGV[4], requeued = n}), 'EX', ARGV[9])
-local changes = '{"entry_id":' .. cjson.encode(ARGV[5]) .. ',"channel":' .. cjson.encode(ch) ..
-  ',"code":' .. cjson.encode(ARGV[6]) .. ',"requeued":' .. n .. ',"skipped":' .. reasons_json .. '}'
-redis.call('xadd', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'at', ARGV[3], 'actor', ARGV[4], 'action', 'retry_dead_letter',
-  'from', status, 'to', status, 'changes', changes, 'version', redis.call('hget', KEYS[1], 'version') or '0')
-for k = 4, 7 do redis.call('expire', KEYS[k], ARGV[9]) end
+redis.call('hincrby', KEYS[7], 'outstanding', n)
+redis.call('hincrby', KEYS[7], 'failed:' .. ch, -n)
+redis.call('hincrby', KEYS[7], 'dead:' .. ch, -n)
+redis.call('hincrby', KEYS[7], 'failed_code:' .. ch .. ':' .. ARGV[6], -n)
+redis.call('hincrby', KEYS[7], 'dead_retried:' .. ch, n)
+redis.call('xadd', KEYS[8], '*', 'c', cid, 'ch', ch, 'ids', table.concat(revived, ','), 'n', '0')
+redis.call('set', KEYS[1], cjson.encode({at = ARGV[3], actor = ARGV[4], requeued = n}), 'EX', ARGV[8])
+for k = 2, 5 do redis.call('expire', KEYS[k], ARGV[8]) end
 return {'ok', n, reasons_json}
 """
 
@@ -174,24 +170,29 @@ class DeadLetters:
         template = campaign.content.get(channel, {}).get("template_id", "-")
         registered = self._templates.find(channel, template) if channel in CONSENT_CHANNELS else None
         one_time = registered is not None and registered.kind == ONE_TIME
-        reply = self._retry(
-            keys=[keys.campaign(campaign.id), keys.campaign_audit(campaign.id), keys.dead_retried(entry_id),
-                  keys.done(campaign.id, channel), keys.sent(campaign.id, channel), keys.unknown(campaign.id, channel),
-                  keys.dead(campaign.id, channel), keys.INFLIGHT, keys.stats(campaign.id), keys.stream(channel),
-                  keys.consent(channel, template), keys.consent_has(channel, template)],
-            args=[campaign.id, channel, repr(now), actor.account_id, entry_id, fields.get("code", ""),
-                  "1" if one_time else "0", keys.AUDIT_MAXLEN, keys.MESSAGE_STATE_TTL, *idxs])
+        args = [campaign.id, channel, repr(now), actor.account_id, entry_id, fields.get("code", ""),
+                "1" if one_time else "0", keys.MESSAGE_STATE_TTL, *idxs]
+        script_keys = [keys.dead_retried(entry_id), keys.done(campaign.id, channel), keys.sent(campaign.id, channel),
+                       keys.unknown(campaign.id, channel), keys.dead(campaign.id, channel), keys.INFLIGHT,
+                       keys.stats(campaign.id), keys.stream(channel), keys.consent(channel, template),
+                       keys.consent_has(channel, template)]
+
+        def requeue(locked: Campaign) -> tuple[dict[str, Any] | None, list[Any]]:
+            reply = self._retry(keys=script_keys, args=args)
+            if reply[0] != "ok":
+                return None, reply
+            return {"entry_id": entry_id, "channel": channel, "code": fields.get("code", ""), "requeued": int(reply[1]),
+                    "skipped": json.loads(reply[2])}, [*reply, locked.status]
+
+        # The row lock keeps the campaign running or paused until the messages are back and audited.
+        reply = self._campaigns.audited(actor, campaign.id, RETRY_ACTION, (RUNNING, PAUSED), requeue)
         outcome = reply[0]
-        if outcome == "missing":
-            raise CampaignNotFound(campaign.id)
-        if outcome == "state":  # changed between the read above and the script
-            raise CampaignStateConflict(RETRY_ACTION, reply[1], (RUNNING, PAUSED))
         if outcome == "retried":
             raise DeadLetterAlreadyRetried(entry_id)
         if outcome == "none":
             raise DeadLetterNotRetryable(entry_id, json.loads(reply[1]))
         return {"entry_id": entry_id, "campaign_id": campaign.id, "channel": channel, "requeued": int(reply[1]),
-                "skipped": json.loads(reply[2]), "status": campaign.status}
+                "skipped": json.loads(reply[2]), "status": reply[3]}
 
 
 def _marker(raw: str | None) -> dict[str, Any] | None:

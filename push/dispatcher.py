@@ -63,6 +63,7 @@ import redis
 from kernel.clock import Clock, SystemClock, minute
 from kernel.crypto import Crypto
 from kernel.metrics import PUSH_SENDS
+from kernel.postgres import DatabaseUnavailable
 from push import keys
 from push.campaigns import CANCELLED, FINISHED, RUNNING, SYSTEM_ACTOR, Campaign, CampaignStore
 from push.dispatch_scripts import (CLAIM_LUA, COMPLETE_LUA, ON_WIRE_LUA, PROMOTE_LUA, REQUEUE_ORPHAN_LUA,
@@ -193,8 +194,9 @@ class Dispatcher:
 
     def handle(self, stream: str, entry_id: str, fields: Mapping[str, str]) -> None:
         # Acked only after every message is terminal, retry-scheduled, parked or in another owner's
-        # hands; Redis being down leaves the entry pending for a reclaim. Any other exception is a
-        # bug or bad data: the batch is failed and dead-lettered so it cannot poison the queue.
+        # hands; Redis or PostgreSQL (the campaign records) being away leaves the entry pending for a
+        # reclaim — the done bits keep what was already settled from being sent again. Any other
+        # exception is a bug or bad data: the batch is failed and dead-lettered so it cannot poison the queue.
         try:
             batch = Batch.from_fields(fields)
         except (KeyError, ValueError):
@@ -206,7 +208,7 @@ class Dispatcher:
             return
         try:
             self.process(batch)
-        except redis.RedisError:
+        except (redis.RedisError, DatabaseUnavailable):
             raise
         except Exception:
             log.exception("batch failed", extra={"fields": {"campaign": batch.campaign_id, "channel": batch.channel}})

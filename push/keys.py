@@ -126,26 +126,7 @@ def popularity(region: str) -> str:
     return f"{PREFIX}pop:{region}"
 
 
-# --- Campaigns and their audit trail (push.campaigns) ---------------------------------------------------
-def campaign(campaign_id: str) -> str:
-    """hash: spec (JSON), status, version, author, created_at, updated_at, approver, approved_at,
-    start_at, end_at, plan_state, paused_reason. No TTL."""
-    return f"{PREFIX}campaign:{campaign_id}"
-
-
-CAMPAIGNS = PREFIX + "campaigns"  # zset campaign_id -> created_at
-SCHEDULED = PREFIX + "campaigns:scheduled"  # zset campaign_id -> start_at (status scheduled)
-RUNNING = PREFIX + "campaigns:running"  # set of campaign ids in status running or paused
-
-
-def campaign_audit(campaign_id: str) -> str:
-    """stream of {at, actor, action, from, to, changes}; MAXLEN ~ AUDIT_MAXLEN. No TTL."""
-    return f"{PREFIX}campaign:{campaign_id}:audit"
-
-
-AUDIT_MAXLEN = 10_000
-
-
+# --- Campaign planning (push.planner) -- the campaign records themselves are in PostgreSQL ------------
 def plan_lock(campaign_id: str) -> str:
     """string owner; TTL PLAN_LOCK_TTL, renewed while planning: one planner per campaign."""
     return f"{PREFIX}campaign:{campaign_id}:planlock"

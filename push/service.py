@@ -16,8 +16,9 @@ from catalog.model import ReferenceData
 from config import Settings
 from kernel.clock import Clock, SystemClock, china_today
 from kernel.crypto import Crypto
-from kernel.postgres import Database
 from kernel.events import EventBus
+from kernel.outbox import Outbox
+from kernel.postgres import Database
 from push import keys
 from push.audience import AudienceResolver, validate_rules
 from push.campaign_spec import check_window
@@ -64,7 +65,12 @@ class PushService:
         self.profiles = Profiles(redis_client, crypto, self.clock)
         self.index = self.profiles.index
         self.events_bus = events or EventBus()
-        self.campaigns = CampaignStore(redis_client, self.reference, self.templates, self.clock, events=self.events_bus)
+        if database is None:
+            raise ValueError("PushService needs the database: campaigns are records in PostgreSQL")
+        self.database = database
+        # Campaign state changes reach other packages (home notices) through the outbox, committed with the change.
+        self.outbox = Outbox(database, self.events_bus, self.events_bus.relay)
+        self.campaigns = CampaignStore(database, self.reference, self.templates, self.clock, outbox=self.outbox)
         self.audience = AudienceResolver(redis_client, self.reference)
         self.planner = Planner(redis_client, self.campaigns, self.audience, self.settings, self.clock)
         self.consent = ConsentLedger(redis_client, self.templates, self.index)
@@ -183,6 +189,16 @@ class PushService:
     def campaign_audit(self, actor: Operator, campaign_id: str) -> list[dict[str, Any]]:
         require_any_role(actor, READ_ROLES)
         return self.campaigns.audit(campaign_id)
+
+    def campaign_versions(self, actor: Operator, campaign_id: str) -> list[dict[str, Any]]:
+        """Every spec an operator wrote (create and each edit that changed something), oldest first."""
+        require_any_role(actor, READ_ROLES)
+        return self.campaigns.versions(campaign_id)
+
+    def campaign_submissions(self, actor: Operator, campaign_id: str) -> list[dict[str, Any]]:
+        """The four-eyes record: each submission (who, which version) and its decision (who, what)."""
+        require_any_role(actor, READ_ROLES)
+        return self.campaigns.submissions(campaign_id)
 
     def preview_campaign(self, actor: Operator, campaign_id: str) -> dict[str, Any]:
         """Audience and per-channel counts after opt-outs, address, caps, consent and quotas (nothing

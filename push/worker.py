@@ -38,6 +38,7 @@ from integrations.gateways import Gateways
 from integrations.json_http import JsonHttp
 from integrations.wechat_subscribe import SubscribeMessageClient
 from kernel.logging import configure_logging
+from kernel.postgres import DatabaseUnavailable
 from kernel.redis import redis_client as kernel_redis_client
 from push import keys
 from push.campaigns import RUNNING, SYSTEM_ACTOR
@@ -173,7 +174,7 @@ class PushRuntime:
         while not self.stop.is_set():
             try:
                 self.tick()
-            except redis.RedisError as exc:
+            except (redis.RedisError, DatabaseUnavailable) as exc:
                 log.warning("housekeeping failed", extra={"fields": {"error_class": type(exc).__name__}})
             except Exception:
                 log.exception("housekeeping error")
@@ -213,7 +214,7 @@ class PushRuntime:
                 try:
                     dispatcher.maybe_reclaim()
                     dispatcher.poll(block_ms=1000, count=1)
-                except redis.RedisError as exc:
+                except (redis.RedisError, DatabaseUnavailable) as exc:
                     log.warning("dispatch failed", extra={"fields": {"error_class": type(exc).__name__}})
                     self.stop.wait(1.0)
                 except Exception:  # keep the thread alive whatever happens; the entry stays pending

@@ -245,6 +245,20 @@ class AuditSchema(Schema):
     items = fields.List(fields.Nested(AuditEntrySchema), required=True)
 
 
+class VersionSchema(Schema):
+    version = fields.Integer(required=True, metadata={"description": "the campaign version this write produced"})
+    written_by = fields.String(required=True, metadata={"description": "operator account id"})
+    written_by_name = fields.String(required=True, allow_none=True, metadata={"description": "the operator's username"})
+    fields_ = fields.List(fields.String(), required=True, attribute="fields", data_key="fields",
+                          metadata={"description": "spec fields this write changed (all given ones at creation)"})
+    at = fields.Float(required=True)
+    spec = fields.Raw(required=True, metadata={"description": "the normalised spec as written"})
+
+
+class VersionsSchema(Schema):
+    items = fields.List(fields.Nested(VersionSchema), required=True)
+
+
 class DeadLetterRetriedSchema(Schema):
     at = fields.Float(required=True)
     actor = fields.String(required=True, metadata={"description": "operator account id"})

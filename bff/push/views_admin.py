@@ -200,6 +200,20 @@ class CampaignAudit(MethodView):
         return _answer({"items": items})
 
 
+@blp.route("/campaigns/<string:campaign_id>/versions")
+class CampaignVersions(MethodView):
+    @operator_required(blp)
+    @_errors(403, 404)
+    @blp.response(200, schemas.VersionsSchema)
+    def get(self, campaign_id):
+        """Every spec an operator wrote (creation and each edit that changed something), oldest first,
+        with the writer's username in `written_by_name`."""
+        name = _operator_names()
+        items = [{**entry, "written_by_name": name(entry["written_by"])}
+                 for entry in _service().campaign_versions(current_principal(), campaign_id)]
+        return _answer({"items": items})
+
+
 @blp.route("/campaigns/<string:campaign_id>/stats")
 class CampaignStats(MethodView):
     @operator_required(blp)

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from push import keys
 from push.errors import (CampaignNotEditable, CampaignStateConflict, InvalidInput, InvalidTemplateData,
                          OperatorRoleRequired, ApproverIsAuthor, UnknownTemplate)
 from tests.push.conftest import APPROVER, EDITOR, EDITOR_2, REMINDER, launch, wechat_campaign
@@ -112,7 +111,7 @@ def test_the_removed_tags_rule_is_refused_and_never_widens_a_stored_audience(ser
     citizens.make(subscribe={REMINDER: 1})
     campaign = service.create_campaign(EDITOR, wechat_campaign())
     assert service.preview_campaign(EDITOR, campaign["id"])["audience"] == 1
-    stored = json.loads(service.redis.hget(keys.campaign(campaign["id"]), "spec"))
-    stored["audience"]["tags"] = ["vip"]  # as written before the rule was removed
-    service.redis.hset(keys.campaign(campaign["id"]), "spec", json.dumps(stored))
+    with service.database.transaction() as conn:  # as written before the rule was removed
+        conn.execute("UPDATE campaigns SET spec = jsonb_set(spec, '{audience,tags}', %s) WHERE id = %s",
+                     (json.dumps(["vip"]), campaign["id"]))
     assert service.preview_campaign(EDITOR, campaign["id"])["audience"] == 0

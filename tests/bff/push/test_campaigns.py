@@ -55,6 +55,10 @@ def test_campaign_created_previewed_refused_to_its_author_approved_scheduled_and
     actions = [entry["action"] for entry in audit]
     assert actions[:5] == ["create", "update", "submit", "approve", "schedule"] and "start" in actions and actions[-1] == "finish"
     assert audit[3]["actor"] == approved["approved_by"] and audit[0]["actor"] == created["author"]
+    versions = api.ok("GET", f"/v1/admin/campaigns/{cid}/versions", ops["approver"])["items"]
+    assert [(v["version"], v["fields"], v["spec"]["note"]) for v in versions] == [(1, audit[0]["changes"]["fields"], ""),
+                                                                               (2, ["note"], "三月批次")]
+    assert versions[0]["written_by"] == created["author"] and versions[1]["written_by_name"] is not None
 
 
 def test_only_approved_campaigns_send_and_reject_returns_to_draft(api, ops, runtime, drive) -> None:
