@@ -17,6 +17,10 @@ case "${1:-start}" in
       as_server_user "$(bin initdb)" -D "$PGDATA" -U msb --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
     if ! as_server_user "$(bin pg_ctl)" -D "$PGDATA" status >/dev/null 2>&1; then
+      if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        echo "port $PORT is taken by another server (not $PGDATA); set MSB_POSTGRES_PORT to a free port" >&2
+        exit 1
+      fi
       as_server_user "$(bin pg_ctl)" -D "$PGDATA" -l "$DIR/postgres.log" -w -t 30 start \
         -o "-p $PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$DIR -c max_connections=200" >/dev/null
       echo "postgres started on port $PORT (data in $PGDATA)"
