@@ -35,11 +35,13 @@ def _binary(name: str) -> str:
 
 
 class PostgresServer:
-    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True,
+                 settings: dict[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         # Tests trade crash safety for speed (fsync off); `make run` keeps every commit on disk.
         self.durable = durable
+        self.extra_settings = dict(settings or {})  # e.g. a bulk-loading bench's bigger buffers
         self._process: subprocess.Popen | None = None
         self._as_user = "postgres" if os.geteuid() == 0 else None
 
@@ -80,6 +82,8 @@ class PostgresServer:
         ]
         if not self.durable:
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        for name, value in self.extra_settings.items():
+            settings += ["-c", f"{name}={value}"]
         log = open(self.data_dir / "postgres.log", "ab")
         self._process = subprocess.Popen(
             [_binary("postgres"), "-D", str(self.pgdata), "-p", str(self.port), *settings],
@@ -173,13 +177,14 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def migrated_postgres(*, prefix: str = "msb-pg-", durable: bool = False) -> Iterator[PostgresServer]:
+def migrated_postgres(*, prefix: str = "msb-pg-", durable: bool = False,
+                      settings: dict[str, str] | None = None) -> Iterator[PostgresServer]:
     """A private server on a free port with the project's schema applied, removed afterwards. Its data dir
     is under /tmp, not a caller's tmp dir: as root the server runs as `postgres`, who cannot enter 0700 dirs."""
     from tools import migrate
 
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
-    server = PostgresServer(data_dir, durable=durable)
+    server = PostgresServer(data_dir, durable=durable, settings=settings)
     try:
         server.start()
         migrate.main([server.url])
