@@ -305,6 +305,10 @@ class CampaignStore:
         """Non-status bookkeeping (plan state), audited like everything else."""
         self._write(campaign_id, actor, action, dict(fields), allowed=None, fields=fields)
 
+    def record_action(self, campaign_id: str, actor: Operator, action: str, changes: Mapping[str, Any]) -> None:
+        """An audited operator action that changes no field of the record (a dead letter re-queued)."""
+        self._write(campaign_id, actor, action, changes, allowed=None)
+
     def _write(self, campaign_id: str, actor: Operator, action: str, changes: Mapping[str, Any], *,
                allowed: tuple[str, ...] | None = None, new_status: str = "", create: bool = False,
                expected_version: int | None = None, fields: Mapping[str, str] | None = None,

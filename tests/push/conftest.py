@@ -19,12 +19,15 @@ from integrations.gateways import build_gateways
 from kernel.clock import FixedClock, shanghai_ts
 from kernel.crypto import Crypto
 from push.campaigns import Actor
+from push import keys
 from push.limits import RateLimiter
+from push.redisutil import shards_in_use
 from push.service import PushService
 from push.settings import PushSettings
 from push.worker import PushRuntime, build_senders
 
 _PHONES = itertools.count(int(time.time()) % 10**7)
+FIRST_SHARD = 0  # every test starts on a flushed Redis: its first citizens (idx 1, 2, …) are in shard 0
 MORNING = shanghai_ts(2026, 3, 2, 10, 0)  # a Monday, 10:00 Beijing time
 EDITOR = Actor("op_editor_1", ("editor",))
 EDITOR_2 = Actor("op_editor_2", ("editor",))
@@ -33,6 +36,16 @@ REMINDER = "wx_tpl_service_reminder"  # one-time
 POLICY = "wx_tpl_policy_notice"  # long-term
 REMINDER_DATA = {"thing1": "养老金资格认证", "phrase2": "待办理", "time3": "2026年3月31日 17:00", "thing4": "请在月底前完成认证"}
 POLICY_DATA = {"thing1": "医保缴费提醒", "thing2": "2026年城乡居民医保开始缴费", "time3": "2026年3月2日 09:00"}
+
+
+def delayed_entries(client) -> list[tuple[str, float]]:
+    """Every shard's delayed batches (deferrals and retries), soonest first."""
+    entries = [entry for shard in shards_in_use(client) for entry in client.zrange(keys.delayed(shard), 0, -1, withscores=True)]
+    return sorted(entries, key=lambda entry: entry[1])
+
+
+def inflight_total(client) -> int:
+    return sum(client.hlen(keys.inflight(shard)) for shard in shards_in_use(client))
 
 
 class Drive:
