@@ -49,6 +49,11 @@ fuzz: setup
 	MSB_FUZZ_STEPS=$${MSB_FUZZ_STEPS:-12} \
 	$(VENV)/bin/pytest tests/bff/test_fuzz_contract.py -p no:logging --timeout=0 -q
 
+# The push tests against a private 3-master Redis Cluster (tests/conftest.py starts it): every push script
+# and transaction must keep to one hash slot. Other packages are not hash-tagged yet.
+test-cluster: setup
+	MSB_TEST_REDIS=cluster $(VENV)/bin/pytest tests/push tests/bff/push
+
 bench: setup
 	$(PY) -m bench
 

@@ -32,7 +32,7 @@ from catalog.model import ReferenceData
 from catalog.regions import CITY, PROVINCE, RegionTree
 from push import keys
 from push.errors import InvalidInput, UnknownItem, UnknownRegion
-from push.redisutil import scratch_name, shards_in_use
+from push.redisutil import bitop, scratch_name, shards_in_use
 
 SUBJECTS = ("any", "person", "enterprise")
 LIST_RULES = ("regions", "themes", "handled", "not_handled", "started_not_finished")
@@ -137,18 +137,18 @@ class AudienceResolver:
         pipe.copy(keys.seg_all(shard), dest, replace=True)
 
         def union(sources: list[str]) -> None:
-            pipe.bitop("OR", temp, *sources) if sources else pipe.delete(temp)
+            bitop(pipe, "OR", temp, *sources) if sources else pipe.delete(temp)
 
         def restrict(sources: list[str]) -> None:
             union(sources)
-            pipe.bitop("AND", dest, dest, temp)
+            bitop(pipe, "AND", dest, dest, temp)
 
         def exclude(sources: list[str]) -> None:
             if not sources:
                 return
             union(sources)
-            pipe.bitop("AND", temp, dest, temp)
-            pipe.bitop("XOR", dest, dest, temp)
+            bitop(pipe, "AND", temp, dest, temp)
+            bitop(pipe, "XOR", dest, dest, temp)
 
         if "regions" in rules:
             codes = expand_regions(rules["regions"], self._reference.regions)
@@ -194,10 +194,10 @@ class AudienceResolver:
                     if channel == "inbox":
                         pipe.copy(audience_key, part, replace=True)
                     else:
-                        pipe.bitop("AND", part, audience_key, keys.seg_address(shard, channel))
+                        bitop(pipe, "AND", part, audience_key, keys.seg_address(shard, channel))
                     if category in ("marketing", "policy"):
-                        pipe.bitop("AND", opted, part, keys.seg_opt_out(shard, category, channel))
-                        pipe.bitop("XOR", part, part, opted)
+                        bitop(pipe, "AND", opted, part, keys.seg_opt_out(shard, category, channel))
+                        bitop(pipe, "XOR", part, part, opted)
                         queued += 2
                     pipe.bitcount(part)
                     counted.append(queued + 1)

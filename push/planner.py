@@ -48,7 +48,7 @@ from push import keys
 from push.audience import AudienceResolver
 from push.campaigns import PAUSED, RUNNING, Campaign, CampaignStore
 from push.settings import CONSENT_CHANNELS, PUSH_CHANNELS, PushSettings
-from push.redisutil import shards_in_use
+from push.redisutil import bitop, shards_in_use
 from push.stats import SKIP_REASONS, Stats
 
 log = logging.getLogger("msb.push.planner")
@@ -346,12 +346,12 @@ class Planner:
                 pipe.delete(candidates_key)
                 pipe.copy(audience_key, candidates_key, replace=True)
                 if campaign.category != "service":
-                    pipe.bitop("AND", part_key, candidates_key, keys.seg_opt_out(shard, campaign.category, ch))
-                    pipe.bitop("XOR", candidates_key, candidates_key, part_key)
+                    bitop(pipe, "AND", part_key, candidates_key, keys.seg_opt_out(shard, campaign.category, ch))
+                    bitop(pipe, "XOR", candidates_key, candidates_key, part_key)
                 opted_out = audience - self._count(pipe, candidates_key)
                 pipe = self._redis.pipeline(transaction=False)
                 if ch != "inbox":
-                    pipe.bitop("AND", candidates_key, candidates_key, keys.seg_address(shard, ch))
+                    bitop(pipe, "AND", candidates_key, candidates_key, keys.seg_address(shard, ch))
                 remaining = audience - opted_out
                 reachable = self._count(pipe, candidates_key)
                 plan.skipped["opted_out"] += opted_out

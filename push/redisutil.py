@@ -20,3 +20,10 @@ def shards_in_use(client: Any) -> range:
 def is_cluster(client: Any) -> bool:
     """A Redis Cluster client (no single connection pool; commands are routed by slot)."""
     return not hasattr(client, "connection_pool")
+
+
+def bitop(pipe: Any, operation: str, dest: str, *sources: str) -> Any:
+    """Queue (or run) BITOP. redis-py's cluster pipeline refuses its ``bitop`` method for every
+    pipeline, although a BITOP whose keys share a slot is fine on a cluster; the raw command is routed
+    by those keys like any other."""
+    return pipe.execute_command("BITOP", operation, dest, *sources)
