@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: run test fuzz bench index reindex stop setup redis-bin postgres-bin chromium-bin clean
+.PHONY: run test test-cluster fuzz bench index reindex stop setup redis-bin postgres-bin chromium-bin clean
 
 setup: $(DEPS_STAMP) redis-bin postgres-bin
 
@@ -50,9 +50,10 @@ fuzz: setup
 	$(VENV)/bin/pytest tests/bff/test_fuzz_contract.py -p no:logging --timeout=0 -q
 
 # The push tests against a private 3-master Redis Cluster (tests/conftest.py starts it): every push script
-# and transaction must keep to one hash slot. Other packages are not hash-tagged yet.
+# and transaction must keep to one hash slot. Not yet: tests/bff/push and the WeChat crypto interop tests,
+# which sign citizens and operators in through auth, whose Redis transactions span slots (moving to PostgreSQL).
 test-cluster: setup
-	MSB_TEST_REDIS=cluster $(VENV)/bin/pytest tests/push tests/bff/push
+	MSB_TEST_REDIS=cluster $(VENV)/bin/pytest tests/push --ignore=tests/push/test_wechat_crypto_interop.py
 
 bench: setup
 	$(PY) -m bench
