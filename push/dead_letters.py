@@ -34,7 +34,7 @@ import redis
 
 from kernel.clock import Clock
 from push import keys
-from push.campaigns import APPROVER, EDITOR, PAUSED, RUNNING, CampaignStore, Operator, require_any_role
+from push.campaigns import APPROVER, EDITOR, PAUSED, RUNNING, Campaign, CampaignStore, Operator, require_any_role
 from push.errors import (CampaignStateConflict, DeadLetterAlreadyRetried, DeadLetterNotFound,
                          DeadLetterNotRetryable, InvalidInput)
 from push.redisutil import shards_in_use
@@ -89,23 +89,8 @@ for i = 10, #ARGV do
       end
     end
     if ok then
-        script_keys = [keys.dead_retried(shard, stream_id), keys.done(shard, campaign.id, channel),
-                       keys.sent(shard, campaign.id, channel), keys.unknown(shard, campaign.id, channel),
-                       keys.dead(shard, campaign.id, channel), keys.inflight(shard), keys.stats(campaign.id, shard),
-                       keys.stream(shard, channel), keys.consent(shard, channel, template),
-                       keys.consent_has(shard, channel, template)]
-        args = [campaign.id, channel, repr(now), actor.account_id, entry_id, fields.get("code", ""),
-                "1" if one_time else "0", keys.shard_base(shard), keys.MESSAGE_STATE_TTL, *idxs]
-
-        def requeue(locked: Campaign) -> tuple[dict[str, Any] | None, list[Any]]:
-            reply = self._retry(keys=script_keys, args=args)
-            if reply[0] != "ok":
-                return None, reply
-            return {"entry_id": entry_id, "channel": channel, "code": fields.get("code", ""), "requeued": int(reply[1]),
-                    "skipped": json.loads(reply[2])}, [*reply, locked.status]
-
-        # The row lock keeps the campaign running or paused until the messages are back and audited.
-        reply = self._campaigns.audited(actor, campaign.id, RETRY_ACTION, (RUNNING, PAUSED), requeue)
+      redis.call('setbit', KEYS[2], bit, 0)
+      redis.call('setbit', KEYS[5], bit, 0)
       revived[#revived + 1] = idx
     end
   end
@@ -189,7 +174,7 @@ class DeadLetters:
         fields = entries[0][1]
         campaign = self._campaigns.get(fields.get("c", ""))
         channel = fields.get("ch", "")
-        if campaign.status not in (RUNNING, PAUSED):
+        if campaign.status not in (RUNNING, PAUSED):  # checked again under the row lock below
             raise CampaignStateConflict(RETRY_ACTION, campaign.status, (RUNNING, PAUSED))
         if self._redis.exists(keys.dead_retried(shard, stream_id)):
             raise DeadLetterAlreadyRetried(entry_id)
@@ -202,13 +187,23 @@ class DeadLetters:
         template = campaign.content.get(channel, {}).get("template_id", "-")
         registered = self._templates.find(channel, template) if channel in CONSENT_CHANNELS else None
         one_time = registered is not None and registered.kind == ONE_TIME
-        reply = self._retry(
-            keys=[keys.dead_retried(shard, stream_id), keys.done(shard, campaign.id, channel),
-                  keys.sent(shard, campaign.id, channel), keys.unknown(shard, campaign.id, channel),
-                  keys.dead(shard, campaign.id, channel), keys.inflight(shard), keys.stats(campaign.id, shard),
-                  keys.stream(shard, channel), keys.consent(shard, channel, template), keys.consent_has(shard, channel, template)],
-            args=[campaign.id, channel, repr(now), actor.account_id, entry_id, fields.get("code", ""),
-                  "1" if one_time else "0", keys.shard_base(shard), keys.MESSAGE_STATE_TTL, *idxs])
+        script_keys = [keys.dead_retried(shard, stream_id), keys.done(shard, campaign.id, channel),
+                       keys.sent(shard, campaign.id, channel), keys.unknown(shard, campaign.id, channel),
+                       keys.dead(shard, campaign.id, channel), keys.inflight(shard), keys.stats(campaign.id, shard),
+                       keys.stream(shard, channel), keys.consent(shard, channel, template),
+                       keys.consent_has(shard, channel, template)]
+        args = [campaign.id, channel, repr(now), actor.account_id, entry_id, fields.get("code", ""),
+                "1" if one_time else "0", keys.shard_base(shard), keys.MESSAGE_STATE_TTL, *idxs]
+
+        def requeue(locked: Campaign) -> tuple[dict[str, Any] | None, list[Any]]:
+            reply = self._retry(keys=script_keys, args=args)
+            if reply[0] != "ok":
+                return None, reply
+            return {"entry_id": entry_id, "channel": channel, "code": fields.get("code", ""), "requeued": int(reply[1]),
+                    "skipped": json.loads(reply[2])}, [*reply, locked.status]
+
+        # The row lock keeps the campaign running or paused until the messages are back and audited.
+        reply = self._campaigns.audited(actor, campaign.id, RETRY_ACTION, (RUNNING, PAUSED), requeue)
         outcome = reply[0]
         if outcome == "retried":
             raise DeadLetterAlreadyRetried(entry_id)
