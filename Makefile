@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: run test fuzz bench index reindex stop setup redis-bin postgres-bin chromium-bin clean
+.PHONY: run test test-cluster fuzz bench index reindex stop setup redis-bin postgres-bin chromium-bin clean
 
 setup: $(DEPS_STAMP) redis-bin postgres-bin
 
@@ -48,6 +48,12 @@ fuzz: setup
 	MSB_FUZZ_EXAMPLES=$${MSB_FUZZ_EXAMPLES:-110} MSB_FUZZ_SCENARIOS=$${MSB_FUZZ_SCENARIOS:-150} \
 	MSB_FUZZ_STEPS=$${MSB_FUZZ_STEPS:-12} \
 	$(VENV)/bin/pytest tests/bff/test_fuzz_contract.py -p no:logging --timeout=0 -q
+
+# The push tests against a private 3-master Redis Cluster (tests/conftest.py starts it): every push script
+# and transaction must keep to one hash slot. Not yet: tests/bff/push and the WeChat crypto interop tests,
+# which sign citizens and operators in through auth, whose Redis transactions span slots (moving to PostgreSQL).
+test-cluster: setup
+	MSB_TEST_REDIS=cluster $(VENV)/bin/pytest tests/push --ignore=tests/push/test_wechat_crypto_interop.py
 
 bench: setup
 	$(PY) -m bench

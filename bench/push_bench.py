@@ -34,6 +34,7 @@ from push import keys
 from push.campaigns import Actor
 from push.service import PushService
 from push.settings import PushSettings
+from push.stats import Stats
 
 PROJECTION_CITIZENS = 24_500_000
 EDITOR, APPROVER = Actor("op_bench_editor", ("editor",)), Actor("op_bench_approver", ("approver",))
@@ -47,6 +48,15 @@ def _bitmap(n: int) -> bytearray:
 
 def _set(bitmap: bytearray, idx: int) -> None:
     bitmap[idx >> 3] |= 0x80 >> (idx & 7)
+
+
+def _set_sharded(pipe: Any, key_for_shard: Any, bitmap: bytearray) -> None:
+    """Write a population-wide bitmap (bit = global idx) as its shards' bitmaps: a shard's first idx is a
+    multiple of 8, so its bytes are a plain slice."""
+    for shard in range(keys.shard_count(len(bitmap) * 8 - 1)):
+        part = bytes(bitmap[shard * keys.SHARD_BYTES:(shard + 1) * keys.SHARD_BYTES])
+        if any(part):
+            pipe.set(key_for_shard(shard), part)
 
 
 def _empty_db(client: redis.Redis) -> None:
@@ -99,18 +109,19 @@ def seed_segments(client: redis.Redis, n: int, *, seed: int = 7) -> dict[str, An
         if rng.random() < SHARES["opt_out"]:
             _set(opted_out, idx)
     pipe = client.pipeline(transaction=False)
-    pipe.set(keys.SEG_ALL, bytes(everyone))
-    pipe.set(keys.seg_address("wechat"), bytes(wechat))
-    pipe.set(keys.seg_opt_out("policy", "wechat"), bytes(opted_out))
-    pipe.set(keys.consent_has("wechat", TEMPLATE_ONE_TIME), bytes(consent_has))
+    _set_sharded(pipe, keys.seg_all, everyone)
+    _set_sharded(pipe, lambda shard: keys.seg_address(shard, "wechat"), wechat)
+    _set_sharded(pipe, lambda shard: keys.seg_opt_out(shard, "policy", "wechat"), opted_out)
+    _set_sharded(pipe, lambda shard: keys.consent_has(shard, "wechat", TEMPLATE_ONE_TIME), consent_has)
     for code, bitmap in regions.items():
-        pipe.set(keys.seg_region(code), bytes(bitmap))
+        _set_sharded(pipe, lambda shard, code=code: keys.seg_region(shard, code), bitmap)
     for month, bitmap in births.items():
-        pipe.set(keys.seg_birth_month(month), bytes(bitmap))
+        _set_sharded(pipe, lambda shard, month=month: keys.seg_birth_month(shard, month), bitmap)
     pipe.execute()
-    items = list(consent.items())
-    for start in range(0, len(items), 20_000):
-        client.hset(keys.consent("wechat", TEMPLATE_ONE_TIME), mapping=dict(items[start:start + 20_000]))
+    for shard, idxs in keys.by_shard(consent).items():
+        for start in range(0, len(idxs), 20_000):
+            client.hset(keys.consent(shard, "wechat", TEMPLATE_ONE_TIME),
+                        mapping={idx: consent[idx] for idx in idxs[start:start + 20_000]})
     client.set(keys.CITIZEN_SEQ, n)
     return {"citizens": n, "seed_seconds": round(time.perf_counter() - started, 2), "with_consent": len(consent)}
 
@@ -144,7 +155,9 @@ def plan_campaign(redis_url: str, n_citizens: int = 1_000_000) -> dict[str, Any]
         "reach": result.reach,
         "enqueued": {c.channel: c.enqueued for c in result.channels},
         "skipped": result.skipped,
-        "stream_entries": {ch: client.xlen(keys.stream(ch)) for ch in ("wechat", "inbox")},
+        "stream_entries": {ch: sum(client.xlen(keys.stream(shard, ch)) for shard in range(keys.shard_count(n_citizens)))
+                           for ch in ("wechat", "inbox")},
+        "shards": keys.shard_count(n_citizens), "shard_bits": keys.SHARD_BITS,
         "preview_seconds": round(preview_seconds, 2),
         "preview_matches_plan": preview.enqueued == result.enqueued and preview.skipped == result.skipped,
         "plan_seconds": round(seconds, 2),
@@ -173,14 +186,18 @@ def _seed_dispatch(client: redis.Redis, crypto: Crypto, sandbox_url: str, n: int
     pipe = client.pipeline(transaction=False)
     for idx, openid in enumerate(openids, start=1):
         _set(everyone, idx)
-        pipe.hset(keys.address("wechat"), idx, crypto.encrypt(openid, context="push.address.wechat"))
-        pipe.hset(keys.CITIZEN_BY_INDEX, idx, f"acc_bench_{idx}")
-        pipe.hset(keys.consent("wechat", TEMPLATE_LONG_TERM), idx, -1)
+        shard = keys.shard_of(idx)
+        pipe.hset(keys.address(shard, "wechat"), idx, crypto.encrypt(openid, context="push.address.wechat"))
+        pipe.hset(keys.citizen_by_index(shard), idx, f"acc_bench_{idx}")
+        pipe.hset(keys.consent(shard, "wechat", TEMPLATE_LONG_TERM), idx, -1)
         if idx % 5000 == 0:
             pipe.execute()
     pipe.execute()
-    for key in (keys.SEG_ALL, keys.seg_address("wechat"), keys.consent_has("wechat", TEMPLATE_LONG_TERM)):
-        client.set(key, bytes(everyone))
+    pipe = client.pipeline(transaction=False)
+    _set_sharded(pipe, keys.seg_all, everyone)
+    _set_sharded(pipe, lambda shard: keys.seg_address(shard, "wechat"), everyone)
+    _set_sharded(pipe, lambda shard: keys.consent_has(shard, "wechat", TEMPLATE_LONG_TERM), everyone)
+    pipe.execute()
     client.set(keys.CITIZEN_SEQ, n)
 
 
@@ -205,8 +222,7 @@ def _dispatch_process(redis_url: str, sandbox_url: str, secret_dir: str, setting
     def loop(number: int) -> None:
         dispatcher = service.dispatcher(senders=senders, name=f"bench:{os.getpid()}:{number}", stop=stop)
         while time.time() < deadline:
-            if dispatcher.poll(block_ms=200, count=1) == 0 and not client.xlen(keys.stream("wechat")):
-                pass
+            dispatcher.poll(block_ms=200, count=1)
         dispatcher.close()
 
     workers = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
@@ -251,13 +267,13 @@ def dispatch_throughput(redis_url: str, sandbox_url: str, seconds: float = 10.0,
         warm = started
         while time.time() < deadline:
             time.sleep(0.25)
-            sent = int(client.hget(keys.stats(campaign_id), "sent:wechat") or 0)
+            sent = Stats(client).raw(campaign_id).get("sent:wechat", 0)
             if sent_at_start is None and sent > 0:
                 sent_at_start, warm = sent, time.time()  # exclude process start-up (imports, token)
             if sent >= planned.enqueued:
                 break
         finished = time.time()
-        sent = int(client.hget(keys.stats(campaign_id), "sent:wechat") or 0)
+        sent = Stats(client).raw(campaign_id).get("sent:wechat", 0)
         for worker in workers:
             worker.join(timeout=seconds + 30)
         cpu_after = _cpu_seconds(sandbox_pid)

@@ -13,13 +13,13 @@ PREFIX = "integrations:"
 def wechat_access_token(appid: str) -> str:
     """hash {token, refresh_at, expires_at} (epoch seconds of the holder's clock).
     TTL = the token's ``expires_in`` as WeChat stated it, so a dead token disappears by itself."""
-    return f"{PREFIX}wechat:access_token:{appid}"
+    return f"{PREFIX}{{wx:{appid}}}:wechat:access_token"
 
 
 def wechat_access_token_lock(appid: str) -> str:
     """string: random owner id of the one process refreshing the token; TTL WECHAT_TOKEN_LOCK_MIN_TTL_MS
     or more (see below). Released by compare-and-delete, so only its owner can release it."""
-    return f"{PREFIX}wechat:access_token:{appid}:lock"
+    return f"{PREFIX}{{wx:{appid}}}:wechat:access_token:lock"  # same slot as the token (one script)
 
 
 # The lock must outlive one stable_token call, or a second process could refresh alongside a slow

@@ -32,7 +32,7 @@ from catalog.model import ReferenceData
 from catalog.regions import CITY, PROVINCE, RegionTree
 from push import keys
 from push.errors import InvalidInput, UnknownItem, UnknownRegion
-from push.redisutil import scratch_name
+from push.redisutil import bitop, scratch_name, shards_in_use
 
 SUBJECTS = ("any", "person", "enterprise")
 LIST_RULES = ("regions", "themes", "handled", "not_handled", "started_not_finished")
@@ -127,47 +127,48 @@ class AudienceResolver:
         self._redis = redis_client
         self._reference = reference
 
-    def resolve(self, rules: Mapping[str, Any], today: date, dest: str | None = None) -> str:
-        """Write the audience bitmap to ``dest`` (a scratch key by default) and return its name."""
-        dest = dest or keys.scratch(scratch_name("aud"))
-        temp = keys.scratch(scratch_name("aud-part"))
+    def resolve(self, rules: Mapping[str, Any], today: date, shard: int, dest: str | None = None) -> str:
+        """Write the audience bitmap of one shard of the citizen index to ``dest`` (a scratch key of the
+        shard by default) and return its name. Every key is in the shard's slot."""
+        dest = dest or keys.scratch(scratch_name("aud"), shard)
+        temp = keys.scratch(scratch_name("aud-part"), shard)
         pipe = self._redis.pipeline(transaction=False)
         pipe.delete(dest)
-        pipe.copy(keys.SEG_ALL, dest, replace=True)
+        pipe.copy(keys.seg_all(shard), dest, replace=True)
 
         def union(sources: list[str]) -> None:
-            pipe.bitop("OR", temp, *sources) if sources else pipe.delete(temp)
+            bitop(pipe, "OR", temp, *sources) if sources else pipe.delete(temp)
 
         def restrict(sources: list[str]) -> None:
             union(sources)
-            pipe.bitop("AND", dest, dest, temp)
+            bitop(pipe, "AND", dest, dest, temp)
 
         def exclude(sources: list[str]) -> None:
             if not sources:
                 return
             union(sources)
-            pipe.bitop("AND", temp, dest, temp)
-            pipe.bitop("XOR", dest, dest, temp)
+            bitop(pipe, "AND", temp, dest, temp)
+            bitop(pipe, "XOR", dest, dest, temp)
 
         if "regions" in rules:
             codes = expand_regions(rules["regions"], self._reference.regions)
             if codes is not None:
-                restrict([keys.seg_region(code) for code in codes])
+                restrict([keys.seg_region(shard, code) for code in codes])
         if "age_min" in rules or "age_max" in rules:
             months = birth_months(today, rules.get("age_min", 0), rules.get("age_max", AGE_LIMIT))
-            restrict([keys.seg_birth_month(m) for m in months])
+            restrict([keys.seg_birth_month(shard, m) for m in months])
         if rules.get("subject") == "enterprise":
-            restrict([keys.SEG_ENTERPRISE])
+            restrict([keys.seg_enterprise(shard)])
         if "themes" in rules:
-            restrict([keys.seg_theme(code) for code in rules["themes"]])
+            restrict([keys.seg_theme(shard, code) for code in rules["themes"]])
         if "handled" in rules:
-            restrict([keys.seg_item(code, "finish") for code in rules["handled"]])
+            restrict([keys.seg_item(shard, code, "finish") for code in rules["handled"]])
         if "not_handled" in rules:
-            exclude([keys.seg_item(code, "finish") for code in rules["not_handled"]])
+            exclude([keys.seg_item(shard, code, "finish") for code in rules["not_handled"]])
         if "started_not_finished" in rules:
             codes = rules["started_not_finished"]
-            restrict([keys.seg_item(code, "start") for code in codes])
-            exclude([keys.seg_item(code, "finish") for code in codes])
+            restrict([keys.seg_item(shard, code, "start") for code in codes])
+            exclude([keys.seg_item(shard, code, "finish") for code in codes])
         if set(rules) - KNOWN_RULES:  # a rule since removed (``tags``): never widen what was approved
             restrict([])
         pipe.delete(temp)
@@ -178,25 +179,33 @@ class AudienceResolver:
     def reach(self, rules: Mapping[str, Any], today: date, category: str | None,
               channels: tuple[str, ...]) -> dict[str, Any]:
         """Audience size and, per channel, how many have an address there and (for marketing/policy)
-        have not opted out. Scratch bitmaps only, deleted after."""
-        audience_key = self.resolve(rules, today)
-        part, opted = keys.scratch(scratch_name("estimate")), keys.scratch(scratch_name("estimate-opt"))
-        try:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.bitcount(audience_key)
-            positions = []
-            for channel in channels:
-                if channel == "inbox":
-                    pipe.copy(audience_key, part, replace=True)
-                else:
-                    pipe.bitop("AND", part, audience_key, keys.seg_address(channel))
-                if category in ("marketing", "policy"):
-                    pipe.bitop("AND", opted, part, keys.seg_opt_out(category, channel))
-                    pipe.bitop("XOR", part, part, opted)
-                pipe.bitcount(part)
-                positions.append(len(pipe.command_stack) - 1)
-            results = pipe.execute()
-        finally:
-            self._redis.delete(audience_key, part, opted)
-        return {"audience": int(results[0]),
-                "reachable": {channel: int(results[position]) for channel, position in zip(channels, positions)}}
+        have not opted out. Scratch bitmaps only, deleted after; shard by shard, summed."""
+        audience = 0
+        reachable = {channel: 0 for channel in channels}
+        for shard in shards_in_use(self._redis):
+            audience_key = self.resolve(rules, today, shard)
+            part = keys.scratch(scratch_name("estimate"), shard)
+            opted = keys.scratch(scratch_name("estimate-opt"), shard)
+            try:
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.bitcount(audience_key)
+                queued, counted = 1, []
+                for channel in channels:
+                    if channel == "inbox":
+                        pipe.copy(audience_key, part, replace=True)
+                    else:
+                        bitop(pipe, "AND", part, audience_key, keys.seg_address(shard, channel))
+                    if category in ("marketing", "policy"):
+                        bitop(pipe, "AND", opted, part, keys.seg_opt_out(shard, category, channel))
+                        bitop(pipe, "XOR", part, part, opted)
+                        queued += 2
+                    pipe.bitcount(part)
+                    counted.append(queued + 1)
+                    queued += 2
+                results = pipe.execute()
+            finally:
+                self._redis.delete(audience_key, part, opted)
+            audience += int(results[0])
+            for channel, position in zip(channels, counted):
+                reachable[channel] += int(results[position])
+        return {"audience": audience, "reachable": reachable}

@@ -4,8 +4,9 @@ WeChat and Alipay refuse a subscribe message unless the user tapped "accept" for
 a **one-time** template grants exactly one send per accept (N accepts = N sends, no expiry), a
 **long-term** template (政务民生 and a few other categories) allows sends until cancelled (notes §7).
 
-Storage: ``push:consent:<channel>:<template>`` hash idx -> remaining one-time sends, or -1 for a
-long-term accept; ``push:consent:has:…`` bitmap mirrors "has quota" for previews. Every change is a
+Storage (per shard of the citizen index, ``push.keys``): ``consent:<channel>:<template>`` hash idx ->
+remaining one-time sends, or -1 for a long-term accept; ``consent:has:…`` bitmap (bit ``keys.bit_of``)
+mirrors "has quota" for previews. Every change is a
 Lua script, so grant, consume (by the planner, one per planned message), refund (a message that
 finally failed without reaching WeChat) and zero (43101, ``subscribe_msg_change_event``, a "ban")
 never race.
@@ -33,7 +34,7 @@ SOURCES = ("client", "event")
 # wx.requestSubscribeMessage per-template results; Alipay's my.requestSubscribeMessage uses accept/reject.
 RESULTS = ("accept", "reject", "ban", "filter")
 
-# KEYS: ledger, has, recent, templates. ARGV: idx, source, other source, kind, match ttl, tag.
+# KEYS (one shard): ledger, has, recent. ARGV: idx, source, other source, kind, match ttl, bit.
 _GRANT = """
 local other = tonumber(redis.call('hget', KEYS[3], ARGV[3]) or '0')
 if other > 0 then
@@ -46,30 +47,29 @@ else
   local current = redis.call('hget', KEYS[1], ARGV[1])
   if current ~= '-1' then redis.call('hincrby', KEYS[1], ARGV[1], 1) end
 end
-redis.call('setbit', KEYS[2], ARGV[1], 1)
+redis.call('setbit', KEYS[2], ARGV[6], 1)
 redis.call('hincrby', KEYS[3], ARGV[2], 1)
 redis.call('expire', KEYS[3], ARGV[5])
-redis.call('sadd', KEYS[4], ARGV[6])
 return {1, redis.call('hget', KEYS[1], ARGV[1])}
 """
 
-# KEYS: ledger, has. ARGV: idx. Removes every quota (one-time and long-term).
+# KEYS: ledger, has (one shard). ARGV: idx, bit. Removes every quota (one-time and long-term).
 _ZERO = """
 local had = redis.call('hdel', KEYS[1], ARGV[1])
-redis.call('setbit', KEYS[2], ARGV[1], 0)
+redis.call('setbit', KEYS[2], ARGV[2], 0)
 return had
 """
 
-# KEYS: ledger, has. ARGV: idx. One send back (not for long-term; not after a zero).
+# KEYS: ledger, has (one shard). ARGV: idx, bit. One send back (not for long-term; not after a zero).
 REFUND_LUA = """
 local current = redis.call('hget', KEYS[1], ARGV[1])
 if current == '-1' then return 0 end
 redis.call('hincrby', KEYS[1], ARGV[1], 1)
-redis.call('setbit', KEYS[2], ARGV[1], 1)
+redis.call('setbit', KEYS[2], ARGV[2], 1)
 return 1
 """
 
-# KEYS: ledger, has. ARGV: idx. Consume one send: 1 ok, 0 none left.
+# KEYS: ledger, has (one shard). ARGV: idx, bit. Consume one send: 1 ok, 0 none left.
 _CONSUME = """
 local v = redis.call('hget', KEYS[1], ARGV[1])
 if not v then return 0 end
@@ -77,7 +77,7 @@ if v == '-1' then return 1 end
 local n = tonumber(v)
 if n <= 1 then
   redis.call('hdel', KEYS[1], ARGV[1])
-  redis.call('setbit', KEYS[2], ARGV[1], 0)
+  redis.call('setbit', KEYS[2], ARGV[2], 0)
   if n < 1 then return 0 end
 else
   redis.call('hincrby', KEYS[1], ARGV[1], -1)
@@ -110,6 +110,11 @@ class ConsentLedger:
         self._refund = redis_client.register_script(REFUND_LUA)
         self._consume = redis_client.register_script(_CONSUME)
 
+    @staticmethod
+    def _ledger(idx: int, channel: str, template_id: str) -> list[str]:
+        shard = keys.shard_of(idx)
+        return [keys.consent(shard, channel, template_id), keys.consent_has(shard, channel, template_id)]
+
     def record(self, account_id: str, channel: str, results: Mapping[str, str], *, source: str = "client") -> list[Subscription]:
         """Apply the per-template results of one subscription popup (``POST /v1/subscriptions``)."""
         if channel not in CONSENT_CHANNELS:
@@ -133,27 +138,27 @@ class ConsentLedger:
         template = self._templates.get(channel, template_id)
         if result == "accept":
             other = "event" if source == "client" else "client"
-            self._grant(keys=[keys.consent(channel, template_id), keys.consent_has(channel, template_id),
-                              keys.consent_recent(channel, template_id, idx), keys.CONSENT_TEMPLATES],
-                        args=[idx, source, other, template.kind, keys.CONSENT_MATCH_TTL, f"{channel}:{template_id}"])
+            self._redis.sadd(keys.CONSENT_TEMPLATES, f"{channel}:{template_id}")  # another slot: written alone
+            self._grant(keys=[*self._ledger(idx, channel, template_id), keys.consent_recent(channel, template_id, idx)],
+                        args=[idx, source, other, template.kind, keys.CONSENT_MATCH_TTL, keys.bit_of(idx)])
         elif result == "ban" or (result == "reject" and template.kind == LONG_TERM):
             # "ban": the user switched this off for good. A one-time "reject" leaves earlier accepts:
             # each popup stands on its own upstream.
             self.zero(idx, channel, template_id)
 
     def zero(self, idx: int, channel: str, template_id: str) -> bool:
-        return bool(self._zero(keys=[keys.consent(channel, template_id), keys.consent_has(channel, template_id)], args=[idx]))
+        return bool(self._zero(keys=self._ledger(idx, channel, template_id), args=[idx, keys.bit_of(idx)]))
 
     def refund(self, idx: int, channel: str, template_id: str) -> bool:
-        return bool(self._refund(keys=[keys.consent(channel, template_id), keys.consent_has(channel, template_id)], args=[idx]))
+        return bool(self._refund(keys=self._ledger(idx, channel, template_id), args=[idx, keys.bit_of(idx)]))
 
     def consume(self, idx: int, channel: str, template_id: str) -> bool:
         """One send (the planner consumes in bulk inside its own script; this is for single sends)."""
-        return bool(self._consume(keys=[keys.consent(channel, template_id), keys.consent_has(channel, template_id)], args=[idx]))
+        return bool(self._consume(keys=self._ledger(idx, channel, template_id), args=[idx, keys.bit_of(idx)]))
 
     def remaining(self, idx: int, channel: str, template_id: str) -> int | None:
         """Sends left: a count, -1 for long-term, 0 for none."""
-        value = self._redis.hget(keys.consent(channel, template_id), idx)
+        value = self._redis.hget(keys.consent(keys.shard_of(idx), channel, template_id), idx)
         return int(value) if value is not None else 0
 
     def list(self, account_id: str, channel: str | None = None) -> list[Subscription]:
@@ -164,7 +169,7 @@ class ConsentLedger:
         if idx is not None and templates:
             pipe = self._redis.pipeline(transaction=False)
             for template in templates:
-                pipe.hget(keys.consent(template.channel, template.template_id), idx)
+                pipe.hget(keys.consent(keys.shard_of(idx), template.channel, template.template_id), idx)
             values = pipe.execute()
         result = []
         for template, value in zip(templates, values):

@@ -1,13 +1,15 @@
-"""Dead letters for operators: read ``push:dead`` and re-queue a dead letter's messages once, safely.
+"""Dead letters for operators: read the shards' dead-letter streams and re-queue a dead letter's messages
+once, safely. An entry's id is ``<shard>.<stream id>`` (each shard of the citizen index has its own
+stream, in the slot of the messages' state).
 
 A message is dead-lettered when its retries are exhausted (``COMPLETE_LUA``): its done bit is set, it
 counts as failed and dead, its one-time subscription was refunded (it never reached the citizen), and its
 ``dead`` bit marks it as the one kind of terminal message a retry may revive. Malformed entries and
 batches that raised are dead-lettered without that bit: retrying a bug does not fix it.
 
-A retry is one Lua script over that campaign × channel's message state, run while the campaign's row is
-locked in PostgreSQL (``CampaignStore.audited``), so it is all-or-nothing and races neither a dispatcher,
-a second retry nor a pause or cancel:
+A retry is one Lua script over that campaign × channel's message state in the entry's shard, run while
+the campaign's row is locked in PostgreSQL (``CampaignStore.audited``), so it is all-or-nothing and races
+neither a dispatcher, a second retry nor a pause or cancel:
 
 * the campaign must be ``running`` or ``paused`` (a paused campaign parks the messages until resumed);
 * the entry is marked retried first-come (a second retry is 409 ``already_retried``);
@@ -35,33 +37,36 @@ from push import keys
 from push.campaigns import APPROVER, EDITOR, PAUSED, RUNNING, Campaign, CampaignStore, Operator, require_any_role
 from push.errors import (CampaignStateConflict, DeadLetterAlreadyRetried, DeadLetterNotFound,
                          DeadLetterNotRetryable, InvalidInput)
+from push.redisutil import shards_in_use
 from push.settings import CHANNELS, CONSENT_CHANNELS
 from push.templates import ONE_TIME, TemplateRegistry
 
-ENTRY_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+ENTRY_ID = re.compile(r"^([0-9]{1,7})\.([0-9]{1,20}-[0-9]{1,20})$")
 RETRY_ACTION = "retry_dead_letter"
-SCAN_LIMIT = 20_000  # entries read at most per listing (the stream keeps ~100 k)
+SCAN_LIMIT = 20_000  # entries read at most per shard and listing (each stream keeps ~100 k)
 
-# KEYS: 1 retried marker, 2 done, 3 sent, 4 unknown, 5 dead bitmap, 6 inflight, 7 stats, 8 channel stream,
-#       9 consent ledger, 10 consent bitmap
-# ARGV: 1 cid, 2 ch, 3 now, 4 actor, 5 entry id, 6 failure code, 7 one-time ('1'|'0'), 8 state ttl,
-#       then the message idxs
+# KEYS (one shard): 1 retried marker, 2 done, 3 sent, 4 unknown, 5 dead bitmap, 6 inflight, 7 stats,
+#       8 channel stream, 9 consent ledger, 10 consent bitmap
+# ARGV: 1 cid, 2 ch, 3 now, 4 actor, 5 entry id, 6 failure code, 7 one-time ('1'|'0'), 8 shard base,
+#       9 state ttl, then the message idxs
 # Returns {'ok', n, reasons JSON} | {'retried'} | {'none', reasons JSON}
 RETRY_LUA = """
 local cid, ch = ARGV[1], ARGV[2]
+local base = tonumber(ARGV[8])
 if redis.call('exists', KEYS[1]) == 1 then return {'retried'} end
 local revived, reasons, skipped = {}, {}, 0
 local function skip(reason)
   reasons[reason] = (reasons[reason] or 0) + 1
   skipped = skipped + 1
 end
-for i = 9, #ARGV do
+for i = 10, #ARGV do
   local idx = ARGV[i]
-  if redis.call('getbit', KEYS[5], idx) == 0 or redis.call('getbit', KEYS[2], idx) == 0 then
+  local bit = tonumber(idx) - base
+  if redis.call('getbit', KEYS[5], bit) == 0 or redis.call('getbit', KEYS[2], bit) == 0 then
     skip('not_dead')
-  elseif redis.call('getbit', KEYS[3], idx) == 1 then
+  elseif redis.call('getbit', KEYS[3], bit) == 1 then
     skip('sent')
-  elseif redis.call('getbit', KEYS[4], idx) == 1 then
+  elseif redis.call('getbit', KEYS[4], bit) == 1 then
     skip('unknown')
   elseif redis.call('hexists', KEYS[6], cid .. '|' .. ch .. '|' .. idx) == 1 then
     skip('in_flight')
@@ -74,7 +79,7 @@ for i = 9, #ARGV do
       elseif v and tonumber(v) >= 1 then
         if tonumber(v) == 1 then
           redis.call('hdel', KEYS[9], idx)
-          redis.call('setbit', KEYS[10], idx, 0)
+          redis.call('setbit', KEYS[10], bit, 0)
         else
           redis.call('hincrby', KEYS[9], idx, -1)
         end
@@ -84,8 +89,8 @@ for i = 9, #ARGV do
       end
     end
     if ok then
-      redis.call('setbit', KEYS[2], idx, 0)
-      redis.call('setbit', KEYS[5], idx, 0)
+      redis.call('setbit', KEYS[2], bit, 0)
+      redis.call('setbit', KEYS[5], bit, 0)
       revived[#revived + 1] = idx
     end
   end
@@ -99,8 +104,8 @@ redis.call('hincrby', KEYS[7], 'dead:' .. ch, -n)
 redis.call('hincrby', KEYS[7], 'failed_code:' .. ch .. ':' .. ARGV[6], -n)
 redis.call('hincrby', KEYS[7], 'dead_retried:' .. ch, n)
 redis.call('xadd', KEYS[8], '*', 'c', cid, 'ch', ch, 'ids', table.concat(revived, ','), 'n', '0')
-redis.call('set', KEYS[1], cjson.encode({at = ARGV[3], actor = ARGV[4], requeued = n}), 'EX', ARGV[8])
-for k = 2, 5 do redis.call('expire', KEYS[k], ARGV[8]) end
+redis.call('set', KEYS[1], cjson.encode({at = ARGV[3], actor = ARGV[4], requeued = n}), 'EX', ARGV[9])
+for k = 2, 5 do redis.call('expire', KEYS[k], ARGV[9]) end
 return {'ok', n, reasons_json}
 """
 
@@ -125,10 +130,25 @@ class DeadLetters:
         if channel is not None and channel not in CHANNELS:
             raise InvalidInput("channel")
         limit = max(1, min(int(limit), 1000))
+        found: list[tuple[int, str, dict[str, str]]] = []
+        for shard in shards_in_use(self._redis):
+            found.extend((shard, entry_id, f) for entry_id, f in self._scan(shard, campaign_id, channel, limit))
+        found.sort(key=lambda entry: _stream_id(entry[1]), reverse=True)  # newest first across shards
+        found = found[:limit]
+        pipe = self._redis.pipeline(transaction=False)
+        for shard, entry_id, _ in found:
+            pipe.get(keys.dead_retried(shard, entry_id))
+        markers = pipe.execute() if found else []
+        return [{"id": f"{shard}.{entry_id}", "campaign_id": f.get("c", ""), "channel": f.get("ch", ""),
+                 "code": f.get("code", ""), "attempts": int(f.get("attempts") or 0), "at": float(f.get("at") or 0),
+                 "messages": len(_idxs(f.get("idx", ""))), "retried": _marker(marker)}
+                for (shard, entry_id, f), marker in zip(found, markers)]
+
+    def _scan(self, shard: int, campaign_id: str | None, channel: str | None, limit: int) -> list[tuple[str, dict[str, str]]]:
         found: list[tuple[str, dict[str, str]]] = []
         upper, scanned = "+", 0
         while len(found) < limit and scanned < SCAN_LIMIT:
-            page = self._redis.xrevrange(keys.DEAD_LETTERS, max=upper, count=500)
+            page = self._redis.xrevrange(keys.dead_letters(shard), max=upper, count=500)
             if upper != "+":
                 page = page[1:]  # the bound itself was the last of the previous page
             if not page:
@@ -137,31 +157,28 @@ class DeadLetters:
             upper = page[-1][0]
             found.extend((entry_id, f) for entry_id, f in page
                          if (campaign_id is None or f.get("c") == campaign_id) and (channel is None or f.get("ch") == channel))
-        found = found[:limit]
-        markers = self._redis.mget([keys.dead_retried(entry_id) for entry_id, _ in found]) if found else []
-        return [{"id": entry_id, "campaign_id": f.get("c", ""), "channel": f.get("ch", ""), "code": f.get("code", ""),
-                 "attempts": int(f.get("attempts") or 0), "at": float(f.get("at") or 0), "messages": len(_idxs(f.get("idx", ""))),
-                 "retried": _marker(marker)}
-                for (entry_id, f), marker in zip(found, markers)]
+        return found[:limit]
 
     def retry(self, actor: Operator, entry_id: str) -> dict[str, Any]:
         """Re-queue the entry's messages for another round of attempts; ``{entry_id, campaign_id,
         channel, requeued, skipped{reason: n}, status}``. 404 dead_letter_not_found / campaign_not_found,
         409 campaign_state_conflict (not running or paused), already_retried, dead_letter_not_retryable."""
         require_any_role(actor, (EDITOR, APPROVER))
-        if not isinstance(entry_id, str) or not ENTRY_ID.match(entry_id):
+        parsed = ENTRY_ID.match(entry_id) if isinstance(entry_id, str) else None
+        if parsed is None:
             raise DeadLetterNotFound(details={"entry_id": str(entry_id)[:40]})
-        entries = self._redis.xrange(keys.DEAD_LETTERS, min=entry_id, max=entry_id, count=1)
+        shard, stream_id = int(parsed.group(1)), parsed.group(2)
+        entries = self._redis.xrange(keys.dead_letters(shard), min=stream_id, max=stream_id, count=1)
         if not entries:
             raise DeadLetterNotFound(details={"entry_id": entry_id})
         fields = entries[0][1]
         campaign = self._campaigns.get(fields.get("c", ""))
         channel = fields.get("ch", "")
-        if campaign.status not in (RUNNING, PAUSED):
+        if campaign.status not in (RUNNING, PAUSED):  # checked again under the row lock below
             raise CampaignStateConflict(RETRY_ACTION, campaign.status, (RUNNING, PAUSED))
-        if self._redis.exists(keys.dead_retried(entry_id)):
+        if self._redis.exists(keys.dead_retried(shard, stream_id)):
             raise DeadLetterAlreadyRetried(entry_id)
-        idxs = _idxs(fields.get("idx", ""))
+        idxs = [idx for idx in _idxs(fields.get("idx", "")) if keys.shard_of(int(idx)) == shard]
         if channel not in CHANNELS or not idxs:
             raise DeadLetterNotRetryable(entry_id, {"not_dead": max(1, len(idxs))})
         now = self._clock.now()
@@ -170,12 +187,13 @@ class DeadLetters:
         template = campaign.content.get(channel, {}).get("template_id", "-")
         registered = self._templates.find(channel, template) if channel in CONSENT_CHANNELS else None
         one_time = registered is not None and registered.kind == ONE_TIME
+        script_keys = [keys.dead_retried(shard, stream_id), keys.done(shard, campaign.id, channel),
+                       keys.sent(shard, campaign.id, channel), keys.unknown(shard, campaign.id, channel),
+                       keys.dead(shard, campaign.id, channel), keys.inflight(shard), keys.stats(campaign.id, shard),
+                       keys.stream(shard, channel), keys.consent(shard, channel, template),
+                       keys.consent_has(shard, channel, template)]
         args = [campaign.id, channel, repr(now), actor.account_id, entry_id, fields.get("code", ""),
-                "1" if one_time else "0", keys.MESSAGE_STATE_TTL, *idxs]
-        script_keys = [keys.dead_retried(entry_id), keys.done(campaign.id, channel), keys.sent(campaign.id, channel),
-                       keys.unknown(campaign.id, channel), keys.dead(campaign.id, channel), keys.INFLIGHT,
-                       keys.stats(campaign.id), keys.stream(channel), keys.consent(channel, template),
-                       keys.consent_has(channel, template)]
+                "1" if one_time else "0", keys.shard_base(shard), keys.MESSAGE_STATE_TTL, *idxs]
 
         def requeue(locked: Campaign) -> tuple[dict[str, Any] | None, list[Any]]:
             reply = self._retry(keys=script_keys, args=args)
@@ -193,6 +211,11 @@ class DeadLetters:
             raise DeadLetterNotRetryable(entry_id, json.loads(reply[1]))
         return {"entry_id": entry_id, "campaign_id": campaign.id, "channel": channel, "requeued": int(reply[1]),
                 "skipped": json.loads(reply[2]), "status": reply[3]}
+
+
+def _stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _marker(raw: str | None) -> dict[str, Any] | None:

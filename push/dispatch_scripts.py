@@ -1,22 +1,27 @@
 """The dispatcher's atomic check-and-act steps, as Lua run on the Redis server.
 
-Each script touches only one campaign × channel's state (or one queue and its streams), which is what a
-message's state machine in ``push.dispatcher`` needs to be all-or-nothing: claim, wire mark, complete,
-orphan handling, promotion of due retries and un-parking.
+Each script touches only one campaign × channel's state in one shard of the citizen index (or one
+shard's queues), which is what a message's state machine in ``push.dispatcher`` needs to be
+all-or-nothing: claim, wire mark, complete, orphan handling, promotion of due retries and un-parking.
+Every key of a script carries the shard's hash tag (one Redis Cluster slot). Message ids and hash fields
+use the global idx; bitmaps the offset in the shard (idx - shard base, passed as an argument).
 """
 
-# KEYS: 1 done, 2 inflight, 3 opt-out bitmap, 4 stats. ARGV: cid, ch, consumer|now|attempt, now, check opt-out, idx…
+# KEYS: 1 done, 2 inflight, 3 opt-out bitmap, 4 stats.
+# ARGV: cid, ch, consumer|now|attempt, now, check opt-out, shard base, idx…
 CLAIM_LUA = """
 local out = {}
-for i = 6, #ARGV do
+local base = tonumber(ARGV[6])
+for i = 7, #ARGV do
   local idx = ARGV[i]
+  local bit = tonumber(idx) - base
   local field = ARGV[1] .. '|' .. ARGV[2] .. '|' .. idx
-  if redis.call('getbit', KEYS[1], idx) == 1 then
+  if redis.call('getbit', KEYS[1], bit) == 1 then
     out[#out + 1] = 'done'
   elseif redis.call('hexists', KEYS[2], field) == 1 then
     out[#out + 1] = 'busy'
-  elseif ARGV[5] == '1' and redis.call('getbit', KEYS[3], idx) == 1 then
-    redis.call('setbit', KEYS[1], idx, 1)
+  elseif ARGV[5] == '1' and redis.call('getbit', KEYS[3], bit) == 1 then
+    redis.call('setbit', KEYS[1], bit, 1)
     redis.call('hincrby', KEYS[4], 'late:opted_out:' .. ARGV[2], 1)
     redis.call('hincrby', KEYS[4], 'outstanding', -1)
     out[#out + 1] = 'opted_out'
@@ -30,15 +35,17 @@ return out
 
 # KEYS: 1 done, 2 sent, 3 unknown, 4 inflight, 5 stats, 6 consent, 7 consent_has, 8 delayed, 9 dead,
 #       10 series, 11 address hash, 12 address bitmap, 13 dead bitmap (dead-lettered, retryable by an operator)
-# ARGV: 1 cid, 2 ch, 3 now, 4 minute, 5 attempt, 6 max_attempts, 7 state ttl, 8 msgid key prefix,
-#       9 msgid ttl, 10 series ttl, 11 dead maxlen, then groups of 6: idx, status, code, msgid, due, flags
+# ARGV: 1 cid, 2 ch, 3 now, 4 minute, 5 attempt, 6 max_attempts, 7 state ttl, 8 shard base,
+#       9 unused, 10 series ttl, 11 dead maxlen, then groups of 6: idx, status, code, msgid, due, flags
+# (a sent WeChat message's msgid -> "cid|idx" record is another slot's key: the caller writes it after)
 #       flags: z = zero consent, d = drop address, e = counts as error, r = refund consent if dead-lettered
 COMPLETE_LUA = """
 local cid, ch, now, attempt, max_attempts = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[6])
+local base = tonumber(ARGV[8])
 local c = {sent = 0, failed = 0, retries = 0, dead = 0, attempts = 0, errors = 0, outstanding = 0, unknown = 0}
 local function has(flags, f) return string.find(flags, f, 1, true) ~= nil end
 local function fail(idx, code)
-  redis.call('setbit', KEYS[1], idx, 1)
+  redis.call('setbit', KEYS[1], tonumber(idx) - base, 1)
   redis.call('hincrby', KEYS[5], 'failed_code:' .. ch .. ':' .. code, 1)
   c.failed = c.failed + 1
   c.outstanding = c.outstanding - 1
@@ -46,14 +53,15 @@ end
 for i = 12, #ARGV, 6 do
   local idx, status, code, msgid, due, flags = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local field = cid .. '|' .. ch .. '|' .. idx
-  local done = redis.call('getbit', KEYS[1], idx) == 1
+  local bit = tonumber(idx) - base
+  local done = redis.call('getbit', KEYS[1], bit) == 1
   if status == 'abandoned' then
     -- our claim was re-queued before the request left: the new owner settles it
     status = ''
   elseif status == 'cancelled' or status == 'expired' then
     -- settling a whole batch: leave messages another dispatcher is sending to their owner
     if (not done) and redis.call('hexists', KEYS[4], field) == 0 then
-      redis.call('setbit', KEYS[1], idx, 1)
+      redis.call('setbit', KEYS[1], bit, 1)
       redis.call('hincrby', KEYS[5], status .. ':' .. ch, 1)
       c.outstanding = c.outstanding - 1
     end
@@ -66,23 +74,22 @@ for i = 12, #ARGV, 6 do
   elseif status == 'sent' then
     c.attempts = c.attempts + 1
     if done then
-      if redis.call('getbit', KEYS[3], idx) == 1 then
-        redis.call('setbit', KEYS[3], idx, 0)
-        redis.call('setbit', KEYS[2], idx, 1)
+      if redis.call('getbit', KEYS[3], bit) == 1 then
+        redis.call('setbit', KEYS[3], bit, 0)
+        redis.call('setbit', KEYS[2], bit, 1)
         c.unknown = c.unknown - 1
         c.sent = c.sent + 1
       end
     else
-      redis.call('setbit', KEYS[1], idx, 1)
-      redis.call('setbit', KEYS[2], idx, 1)
+      redis.call('setbit', KEYS[1], bit, 1)
+      redis.call('setbit', KEYS[2], bit, 1)
       c.sent = c.sent + 1
       c.outstanding = c.outstanding - 1
     end
-    if msgid ~= '' then redis.call('set', ARGV[8] .. msgid, cid .. '|' .. idx, 'EX', ARGV[9]) end
   elseif done then
     -- settled meanwhile (by the orphan sweeper): nothing more to do
   elseif status == 'skipped' then
-    redis.call('setbit', KEYS[1], idx, 1)
+    redis.call('setbit', KEYS[1], bit, 1)
     redis.call('hincrby', KEYS[5], 'late:' .. code .. ':' .. ch, 1)
     c.outstanding = c.outstanding - 1
   elseif status == 'failed' then
@@ -91,11 +98,11 @@ for i = 12, #ARGV, 6 do
     fail(idx, code)
     if has(flags, 'z') then
       redis.call('hdel', KEYS[6], idx)
-      redis.call('setbit', KEYS[7], idx, 0)
+      redis.call('setbit', KEYS[7], bit, 0)
     end
     if has(flags, 'd') then
       redis.call('hdel', KEYS[11], idx)
-      redis.call('setbit', KEYS[12], idx, 0)
+      redis.call('setbit', KEYS[12], bit, 0)
     end
   elseif status == 'retry' then
     c.attempts = c.attempts + 1
@@ -103,7 +110,7 @@ for i = 12, #ARGV, 6 do
     if attempt + 1 >= max_attempts then
       fail(idx, code)
       c.dead = c.dead + 1
-      redis.call('setbit', KEYS[13], idx, 1)
+      redis.call('setbit', KEYS[13], bit, 1)
       redis.call('expire', KEYS[13], ARGV[7])
       redis.call('xadd', KEYS[9], 'MAXLEN', '~', ARGV[11], '*', 'c', cid, 'ch', ch, 'idx', idx, 'code', code,
         'attempts', tostring(attempt + 1), 'at', now)
@@ -111,7 +118,7 @@ for i = 12, #ARGV, 6 do
         local current = redis.call('hget', KEYS[6], idx)
         if current ~= '-1' then
           redis.call('hincrby', KEYS[6], idx, 1)
-          redis.call('setbit', KEYS[7], idx, 1)
+          redis.call('setbit', KEYS[7], bit, 1)
         end
       end
     else
@@ -143,45 +150,32 @@ redis.call('hset', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
-# KEYS: 1 inflight, 2 done, 3 delayed. ARGV: field, expected value, idx, cid, ch, attempt, now.
+# KEYS: 1 inflight, 2 done, 3 delayed. ARGV: field, expected value, idx, cid, ch, attempt, now, bit.
 # A claim that never reached the wire (its owner died before sending): safe to send again.
 REQUEUE_ORPHAN_LUA = """
 if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('hdel', KEYS[1], ARGV[1])
-if redis.call('getbit', KEYS[2], ARGV[3]) == 1 then return 0 end
+if redis.call('getbit', KEYS[2], ARGV[8]) == 1 then return 0 end
 redis.call('zadd', KEYS[3], ARGV[7], cjson.encode({c = ARGV[4], ch = ARGV[5], ids = ARGV[3], n = tonumber(ARGV[6])}))
 return 1
 """
 
-# KEYS: 1 inflight, 2 done, 3 unknown, 4 stats, 5 sent, 6 doubt, 7 seen (push.reconcile; 6 and 7 only
-#       used when ARGV[5] is "1"). ARGV: field, expected owner value, idx, ch, has handle, cid, doubt ttl.
-# A send that was on the wire: ``sent`` if WeChat's sent event already named it, else ``unknown``
-# (and left for a later event to confirm). 1 = unknown, 2 = sent, 0 = not ours to settle.
+# KEYS: 1 inflight, 2 done, 3 unknown, 4 stats (one shard). ARGV: field, expected owner value, bit, ch.
+# A send that was on the wire: settled ``unknown`` (never re-sent). 1 = settled, 0 = not ours to settle.
+# A WeChat send's doubt handle is then matched with a sent event in the handle's own slot
+# (``push.reconcile.SWEEP_LUA``), which may turn the ``unknown`` into ``sent``.
 SETTLE_ORPHAN_LUA = """
 if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('hdel', KEYS[1], ARGV[1])
 if redis.call('getbit', KEYS[2], ARGV[3]) == 1 then return 0 end
 redis.call('setbit', KEYS[2], ARGV[3], 1)
 redis.call('hincrby', KEYS[4], 'outstanding', -1)
-if ARGV[5] == '1' then
-  local code = redis.call('get', KEYS[7])
-  if code then
-    redis.call('del', KEYS[7])
-    redis.call('setbit', KEYS[5], ARGV[3], 1)
-    redis.call('hincrby', KEYS[4], 'sent:' .. ARGV[4], 1)
-    local metric = 'delivery_failed:'
-    if code == '0' then metric = 'delivered:' end
-    redis.call('hincrby', KEYS[4], metric .. ARGV[4], 1)
-    return 2
-  end
-  redis.call('set', KEYS[6], ARGV[6] .. '|' .. ARGV[3], 'EX', ARGV[7])
-end
 redis.call('setbit', KEYS[3], ARGV[3], 1)
 redis.call('hincrby', KEYS[4], 'unknown:' .. ARGV[4], 1)
 return 1
 """
 
-# KEYS: 1 delayed zset, then one stream per channel in ARGV[3..]. ARGV: now, limit, channels…
+# KEYS: 1 delayed zset, then one stream per channel in ARGV[3..] (one shard). ARGV: now, limit, channels…
 PROMOTE_LUA = """
 local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local streams = {}
@@ -197,7 +191,7 @@ end
 return #due
 """
 
-# KEYS: 1 parked list, then streams as PROMOTE. ARGV: channels…
+# KEYS: 1 parked list, then streams as PROMOTE (one shard). ARGV: channels…
 UNPARK_LUA = """
 local streams = {}
 for i = 1, #ARGV do streams[ARGV[i]] = KEYS[i + 1] end

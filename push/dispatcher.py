@@ -1,7 +1,8 @@
 """Consume the per-channel streams and send, exactly once or not at all.
 
-**Queue.** ``push:q:<channel>`` streams, one consumer group ``dispatchers``; an entry is a batch of up
-to 100 citizens of one campaign (``c``, ``ch``, ``ids``, attempt ``n``). A dispatcher acks an entry only
+**Queue.** One stream per shard of the citizen index and channel (``keys.stream``), one consumer group
+``dispatchers``; an entry is a batch of up to 100 citizens of one campaign and one shard (``c``, ``ch``,
+``ids``, attempt ``n``), so every script that settles it runs in that shard's slot. A dispatcher acks an entry only
 after every message in it reached a terminal state or was scheduled for retry, so a dead consumer's
 entries stay pending and are taken over with ``XAUTOCLAIM`` after ``claim_idle_seconds``.
 
@@ -71,7 +72,9 @@ from push.dispatch_scripts import (CLAIM_LUA, COMPLETE_LUA, ON_WIRE_LUA, PROMOTE
 from push.errors import CampaignNotFound, CampaignStateConflict
 from push.limits import RateLimiter
 from push.profiles import AddressBook, CitizenIndex
-from push.reconcile import doubt_handle
+from push.reconcile import DoubtReconciler, doubt_handle
+from push.redisutil import is_cluster, shards_in_use
+from push.stats import Stats, outstanding
 from push.senders.base import FAILED, RETRY, SENT, SKIPPED, Outbound, Outcome, Sender, message_id
 from push.settings import CHANNELS, CONSENT_CHANNELS, PushSettings
 from push.templates import ONE_TIME, TemplateRegistry
@@ -93,6 +96,11 @@ class Batch:
     channel: str
     ids: list[int]
     attempt: int
+
+    @property
+    def shard(self) -> int:
+        """Every batch holds citizens of one shard (the planner, retries and re-queues keep it so)."""
+        return keys.shard_of(self.ids[0]) if self.ids else 0
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> "Batch":
@@ -131,6 +139,9 @@ class Dispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self._cache: dict[str, tuple[float, Campaign]] = {}
         self._last_reclaim = 0.0
+        self._grouped: set[int] = set()  # shards whose streams have our consumer group
+        self._next_shard = 0
+        self._doubts = DoubtReconciler(redis_client, crypto, Stats(redis_client), self._clock) if crypto else None
 
     def close(self) -> None:
         if self._pool is not None:
@@ -144,18 +155,48 @@ class Dispatcher:
 
     # --- queue plumbing ---------------------------------------------------------------------------
 
-    def ensure_groups(self) -> None:
-        for channel in CHANNELS:
-            try:
-                self._redis.xgroup_create(keys.stream(channel), keys.GROUP, id="0", mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+    def ensure_groups(self, shard: int | None = None) -> None:
+        for number in (shards_in_use(self._redis) if shard is None else (shard,)):
+            if number in self._grouped:
+                continue
+            for channel in CHANNELS:
+                try:
+                    self._redis.xgroup_create(keys.stream(number, channel), keys.GROUP, id="0", mkstream=True)
+                except redis.ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
+            self._grouped.add(number)
 
     def poll(self, block_ms: int | None = 1000, count: int = 1) -> int:
-        """Read new entries (blocking up to ``block_ms``; None = don't block) and process them."""
-        streams = {keys.stream(channel): ">" for channel in CHANNELS}
-        reply = self._redis.xreadgroup(keys.GROUP, self.name, streams, count=count, block=block_ms)
+        """Read new entries (waiting up to ``block_ms``; None = don't wait) and process them.
+
+        One read covers one shard's streams (one slot). With one shard in use the read blocks as
+        before; with several, the shards are read in turn without blocking (starting after the last
+        one served, so no shard starves), pausing briefly between empty rounds until ``block_ms``."""
+        deadline = time.monotonic() + (block_ms or 0) / 1000
+        while True:
+            shards = shards_in_use(self._redis)
+            single = len(shards) == 1
+            for offset in range(len(shards)):
+                shard = shards[(self._next_shard + offset) % len(shards)]
+                handled = self._read(shard, count, block_ms if single else None)
+                if handled:
+                    self._next_shard = shard + 1
+                    return handled
+            if single or block_ms is None or time.monotonic() >= deadline or self._stop.is_set():
+                return 0
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def _read(self, shard: int, count: int, block_ms: int | None) -> int:
+        self.ensure_groups(shard)
+        streams = {keys.stream(shard, channel): ">" for channel in CHANNELS}
+        try:
+            reply = self._redis.xreadgroup(keys.GROUP, self.name, streams, count=count, block=block_ms)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._grouped.discard(shard)  # the streams were deleted (a flush): create the group again
+            return 0
         handled = 0
         for stream, entries in reply or []:
             for entry_id, fields in entries:
@@ -167,20 +208,23 @@ class Dispatcher:
         """Take over entries a dead consumer left pending for longer than ``claim_idle_seconds``."""
         idle_ms = int(1000 * (self._settings.claim_idle_seconds if min_idle_seconds is None else min_idle_seconds))
         handled = 0
-        for channel in CHANNELS:
-            start = "0-0"
-            while True:
-                next_start, entries, *_ = self._redis.xautoclaim(keys.stream(channel), keys.GROUP, self.name,
-                                                                 min_idle_time=idle_ms, start_id=start, count=10)
-                for entry_id, fields in entries:
-                    if fields:  # deleted entries come back empty
-                        self.handle(keys.stream(channel), entry_id, fields)
-                        handled += 1
-                    else:
-                        self._redis.xack(keys.stream(channel), keys.GROUP, entry_id)
-                if next_start in ("0-0", b"0-0") or not entries:
-                    break
-                start = next_start
+        for shard in shards_in_use(self._redis):
+            self.ensure_groups(shard)
+            for channel in CHANNELS:
+                stream = keys.stream(shard, channel)
+                start = "0-0"
+                while True:
+                    next_start, entries, *_ = self._redis.xautoclaim(stream, keys.GROUP, self.name,
+                                                                     min_idle_time=idle_ms, start_id=start, count=10)
+                    for entry_id, fields in entries:
+                        if fields:  # deleted entries come back empty
+                            self.handle(stream, entry_id, fields)
+                            handled += 1
+                        else:
+                            self._redis.xack(stream, keys.GROUP, entry_id)
+                    if next_start in ("0-0", b"0-0") or not entries:
+                        break
+                    start = next_start
         return handled
 
     def maybe_reclaim(self) -> int:
@@ -201,7 +245,7 @@ class Dispatcher:
             batch = Batch.from_fields(fields)
         except (KeyError, ValueError):
             log.error("malformed queue entry dead-lettered", extra={"fields": {"stream": stream}})
-            self._redis.xadd(keys.DEAD_LETTERS, {"c": str(fields.get("c", "")), "ch": str(fields.get("ch", "")), "idx": "",
+            self._redis.xadd(keys.dead_letters(keys.shard_of_key(stream)), {"c": str(fields.get("c", "")), "ch": str(fields.get("ch", "")), "idx": "",
                                                  "code": "malformed_entry", "attempts": "0", "at": repr(self._clock.now())},
                              maxlen=keys.DEAD_MAXLEN, approximate=True)
             self._redis.xack(stream, keys.GROUP, entry_id)
@@ -225,7 +269,7 @@ class Dispatcher:
             self._settle_all(campaign, batch, "cancelled")
             return
         if campaign.status != RUNNING:  # paused (or not yet running): keep for resume
-            self._redis.rpush(keys.parked(campaign.id), batch.to_json())
+            self._redis.rpush(keys.parked(batch.shard, campaign.id), batch.to_json())
             return
         if campaign.end_at is not None and self._clock.now() > campaign.end_at:
             self._settle_all(campaign, batch, "expired")
@@ -244,13 +288,15 @@ class Dispatcher:
         return self._campaign(campaign.id).status != RUNNING
 
     def _send_chunk(self, campaign: Campaign, batch: Batch, chunk: Sequence[int], sender: Sender | None) -> None:
-        ch = batch.channel
+        ch, shard = batch.channel, batch.shard
         check_opt_out = campaign.category in ("marketing", "policy") and not campaign.forced(ch)
         claim = f"{self.name}|{self._clock.now()!r}|{batch.attempt}"
         claimed = time.monotonic()
         codes = self._claim(
-            keys=[keys.done(campaign.id, ch), keys.INFLIGHT, keys.seg_opt_out(campaign.category, ch), keys.stats(campaign.id)],
-            args=[campaign.id, ch, claim, repr(self._clock.now()), "1" if check_opt_out else "0", *chunk])
+            keys=[keys.done(shard, campaign.id, ch), keys.inflight(shard), keys.seg_opt_out(shard, campaign.category, ch),
+                  keys.stats(campaign.id, shard)],
+            args=[campaign.id, ch, claim, repr(self._clock.now()), "1" if check_opt_out else "0", keys.shard_base(shard),
+                  *chunk])
         ours = [idx for idx, code in zip(chunk, codes) if code == "ok"]
         if not ours:
             return
@@ -267,21 +313,22 @@ class Dispatcher:
                 field_name = f"{campaign.id}|{ch}|{idx}"
                 handle = (doubt_handle(self._crypto, address, template)
                           if ch == "wechat" and self._crypto is not None and isinstance(address, str) else "")
-                mark = self._wire_marker(field_name, claim, handle)
+                mark = self._wire_marker(shard, field_name, claim, handle)
                 messages.append(Outbound(campaign, ch, idx, account, address, message_id(campaign.id, ch, idx),
-                                         on_wire=mark, announce=self._wire_announcer(field_name, claim, handle, claimed, mark))
+                                         on_wire=mark,
+                                         announce=self._wire_announcer(shard, field_name, claim, handle, claimed, mark))
                                 if account and address else None)
             outcomes = list(self.pool.map(lambda m: self._send_one(sender, m), messages))
         self._record(campaign, batch, ours, outcomes)
 
-    def _wire_marker(self, field_name: str, claim: str, handle: str = "") -> Any:
+    def _wire_marker(self, shard: int, field_name: str, claim: str, handle: str = "") -> Any:
         marked = f"{claim}|w|{handle}" if handle else f"{claim}|w"
 
         def mark() -> bool:
-            return bool(self._on_wire(keys=[keys.INFLIGHT], args=[field_name, claim, marked]))
+            return bool(self._on_wire(keys=[keys.inflight(shard)], args=[field_name, claim, marked]))
         return mark
 
-    def _wire_announcer(self, field_name: str, claim: str, handle: str, claimed: float, mark: Any) -> Any:
+    def _wire_announcer(self, shard: int, field_name: str, claim: str, handle: str, claimed: float, mark: Any) -> Any:
         """The wire mark, pipelined with the write (see ``Outbound.announce``): the mark's command is in
         the kernel's send buffer before the request is written, so a kill -9 between the two still
         delivers the mark (a closing socket sends what it holds); its answer is read after the write.
@@ -289,16 +336,21 @@ class Dispatcher:
         tenth of a send) between the mark and the write: kills landing there lost the message.
 
         Pipelining is safe only while the claim cannot have been re-queued: the sweeper takes claims
-        older than ``orphan_seconds``, so an older claim (a stalled thread) asks first and waits."""
+        older than ``orphan_seconds``, so an older claim (a stalled thread) asks first and waits.
+
+        On a Redis Cluster the connection is one of the pool of the node serving the in-flight hash's
+        slot (found from the client's slot map); a MOVED answer (slots being migrated) is read as an
+        unconfirmed mark, as is any other error."""
         marked = f"{claim}|w|{handle}" if handle else f"{claim}|w"
+        inflight = keys.inflight(shard)
 
         def announce() -> Any:
             if time.monotonic() - claimed > self._settings.orphan_seconds / 2:
                 return _held if mark() else None
-            pool = self._redis.connection_pool
+            pool = self._pool_for(inflight)
             conn = pool.get_connection()
             try:
-                conn.send_command("EVAL", ON_WIRE_LUA, 1, keys.INFLIGHT, field_name, claim, marked)
+                conn.send_command("EVAL", ON_WIRE_LUA, 1, inflight, field_name, claim, marked)
             except BaseException:
                 conn.disconnect()
                 pool.release(conn)
@@ -319,6 +371,12 @@ class Dispatcher:
             return held
         return announce
 
+    def _pool_for(self, key: str) -> Any:
+        if not is_cluster(self._redis):
+            return self._redis.connection_pool
+        node = self._redis.get_node_from_key(key)
+        return self._redis.get_redis_connection(node).connection_pool
+
     @staticmethod
     def _send_one(sender: Sender, message: Outbound | None) -> Outcome:
         if message is None:
@@ -333,9 +391,9 @@ class Dispatcher:
         now = self._clock.now()
         due = now + min(self._settings.backoff_cap_seconds, self._settings.backoff_seconds * (2 ** batch.attempt))
         args: list[Any] = [campaign.id, batch.channel, repr(now), minute(now), batch.attempt, self._settings.max_attempts,
-                           keys.MESSAGE_STATE_TTL, keys.wechat_msgid(""), keys.WECHAT_MSGID_TTL, keys.SERIES_TTL,
-                           keys.DEAD_MAXLEN]
+                           keys.MESSAGE_STATE_TTL, keys.shard_base(batch.shard), "", keys.SERIES_TTL, keys.DEAD_MAXLEN]
         template = campaign.content.get(batch.channel, {}).get("template_id", "-")
+        msgids: dict[str, str] = {}
         registered = self._templates.find(batch.channel, template) if batch.channel in CONSENT_CHANNELS else None
         refundable = registered is not None and registered.kind == ONE_TIME
         for idx, outcome in zip(idxs, outcomes):
@@ -343,31 +401,40 @@ class Dispatcher:
             flags = ("z" if outcome.zero_consent else "") + ("d" if outcome.drop_address else "") + (
                 "e" if outcome.counts_as_error else "") + ("r" if refundable else "")
             msgid = outcome.msgid if (outcome.status == SENT and batch.channel == "wechat" and outcome.msgid) else ""
+            if msgid:
+                msgids[msgid] = f"{campaign.id}|{idx}"
             args.extend([idx, outcome.status, outcome.code, msgid, repr(due), flags])
-        outstanding, attempts, errors = self._complete(keys=_complete_keys(campaign.id, batch.channel, template), args=args)
-        self._after(campaign, int(outstanding), int(attempts), int(errors))
+        shard_outstanding, attempts, errors = self._complete(keys=_complete_keys(batch.shard, campaign.id, batch.channel, template),
+                                                             args=args)
+        if msgids:  # for subscribe_msg_sent_event, which names only the msgid (so its key has no shard tag)
+            pipe = self._redis.pipeline(transaction=False)
+            for msgid, owner in msgids.items():
+                pipe.set(keys.wechat_msgid(msgid), owner, ex=keys.WECHAT_MSGID_TTL)
+            pipe.execute()
+        self._after(campaign, int(shard_outstanding), int(attempts), int(errors))
 
     def _settle_all(self, campaign: Campaign, batch: Batch, status: str) -> None:
         args: list[Any] = [campaign.id, batch.channel, repr(self._clock.now()), minute(self._clock.now()), batch.attempt,
-                           self._settings.max_attempts, keys.MESSAGE_STATE_TTL, keys.wechat_msgid(""), keys.WECHAT_MSGID_TTL,
+                           self._settings.max_attempts, keys.MESSAGE_STATE_TTL, keys.shard_base(batch.shard), "",
                            keys.SERIES_TTL, keys.DEAD_MAXLEN]
         for idx in batch.ids:
             args.extend([idx, status, status, "", "0", ""])
-        self._complete(keys=_complete_keys(campaign.id, batch.channel), args=args)
+        self._complete(keys=_complete_keys(batch.shard, campaign.id, batch.channel), args=args)
 
     def _fail_batch(self, batch: Batch, code: str) -> None:
         now = self._clock.now()
         args: list[Any] = [batch.campaign_id, batch.channel, repr(now), minute(now), batch.attempt, self._settings.max_attempts,
-                           keys.MESSAGE_STATE_TTL, keys.wechat_msgid(""), keys.WECHAT_MSGID_TTL, keys.SERIES_TTL,
-                           keys.DEAD_MAXLEN]
+                           keys.MESSAGE_STATE_TTL, keys.shard_base(batch.shard), "", keys.SERIES_TTL, keys.DEAD_MAXLEN]
         for idx in batch.ids:
             args.extend([idx, FAILED, code, "", "0", "e"])
-        self._complete(keys=_complete_keys(batch.campaign_id, batch.channel), args=args)
-        self._redis.xadd(keys.DEAD_LETTERS, {"c": batch.campaign_id, "ch": batch.channel, "idx": ",".join(map(str, batch.ids)),
+        self._complete(keys=_complete_keys(batch.shard, batch.campaign_id, batch.channel), args=args)
+        self._redis.xadd(keys.dead_letters(batch.shard), {"c": batch.campaign_id, "ch": batch.channel, "idx": ",".join(map(str, batch.ids)),
                                              "code": code, "attempts": str(batch.attempt + 1), "at": repr(now)},
                          maxlen=keys.DEAD_MAXLEN, approximate=True)
 
-    def _after(self, campaign: Campaign, outstanding: int, attempts: int, errors: int) -> None:
+    def _after(self, campaign: Campaign, shard_outstanding: int, attempts: int, errors: int) -> None:
+        # The error rate is the shard's (its stats hash is what the settling script can read): with a
+        # million citizens per shard it is as good a sample, and reading every shard per chunk is not.
         if (attempts >= self._settings.pause_min_attempts and errors / max(attempts, 1) > self._settings.pause_error_rate):
             try:
                 self._campaigns.transition(SYSTEM_ACTOR, campaign.id, "pause", reason="error_rate",
@@ -377,7 +444,7 @@ class Dispatcher:
                                                                        "errors": errors}})
             except CampaignStateConflict:
                 pass
-        if outstanding <= 0:
+        if shard_outstanding <= 0:  # this shard is done; the campaign when all are
             finish_if_done(self._redis, self._campaigns, campaign.id)
 
     def _campaign(self, campaign_id: str) -> Campaign:
@@ -392,87 +459,97 @@ class Dispatcher:
     # --- housekeeping (any dispatcher may run it) ----------------------------------------------------------
 
     def promote_due(self, limit: int = 500) -> int:
-        """Move due deferred batches and retries from the delayed zset into the streams."""
+        """Move due deferred batches and retries from the shards' delayed zsets into their streams."""
         moved = 0
-        while True:
-            n = int(self._promote(keys=[keys.DELAYED, *[keys.stream(ch) for ch in CHANNELS]],
-                                  args=[repr(self._clock.now()), limit, *CHANNELS]))
-            moved += n
-            if n < limit:
-                return moved
+        for shard in shards_in_use(self._redis):
+            while True:
+                n = int(self._promote(keys=[keys.delayed(shard), *[keys.stream(shard, ch) for ch in CHANNELS]],
+                                      args=[repr(self._clock.now()), limit, *CHANNELS]))
+                moved += n
+                if n < limit:
+                    break
+        return moved
 
     def sweep_orphans(self) -> int:
         """Claims older than ``orphan_seconds`` whose owner is gone: re-queued when the request never
         left (no wire mark), settled ``unknown`` when it did (never re-sent)."""
         settled = 0
         horizon = self._clock.now() - self._settings.orphan_seconds
-        for field_name, value in self._redis.hgetall(keys.INFLIGHT).items():
-            try:
-                cid, ch, idx = field_name.split("|")
-                parts = value.split("|")  # consumer | claimed_at | attempt [| w [| doubt handle]]
-                on_wire = len(parts) > 3 and parts[3] == "w"
-                handle = parts[4] if len(parts) > 4 else ""
-                claimed_at, attempt = float(parts[1]), int(parts[2])
-            except (ValueError, IndexError):
-                self._redis.hdel(keys.INFLIGHT, field_name)
-                continue
-            if claimed_at > horizon:
-                continue
-            if not on_wire:
-                if self._requeue_orphan(keys=[keys.INFLIGHT, keys.done(cid, ch), keys.DELAYED],
-                                        args=[field_name, value, idx, cid, ch, attempt, repr(self._clock.now())]):
-                    log.warning("claimed send re-queued (never sent)", extra={"fields": {"campaign": cid, "channel": ch}})
-                continue
-            outcome = self._settle_orphan(
-                keys=[keys.INFLIGHT, keys.done(cid, ch), keys.unknown(cid, ch), keys.stats(cid), keys.sent(cid, ch),
-                      keys.wechat_doubt(handle or "-"), keys.wechat_seen(handle or "-")],
-                args=[field_name, value, idx, ch, "1" if handle else "0", cid, keys.WECHAT_DOUBT_TTL])
-            if outcome:
+        for shard in shards_in_use(self._redis):
+            inflight = keys.inflight(shard)
+            for field_name, value in self._redis.hgetall(inflight).items():
+                try:
+                    cid, ch, idx = field_name.split("|")
+                    parts = value.split("|")  # consumer | claimed_at | attempt [| w [| doubt handle]]
+                    on_wire = len(parts) > 3 and parts[3] == "w"
+                    handle = parts[4] if len(parts) > 4 else ""
+                    claimed_at, attempt = float(parts[1]), int(parts[2])
+                    bit = keys.bit_of(int(idx))
+                except (ValueError, IndexError):
+                    self._redis.hdel(inflight, field_name)
+                    continue
+                if claimed_at > horizon:
+                    continue
+                if not on_wire:
+                    if self._requeue_orphan(keys=[inflight, keys.done(shard, cid, ch), keys.delayed(shard)],
+                                            args=[field_name, value, idx, cid, ch, attempt, repr(self._clock.now()), bit]):
+                        log.warning("claimed send re-queued (never sent)", extra={"fields": {"campaign": cid, "channel": ch}})
+                    continue
+                if not self._settle_orphan(keys=[inflight, keys.done(shard, cid, ch), keys.unknown(shard, cid, ch),
+                                                 keys.stats(cid, shard)], args=[field_name, value, bit, ch]):
+                    continue
                 settled += 1
-                log.warning("in-flight send settled as " + ("sent (WeChat reported it)" if outcome == 2 else "unknown"),
+                confirmed = bool(handle) and self._doubts is not None and self._doubts.swept(handle, cid, int(idx))
+                log.warning("in-flight send settled as " + ("sent (WeChat reported it)" if confirmed else "unknown"),
                             extra={"fields": {"campaign": cid, "channel": ch}})
-                if int(self._redis.hget(keys.stats(cid), "outstanding") or 0) <= 0:
+                if outstanding(self._redis, cid) <= 0:
                     finish_if_done(self._redis, self._campaigns, cid)
         return settled
 
     def unpark(self, campaign_id: str) -> int:
-        return int(self._unpark(keys=[keys.parked(campaign_id), *[keys.stream(ch) for ch in CHANNELS]], args=list(CHANNELS)))
+        return sum(int(self._unpark(keys=[keys.parked(shard, campaign_id), *[keys.stream(shard, ch) for ch in CHANNELS]],
+                                    args=list(CHANNELS)))
+                   for shard in shards_in_use(self._redis))
 
     def cancel_parked(self, campaign: Campaign) -> int:
         count = 0
-        while True:
-            raw = self._redis.lpop(keys.parked(campaign.id))
-            if raw is None:
-                return count
-            batch = Batch.from_fields(json.loads(raw))
-            self._settle_all(campaign, batch, "cancelled")
-            count += len(batch.ids)
+        for shard in shards_in_use(self._redis):
+            while True:
+                raw = self._redis.lpop(keys.parked(shard, campaign.id))
+                if raw is None:
+                    break
+                batch = Batch.from_fields(json.loads(raw))
+                self._settle_all(campaign, batch, "cancelled")
+                count += len(batch.ids)
+        return count
 
     def trim_streams(self) -> None:
         """Drop acknowledged entries: everything below the oldest pending or undelivered entry."""
-        for channel in CHANNELS:
-            stream = keys.stream(channel)
-            try:
-                groups = self._redis.xinfo_groups(stream)
-            except redis.ResponseError:
-                continue
-            group = next((g for g in groups if g["name"] == keys.GROUP), None)
-            if group is None:
-                continue
-            floor = group["last-delivered-id"]
-            pending = self._redis.xpending(stream, keys.GROUP)
-            if pending and pending.get("pending"):
-                floor = min(floor, pending["min"], key=_stream_id)
-            self._redis.xtrim(stream, minid=floor, approximate=True)
+        for shard in shards_in_use(self._redis):
+            for channel in CHANNELS:
+                stream = keys.stream(shard, channel)
+                try:
+                    groups = self._redis.xinfo_groups(stream)
+                except redis.ResponseError:
+                    continue
+                group = next((g for g in groups if g["name"] == keys.GROUP), None)
+                if group is None:
+                    continue
+                floor = group["last-delivered-id"]
+                pending = self._redis.xpending(stream, keys.GROUP)
+                if pending and pending.get("pending"):
+                    floor = min(floor, pending["min"], key=_stream_id)
+                self._redis.xtrim(stream, minid=floor, approximate=True)
 
 
-def _complete_keys(campaign_id: str, channel: str, template: str = "-") -> list[str]:
-    """KEYS of ``COMPLETE_LUA``: one campaign × channel's message state, plus the consent ledger of the
-    template (``-``: none touched) and the shared queues."""
-    return [keys.done(campaign_id, channel), keys.sent(campaign_id, channel), keys.unknown(campaign_id, channel),
-            keys.INFLIGHT, keys.stats(campaign_id), keys.consent(channel, template), keys.consent_has(channel, template),
-            keys.DELAYED, keys.DEAD_LETTERS, keys.series(campaign_id), keys.address(channel), keys.seg_address(channel),
-            keys.dead(campaign_id, channel)]
+def _complete_keys(shard: int, campaign_id: str, channel: str, template: str = "-") -> list[str]:
+    """KEYS of ``COMPLETE_LUA``: one campaign × channel's message state in one shard, plus the shard's
+    consent ledger of the template (``-``: none touched), address book and queues."""
+    return [keys.done(shard, campaign_id, channel), keys.sent(shard, campaign_id, channel),
+            keys.unknown(shard, campaign_id, channel), keys.inflight(shard), keys.stats(campaign_id, shard),
+            keys.consent(shard, channel, template), keys.consent_has(shard, channel, template), keys.delayed(shard),
+            keys.dead_letters(shard), keys.series(campaign_id, shard), keys.address(shard, channel),
+            keys.seg_address(shard, channel), keys.dead(shard, campaign_id, channel)]
 
 
 def _stream_id(value: str) -> tuple[int, int]:
@@ -488,7 +565,7 @@ def finish_if_done(redis_client: redis.Redis, campaigns: CampaignStore, campaign
         return False
     if campaign.status != RUNNING or campaign.plan_state != "planned":
         return False
-    if int(redis_client.hget(keys.stats(campaign_id), "outstanding") or 0) > 0:
+    if outstanding(redis_client, campaign_id) > 0:
         return False
     try:
         campaigns.transition(SYSTEM_ACTOR, campaign_id, "finish")

@@ -114,7 +114,8 @@ class Events:
         if idx is not None:
             profile = self._profiles.get(idx)
             region = (profile.region if profile and profile.region else None) or region
-        pipe = self._redis.pipeline(transaction=False)
+        shard, bit = (keys.shard_of(idx), keys.bit_of(idx)) if idx is not None else (0, 0)
+        pipe = self._redis.pipeline(transaction=False)  # no transaction: the popularity keys are other slots
         clicks: list[str] = []
         for record in clean:
             record["at"] = now
@@ -132,11 +133,11 @@ class Events:
             bit_event = kind if kind != "view_theme" else None
             for code in items:
                 if bit_event in ("search", "view", "start", "finish"):
-                    pipe.setbit(keys.seg_item(code, bit_event), idx, 1)
+                    pipe.setbit(keys.seg_item(shard, code, bit_event), bit, 1)
                 for theme in self._reference.item(code).themes:
-                    pipe.setbit(keys.seg_theme(theme), idx, 1)
+                    pipe.setbit(keys.seg_theme(shard, theme), bit, 1)
             if kind == "view_theme":
-                pipe.setbit(keys.seg_theme(record["theme"]), idx, 1)
+                pipe.setbit(keys.seg_theme(shard, record["theme"]), bit, 1)
             if kind != "click":
                 pipe.lpush(keys.behaviour(idx), json.dumps(record, ensure_ascii=False, separators=(",", ":")))
         if idx is not None:
@@ -153,10 +154,11 @@ class Events:
         if idx is None or parsed is None or parsed[2] != idx:
             return
         campaign_id, channel, _ = parsed
-        if not self._redis.getbit(keys.sent(campaign_id, channel), idx):
+        shard, bit = keys.shard_of(idx), keys.bit_of(idx)
+        if not self._redis.getbit(keys.sent(shard, campaign_id, channel), bit):
             return
-        if self._redis.setbit(keys.clicked(campaign_id, channel), idx, 1) == 0:
-            self._redis.expire(keys.clicked(campaign_id, channel), keys.MESSAGE_STATE_TTL)
+        if self._redis.setbit(keys.clicked(shard, campaign_id, channel), bit, 1) == 0:
+            self._redis.expire(keys.clicked(shard, campaign_id, channel), keys.MESSAGE_STATE_TTL)
             self._stats.bump(campaign_id, "clicked", 1, now)
 
     def popularity_regions(self, region: str) -> list[str]:

@@ -20,6 +20,12 @@ For each channel of the campaign, in the campaign's priority order:
    ``quota_exhausted``. Checked before the consent is consumed, so a refused message does not spend
    the citizen's one-time subscription.
 
+**Shards.** The citizen index is split into shards (``push.keys.SHARD_BITS``); every bitmap, ledger and
+queue a planning call touches belongs to one shard (one hash tag, so one Redis Cluster slot), and the
+plan runs shard by shard: resolve the shard's audience, then each channel's slices. Shards are
+independent, so they could be planned by several workers at once; only the daily channel quota is
+global (see ``_reserve``).
+
 Steps 3–7 run in one Lua script per batch of citizens, so "check and consume" is one atomic step
 and a message is enqueued (``XADD`` of a batch of ≤ 100 citizens) in the same script that consumed
 for it. The per-channel **rate limit** is about time, not about who: it is a token bucket taken by
@@ -42,6 +48,7 @@ from push import keys
 from push.audience import AudienceResolver
 from push.campaigns import PAUSED, RUNNING, Campaign, CampaignStore
 from push.settings import CONSENT_CHANNELS, PUSH_CHANNELS, PushSettings
+from push.redisutil import bitop, shards_in_use
 from push.stats import SKIP_REASONS, Stats
 
 log = logging.getLogger("msb.push.planner")
@@ -54,21 +61,24 @@ STREAM_BATCH = 100
 # the bitmaps and the results go back with SETRANGE, so only citizens that pass them cost a per-citizen
 # command (the one-time consent decrement). Each call is atomic: no other planner can interleave
 # between the check and the consume of a citizen.
-# KEYS: 1 planned, 2 stream, 3 delayed, 4 stats, 5 consent, 6 consent_has, 7 quota, 8 mark, 9 candidates,
+# Every key is of one shard. Bit offsets are the shard's (``keys.bit_of``); ids in the queue, hash fields
+# and ``accepted`` are global (``shard_base`` + offset).
+# KEYS: 1 planned, 2 stream, 3 delayed, 4 stats, 5 consent, 6 consent_has, 7 mark, 8 candidates,
 #       then n_freq frequency levels (1..N), then n_other planned bitmaps of the campaign's other channels.
-# ARGV: 1 cid, 2 ch, 3 dry, 4 use_consent, 5 quota_limit, 6 n_freq, 7 n_other, 8 max_per,
-#       9 deferred_until (0 = now), 10 stream batch, 11 state ttl, 12 freq ttl, 13 b0, 14 b1
+# ARGV: 1 cid, 2 ch, 3 dry, 4 use_consent, 5 allowance (messages the quota still allows this call; -1 =
+#       no quota), 6 n_freq, 7 n_other, 8 max_per, 9 deferred_until (0 = now), 10 stream batch,
+#       11 state ttl, 12 freq ttl, 13 b0, 14 b1, 15 shard_base
 PLAN_LUA = """
 local band, bor, bnot, rshift = bit.band, bit.bor, bit.bnot, bit.rshift
 local cid, ch = ARGV[1], ARGV[2]
 local dry = ARGV[3] == '1'
 local use_consent = ARGV[4] == '1'
-local quota_limit = tonumber(ARGV[5])
+local allowance = tonumber(ARGV[5])
 local n_freq, n_other, max_per = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local deferred, batch = tonumber(ARGV[9]), tonumber(ARGV[10])
-local b0, b1 = tonumber(ARGV[13]), tonumber(ARGV[14])
-local freq_base, other_base = 9, 9 + n_freq
-local cand = redis.call('getrange', KEYS[9], b0, b1 - 1)
+local b0, b1, shard_base = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
+local freq_base, other_base = 8, 8 + n_freq
+local cand = redis.call('getrange', KEYS[8], b0, b1 - 1)
 local len = #cand
 if len == 0 then return {0, 0, 0, 0, 0} end
 local function slice(key) return redis.call('getrange', key, b0, b0 + len - 1) end
@@ -86,8 +96,6 @@ for v = 0, 255 do
   while x > 0 do n = n + band(x, 1); x = rshift(x, 1) end
   pop[v] = n
 end
-local used = 0
-if quota_limit > 0 then used = tonumber(redis.call('get', KEYS[7]) or '0') end
 local accepted = {}
 local out_planned, out_mark, out_freq = {}, {}, {}
 for l = 1, n_freq do out_freq[l] = {} end
@@ -117,7 +125,7 @@ for i = 1, len do
       if x ~= 0 then unsubscribed = unsubscribed + pop[x]; c = band(c, h) end
     end
     if c ~= 0 then
-      local base = (b0 + i - 1) * 8
+      local base = (b0 + i - 1) * 8 + shard_base
       for bitpos = 0, 7 do
         local mask = rshift(128, bitpos)
         if band(c, mask) ~= 0 then
@@ -125,7 +133,7 @@ for i = 1, len do
           local ok, reason = true, nil
           -- the channel quota first, so a citizen's one-time subscription is not spent on a message
           -- the quota then refuses
-          if quota_limit > 0 and used + #accepted + 1 > quota_limit then ok, reason = false, 'exhausted' end
+          if allowance >= 0 and #accepted + 1 > allowance then ok, reason = false, 'exhausted' end
           if ok and use_consent and not dry then
             local v = redis.call('hget', KEYS[5], idx)
             if v == '-1' then
@@ -133,7 +141,7 @@ for i = 1, len do
             elseif v and tonumber(v) >= 1 then
               if tonumber(v) == 1 then
                 redis.call('hdel', KEYS[5], idx)
-                redis.call('setbit', KEYS[6], idx, 0)
+                redis.call('setbit', KEYS[6], idx - shard_base, 0)
               else
                 redis.call('hincrby', KEYS[5], idx, -1)
               end
@@ -166,7 +174,7 @@ end
 local n = #accepted
 if changed then
   redis.call('setrange', KEYS[1], b0, table.concat(out_planned))
-  redis.call('setrange', KEYS[8], b0, table.concat(out_mark))
+  redis.call('setrange', KEYS[7], b0, table.concat(out_mark))
   if not dry then
     for l = 1, n_freq do
       redis.call('setrange', KEYS[freq_base + l], b0, table.concat(out_freq[l]))
@@ -176,10 +184,6 @@ if changed then
 end
 if not dry then
   if n > 0 then
-    if quota_limit > 0 then
-      redis.call('incrby', KEYS[7], n)
-      redis.call('expire', KEYS[7], ARGV[12])
-    end
     for s = 1, n, batch do
       local ids = table.concat(accepted, ',', s, math.min(s + batch - 1, n))
       if deferred > 0 then
@@ -292,84 +296,152 @@ class Planner:
     def _run(self, campaign: Campaign, *, dry_run: bool, renew: Any) -> PlanResult:
         started = time.perf_counter()
         now = self._clock.now()
-        run_id = secrets.token_hex(6)
-        scratch = [keys.scratch(f"{run_id}:{name}") for name in ("aud", "cand", "part")]
+        run = _Run(campaign, dry_run, secrets.token_hex(6), now, renew)
+        for ch in run.channels:
+            run.plans[ch] = ChannelPlan(ch)
+            deferred = quiet_until(now, self._settings.quiet_start, self._settings.quiet_end) if ch in PUSH_CHANNELS else None
+            run.plans[ch].deferred_until = deferred
+            run.send_day[ch] = day_key(deferred or now)
+            if dry_run and self._settings.quotas.get(ch):
+                run.dry_quota_used[ch] = int(self._redis.get(keys.channel_quota(ch, run.send_day[ch])) or 0)
+        audience = reach = 0
+        for shard in shards_in_use(self._redis):
+            shard_audience, shard_reach = self._run_shard(run, shard)
+            audience += shard_audience
+            reach += shard_reach
+        plans = [run.plans[ch] for ch in run.channels]
+        for plan in plans:
+            plan.candidates = audience
+        if not dry_run:  # the latest run's picture: a re-plan replaces, never adds up
+            self._redis.hset(keys.stats(campaign.id), mapping={f"skipped:{reason}:{plan.channel}": plan.skipped[reason]
+                                                               for plan in plans for reason in SKIP_REASONS})
+        return PlanResult(campaign.id, audience, reach, plans, time.perf_counter() - started, dry_run)
+
+    def _run_shard(self, run: "_Run", shard: int) -> tuple[int, int]:
+        """Plan one shard of the citizen index; (audience, reach) in it. Every key is in the shard's slot
+        except the channel quota's (reserved in blocks, ``_reserve``)."""
+        campaign, dry_run = run.campaign, run.dry_run
+        scratch = [keys.scratch(f"{run.run_id}:{name}", shard) for name in ("aud", "cand", "part")]
         audience_key, candidates_key, part_key = scratch
-        self._audience.resolve(campaign.audience, china_today(self._clock), dest=audience_key)
-        audience = self._redis.bitcount(audience_key)
-        channels = campaign.effective_channels
-        capped_channels = [ch for ch in channels if not campaign.forced(ch)]
-        max_per = campaign.max_per_citizen if campaign.max_per_citizen < len(capped_channels) else 0
-        planned_keys = {ch: keys.planned(campaign.id, ch) for ch in channels}
-        if dry_run:  # scratch copies: the dry run marks them as if it had planned
-            for ch in channels:
-                copy = keys.scratch(f"{run_id}:planned:{ch}")
-                self._redis.delete(copy)
-                self._redis.copy(planned_keys[ch], copy)
-                planned_keys[ch] = copy
-                scratch.append(copy)
-        marks = [keys.scratch(f"{run_id}:mark:{ch}") for ch in channels]
-        scratch.extend(marks)
-        plans: list[ChannelPlan] = []
         try:
+            self._audience.resolve(campaign.audience, china_today(self._clock), shard, dest=audience_key)
+            audience = self._redis.bitcount(audience_key)
+            if not audience:
+                return 0, 0
+            channels = run.channels
+            planned_keys = {ch: keys.planned(shard, campaign.id, ch) for ch in channels}
+            if dry_run:  # scratch copies: the dry run marks them as if it had planned
+                for ch in channels:
+                    copy = keys.scratch(f"{run.run_id}:planned:{ch}", shard)
+                    self._redis.delete(copy)
+                    self._redis.copy(planned_keys[ch], copy)
+                    planned_keys[ch] = copy
+                    scratch.append(copy)
+            marks = [keys.scratch(f"{run.run_id}:mark:{ch}", shard) for ch in channels]
+            scratch.extend(marks)
             for position, ch in enumerate(channels):
-                plan = ChannelPlan(ch)
-                plans.append(plan)
+                plan = run.plans[ch]
                 forced = campaign.forced(ch)
                 pipe = self._redis.pipeline(transaction=False)
                 pipe.delete(candidates_key)
                 pipe.copy(audience_key, candidates_key, replace=True)
                 if campaign.category != "service":
-                    pipe.bitop("AND", part_key, candidates_key, keys.seg_opt_out(campaign.category, ch))
-                    pipe.bitop("XOR", candidates_key, candidates_key, part_key)
+                    bitop(pipe, "AND", part_key, candidates_key, keys.seg_opt_out(shard, campaign.category, ch))
+                    bitop(pipe, "XOR", candidates_key, candidates_key, part_key)
                 opted_out = audience - self._count(pipe, candidates_key)
                 pipe = self._redis.pipeline(transaction=False)
                 if ch != "inbox":
-                    pipe.bitop("AND", candidates_key, candidates_key, keys.seg_address(ch))
+                    bitop(pipe, "AND", candidates_key, candidates_key, keys.seg_address(shard, ch))
                 remaining = audience - opted_out
                 reachable = self._count(pipe, candidates_key)
-                plan.candidates = audience
                 plan.skipped["opted_out"] += opted_out
                 plan.skipped["no_channel_address"] += remaining - reachable
-                deferred = None
-                if ch in PUSH_CHANNELS:
-                    deferred = quiet_until(now, self._settings.quiet_start, self._settings.quiet_end)
-                plan.deferred_until = deferred
-                send_day = day_key(deferred or now)
+                deferred = plan.deferred_until
+                send_day = run.send_day[ch]
                 capped = ch in PUSH_CHANNELS and campaign.category in ("marketing", "policy") and not forced
                 n_freq = self._settings.daily_cap if capped else 0
-                others = [planned_keys[o] for o in capped_channels if o != ch] if (max_per and not forced) else []
+                others = [planned_keys[o] for o in run.capped_channels if o != ch] if (run.max_per and not forced) else []
                 content = campaign.content.get(ch, {})
                 use_consent = ch in CONSENT_CHANNELS
                 template = content.get("template_id", "-") if use_consent else "-"
                 quota = int(self._settings.quotas.get(ch) or 0)
-                lua_keys = [planned_keys[ch], keys.stream(ch), keys.DELAYED, keys.stats(campaign.id),
-                            keys.consent(ch, template), keys.consent_has(ch, template), keys.channel_quota(ch, send_day),
-                            marks[position], candidates_key]
-                lua_keys += [keys.frequency(ch, send_day, level) for level in range(1, n_freq + 1)]
+                lua_keys = [planned_keys[ch], keys.stream(shard, ch), keys.delayed(shard), keys.stats(campaign.id, shard),
+                            keys.consent(shard, ch, template), keys.consent_has(shard, ch, template), marks[position],
+                            candidates_key]
+                lua_keys += [keys.frequency(shard, ch, send_day, level) for level in range(1, n_freq + 1)]
                 lua_keys += others
-                fixed = [campaign.id, ch, "1" if dry_run else "0", "1" if use_consent else "0", quota, n_freq,
-                         len(others), max_per if others else 0, int(deferred or 0), STREAM_BATCH,
-                         keys.MESSAGE_STATE_TTL, keys.FREQUENCY_TTL]
+                fixed = [campaign.id, ch, "1" if dry_run else "0", "1" if use_consent else "0"]
+                rest = [n_freq, len(others), run.max_per if others else 0, int(deferred or 0), STREAM_BATCH,
+                        keys.MESSAGE_STATE_TTL, keys.FREQUENCY_TTL]
                 length = self._redis.strlen(candidates_key) if reachable else 0
                 for start in range(0, length, SLICE_BYTES):
-                    n, dup, cap, unsubscribed, exhausted = self._plan(keys=lua_keys, args=fixed + [start, start + SLICE_BYTES])
+                    end = start + SLICE_BYTES
+                    allowance = -1
+                    if quota:
+                        wanted = int(self._redis.bitcount(candidates_key, start, end - 1))
+                        if not wanted:
+                            continue
+                        allowance = self._allowance(run, ch, quota, wanted)
+                    n, dup, cap, unsubscribed, exhausted = self._plan(
+                        keys=lua_keys, args=fixed + [allowance] + rest + [start, end, keys.shard_base(shard)])
+                    if quota:
+                        self._settle_allowance(run, ch, allowance, n)
                     plan.enqueued += n
                     plan.skipped["duplicate"] += dup
                     plan.skipped["frequency_cap"] += cap
                     plan.skipped["not_subscribed"] += unsubscribed
                     plan.skipped["quota_exhausted"] += exhausted
-                    renew()
-                if not dry_run:  # the latest run's picture: a re-plan replaces, never adds up
-                    self._redis.hset(keys.stats(campaign.id),
-                                     mapping={f"skipped:{reason}:{ch}": plan.skipped[reason] for reason in SKIP_REASONS})
+                    run.renew()
             self._redis.bitop("OR", part_key, *marks)
-            reach = self._redis.bitcount(part_key)
+            return audience, int(self._redis.bitcount(part_key))
         finally:
             self._redis.delete(*scratch)
-        return PlanResult(campaign.id, audience, reach, plans, time.perf_counter() - started, dry_run)
+
+    # The daily channel quota is one counter for every shard, and a shard's script cannot touch it (another
+    # slot). So each slice first reserves as many messages as it has candidates with one INCRBY (atomic:
+    # concurrent planners of other campaigns or shards never get the same units), the script accepts at
+    # most that allowance, and what it did not use goes back with DECRBY. The counter can thus only run
+    # ahead of what was really planned, never behind: the quota is never exceeded, and a planner killed
+    # between the reservation and the return loses at most one slice's block (16 384) of today's quota.
+    # A block per slice rather than per shard keeps the units held by one call small, so another campaign
+    # near the limit is not refused for long by units this one will give back.
+    def _allowance(self, run: "_Run", ch: str, quota: int, wanted: int) -> int:
+        if run.dry_run:  # nothing reserved: count against what the run would have taken so far
+            return max(0, min(wanted, quota - run.dry_quota_used.get(ch, 0)))
+        return _reserve(self._redis, keys.channel_quota(ch, run.send_day[ch]), quota, wanted)
+
+    def _settle_allowance(self, run: "_Run", ch: str, allowance: int, used: int) -> None:
+        if run.dry_run:
+            run.dry_quota_used[ch] = run.dry_quota_used.get(ch, 0) + used
+        elif allowance > used:
+            self._redis.decrby(keys.channel_quota(ch, run.send_day[ch]), allowance - used)
 
     @staticmethod
     def _count(pipe: Any, key: str) -> int:
         pipe.bitcount(key)
         return int(pipe.execute()[-1])
+
+
+def _reserve(client: redis.Redis, quota_key: str, quota: int, wanted: int) -> int:
+    """Take up to ``wanted`` units of a global daily quota; returns how many were granted."""
+    pipe = client.pipeline(transaction=False)
+    pipe.incrby(quota_key, wanted)
+    pipe.expire(quota_key, keys.FREQUENCY_TTL)
+    total = int(pipe.execute()[0])
+    granted = max(0, min(wanted, quota - (total - wanted)))
+    if granted < wanted:
+        client.decrby(quota_key, wanted - granted)
+    return granted
+
+
+class _Run:
+    """One plan or preview run: what every shard of it shares."""
+
+    def __init__(self, campaign: Campaign, dry_run: bool, run_id: str, now: float, renew: Any) -> None:
+        self.campaign, self.dry_run, self.run_id, self.now, self.renew = campaign, dry_run, run_id, now, renew
+        self.channels = campaign.effective_channels
+        self.capped_channels = [ch for ch in self.channels if not campaign.forced(ch)]
+        self.max_per = campaign.max_per_citizen if campaign.max_per_citizen < len(self.capped_channels) else 0
+        self.plans: dict[str, ChannelPlan] = {}
+        self.send_day: dict[str, str] = {}
+        self.dry_quota_used: dict[str, int] = {}

@@ -36,40 +36,67 @@ ADDRESS_CHANNELS = ("wechat", "alipay", "app")
 APP_PLATFORMS = ("huawei", "honor", "xiaomi", "oppo", "vivo", "apns")
 _DEVICE_TOKEN = re.compile(r"^[A-Za-z0-9:_\-.]{8,256}$")
 
-# KEYS: by_acct, by_idx, seq, all. ARGV: account id. Returns the idx (existing or new).
-_ENSURE_INDEX = """
+# KEYS: by_acct (the account's bucket). ARGV: account id, a freshly drawn idx. Returns the idx the account
+# holds: an existing one, else the fresh one. The sequence lives in another slot, so the idx is drawn
+# (INCR) before this script; an idx drawn by a caller that lost the race stays unused (an index is never
+# reused anyway, and a hole costs one zero bit).
+_CLAIM_INDEX = """
 local idx = redis.call('hget', KEYS[1], ARGV[1])
 if idx then return tonumber(idx) end
-idx = redis.call('incr', KEYS[3])
-redis.call('hset', KEYS[1], ARGV[1], idx)
-redis.call('hset', KEYS[2], idx, ARGV[1])
-redis.call('setbit', KEYS[4], idx, 1)
-return idx
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+return tonumber(ARGV[2])
 """
 
 
 class CitizenIndex:
+    """account id <-> idx. The two directions live in different slots (a bucket of accounts, a shard of
+    indexes): the account's bucket decides, and the shard's reverse entry and ``seg:all`` bit are
+    written after it, and written again by every ``Profiles.sync`` (so a crash between the two heals)."""
+
     def __init__(self, redis_client: redis.Redis) -> None:
         self._redis = redis_client
-        self._ensure = redis_client.register_script(_ENSURE_INDEX)
+        self._claim = redis_client.register_script(_CLAIM_INDEX)
 
     def ensure(self, account_id: str) -> int:
-        return int(self._ensure(keys=[keys.CITIZEN_BY_ACCOUNT, keys.CITIZEN_BY_INDEX, keys.CITIZEN_SEQ, keys.SEG_ALL],
-                                args=[account_id]))
+        existing = self.find(account_id)
+        if existing is not None:
+            return existing
+        fresh = int(self._redis.incr(keys.CITIZEN_SEQ))
+        idx = int(self._claim(keys=[keys.citizen_by_account(account_id)], args=[account_id, fresh]))
+        pipe = self._redis.pipeline(transaction=False)
+        self.write_reverse(pipe, idx, account_id)
+        pipe.execute()
+        return idx
+
+    @staticmethod
+    def write_reverse(pipe: Any, idx: int, account_id: str) -> None:
+        """Queue the shard's half on ``pipe``: idx -> account and the ``seg:all`` bit."""
+        pipe.hset(keys.citizen_by_index(keys.shard_of(idx)), idx, account_id)
+        pipe.setbit(keys.seg_all(keys.shard_of(idx)), keys.bit_of(idx), 1)
 
     def find(self, account_id: str) -> int | None:
-        idx = self._redis.hget(keys.CITIZEN_BY_ACCOUNT, account_id)
+        idx = self._redis.hget(keys.citizen_by_account(account_id), account_id)
         return int(idx) if idx is not None else None
 
     def accounts(self, idxs: Sequence[int]) -> list[str | None]:
         if not idxs:
             return []
-        return self._redis.hmget(keys.CITIZEN_BY_INDEX, list(idxs))
+        groups = keys.by_shard(idxs)
+        pipe = self._redis.pipeline(transaction=False)
+        for shard, members in groups.items():
+            pipe.hmget(keys.citizen_by_index(shard), members)
+        found: dict[int, str | None] = {}
+        for members, values in zip(groups.values(), pipe.execute()):
+            found.update(zip(members, values))
+        return [found[int(idx)] for idx in idxs]
 
     def find_many(self, account_ids: Sequence[str]) -> list[int | None]:
         if not account_ids:
             return []
-        return [int(v) if v is not None else None for v in self._redis.hmget(keys.CITIZEN_BY_ACCOUNT, list(account_ids))]
+        pipe = self._redis.pipeline(transaction=False)
+        for account_id in account_ids:
+            pipe.hget(keys.citizen_by_account(account_id), account_id)
+        return [int(v) if v is not None else None for v in pipe.execute()]
 
 
 @dataclass(frozen=True)
@@ -94,12 +121,17 @@ class Profiles:
         self._crypto = crypto
         self._clock = clock or SystemClock()
         self.index = CitizenIndex(redis_client)
+        self._swap_owner = redis_client.register_script(_SWAP_OWNER)
+        self._release_owner = redis_client.register_script(_RELEASE_OWNER)
+        self._set_device = redis_client.register_script(_SET_DEVICE)
+        self._unset_device = redis_client.register_script(_UNSET_DEVICE)
 
     # --- sync from auth ------------------------------------------------------------------------------
 
     def sync(self, facts: CitizenFacts) -> Profile:
         """Write the citizen's facts into the segments. Idempotent; a changed value moves the bit."""
         idx = self.index.ensure(facts.account_id)
+        shard, bit = keys.shard_of(idx), keys.bit_of(idx)
         profile_key = keys.profile(idx)
         birth_ym = facts.birth.strftime("%Y%m") if facts.birth else None
         opt_out_bits = {(cat, ch) for cat, channels in facts.opt_outs.items() for ch in channels
@@ -109,23 +141,24 @@ class Profiles:
         def write(pipe: redis.client.Pipeline) -> None:
             old = pipe.hgetall(profile_key)
             old_optouts = {tuple(pair) for pair in json.loads(old.get("optouts") or "[]")}
-            pipe.multi()
-            _move(pipe, keys.seg_region, old.get("region"), facts.home_region, idx)
-            _move(pipe, keys.seg_birth_month, old.get("birth_ym"), birth_ym, idx)
-            pipe.setbit(keys.SEG_VERIFIED_AGE, idx, 1 if birth_ym else 0)
-            pipe.setbit(keys.SEG_ENTERPRISE, idx, 1 if facts.enterprise else 0)
+            pipe.multi()  # every key below is in the citizen's shard: one slot, one transaction
+            CitizenIndex.write_reverse(pipe, idx, facts.account_id)
+            _move(pipe, lambda value: keys.seg_region(shard, value), old.get("region"), facts.home_region, bit)
+            _move(pipe, lambda value: keys.seg_birth_month(shard, value), old.get("birth_ym"), birth_ym, bit)
+            pipe.setbit(keys.seg_verified_age(shard), bit, 1 if birth_ym else 0)
+            pipe.setbit(keys.seg_enterprise(shard), bit, 1 if facts.enterprise else 0)
             for category in OPT_OUT_CATEGORIES:
                 for channel in CHANNELS:
                     wanted = (category, channel) in opt_out_bits
                     if wanted != ((category, channel) in old_optouts):
-                        pipe.setbit(keys.seg_opt_out(category, channel), idx, 1 if wanted else 0)
+                        pipe.setbit(keys.seg_opt_out(shard, category, channel), bit, 1 if wanted else 0)
             for channel, value in addresses.items():
                 if value:
-                    pipe.hset(keys.address(channel), idx, self._crypto.encrypt(value, context=f"push.address.{channel}"))
-                    pipe.setbit(keys.seg_address(channel), idx, 1)
+                    pipe.hset(keys.address(shard, channel), idx, self._crypto.encrypt(value, context=f"push.address.{channel}"))
+                    pipe.setbit(keys.seg_address(shard, channel), bit, 1)
                 else:
-                    pipe.hdel(keys.address(channel), idx)
-                    pipe.setbit(keys.seg_address(channel), idx, 0)
+                    pipe.hdel(keys.address(shard, channel), idx)
+                    pipe.setbit(keys.seg_address(shard, channel), bit, 0)
             pipe.hset(profile_key, mapping={
                 "account": facts.account_id,
                 "region": facts.home_region or "",
@@ -154,10 +187,16 @@ class Profiles:
     def register_device(self, account_id: str, device_token: str, platform: str) -> int:
         """The citizen's APP device: one per citizen (the latest login wins) and one citizen per device.
 
-        Registering a token another account holds moves it here and takes it from that account in the
-        same transaction (a phone handed on, or a second account signed in on it: pushes for the old
-        account must never reach the new holder). Tokens are found by a blind index
-        (``keys.DEVICE_OWNER``), never stored in clear.
+        Registering a token another account holds moves it here and takes it from that account (a phone
+        handed on, or a second account signed in on it: pushes for the old account must never reach the
+        new holder). Tokens are found by a blind index (``keys.device_owner``), never stored in clear.
+
+        The token's owner entry (a bucket of tokens) and the two accounts' addresses (their shards) live
+        in different slots, so the move is a sequence of single-slot steps ordered for safety: the owner
+        entry is switched to us (compare-and-set), then the old holder loses the address, then we gain
+        it, then we check the owner entry again (a concurrent registration of the same token that
+        switched it after us gets the device; we remove our copy). A crash part-way leaves at most an owner entry
+        pointing at an account without the address, healed by the next registration of the token.
         """
         if not isinstance(device_token, str) or not _DEVICE_TOKEN.match(device_token):
             raise InvalidInput("device_token")
@@ -166,25 +205,28 @@ class Profiles:
         idx = self.index.ensure(account_id)
         digest = self._crypto.blind_index("app_device", device_token)
         value = self._crypto.encrypt(json.dumps({"token": device_token, "platform": platform}), context="push.address.app")
-
-        def move(pipe: redis.client.Pipeline) -> None:
-            holder = pipe.hget(keys.DEVICE_OWNER, digest)
-            previous = pipe.hget(keys.DEVICE_OF, idx)
-            previous_holder = pipe.hget(keys.DEVICE_OWNER, previous) if previous and previous != digest else None
-            pipe.multi()
-            if holder is not None and int(holder) != idx:
-                pipe.hdel(keys.address("app"), holder)
-                pipe.setbit(keys.seg_address("app"), int(holder), 0)
-                pipe.hdel(keys.DEVICE_OF, holder)
-            if previous_holder is not None and int(previous_holder) == idx:
-                pipe.hdel(keys.DEVICE_OWNER, previous)
-            pipe.hset(keys.address("app"), idx, value)
-            pipe.setbit(keys.seg_address("app"), idx, 1)
-            pipe.hset(keys.DEVICE_OWNER, digest, idx)
-            pipe.hset(keys.DEVICE_OF, idx, digest)
-
-        self._redis.transaction(move, keys.DEVICE_OWNER, keys.DEVICE_OF)
+        owner_key = keys.device_owner(digest)
+        for _ in range(10):
+            holder = self._redis.hget(owner_key, digest)
+            if self._swap_owner(keys=[owner_key], args=[digest, holder or "", idx]):
+                break
+        if holder is not None and int(holder) != idx:
+            # after the swap: a holder that sets the address later finds the owner changed and drops it
+            self._release_device(int(holder), digest)
+        shard = keys.shard_of(idx)
+        previous = self._set_device(keys=[keys.address(shard, "app"), keys.seg_address(shard, "app"), keys.device_of(shard)],
+                                    args=[idx, keys.bit_of(idx), value, digest])
+        if previous and previous != digest:
+            self._release_owner(keys=[keys.device_owner(previous)], args=[previous, idx])
+        if self._redis.hget(owner_key, digest) != str(idx):  # lost a race for this token meanwhile
+            self._release_device(idx, digest)
         return idx
+
+    def _release_device(self, idx: int, digest: str) -> bool:
+        """Take the app address from ``idx`` if its current device is ``digest``."""
+        shard = keys.shard_of(idx)
+        return bool(self._unset_device(keys=[keys.address(shard, "app"), keys.seg_address(shard, "app"), keys.device_of(shard)],
+                                       args=[idx, keys.bit_of(idx), digest]))
 
     def remove_device(self, account_id: str) -> bool:
         idx = self.index.find(account_id)
@@ -193,26 +235,55 @@ class Profiles:
         return self.drop_address("app", idx)
 
     def drop_address(self, channel: str, idx: int) -> bool:
+        shard, bit = keys.shard_of(idx), keys.bit_of(idx)
         if channel != "app":
             pipe = self._redis.pipeline()
-            pipe.hdel(keys.address(channel), idx)
-            pipe.setbit(keys.seg_address(channel), idx, 0)
+            pipe.hdel(keys.address(shard, channel), idx)
+            pipe.setbit(keys.seg_address(shard, channel), bit, 0)
             removed, _ = pipe.execute()
             return bool(removed)
+        digest = self._redis.hget(keys.device_of(shard), idx)
+        removed = self._unset_device(keys=[keys.address(shard, "app"), keys.seg_address(shard, "app"), keys.device_of(shard)],
+                                     args=[idx, bit, digest or ""])
+        if digest:
+            self._release_owner(keys=[keys.device_owner(digest)], args=[digest, idx])
+        return bool(removed)
 
-        def drop(pipe: redis.client.Pipeline) -> int:
-            digest = pipe.hget(keys.DEVICE_OF, idx)
-            holder = pipe.hget(keys.DEVICE_OWNER, digest) if digest else None
-            pipe.multi()
-            pipe.hdel(keys.address("app"), idx)
-            pipe.setbit(keys.seg_address("app"), idx, 0)
-            pipe.hdel(keys.DEVICE_OF, idx)
-            if holder is not None and int(holder) == idx:
-                pipe.hdel(keys.DEVICE_OWNER, digest)
-            return 0
 
-        results = self._redis.transaction(drop, keys.DEVICE_OWNER, keys.DEVICE_OF)
-        return bool(results[0])
+# KEYS: owner hash. ARGV: digest, expected holder ('' = none), new holder. Compare-and-set.
+_SWAP_OWNER = """
+local holder = redis.call('hget', KEYS[1], ARGV[1]) or ''
+if holder ~= ARGV[2] then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+# KEYS: owner hash. ARGV: digest, holder. Forget the owner entry if it still names ``holder``.
+_RELEASE_OWNER = """
+if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('hdel', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+# KEYS: app address hash, app address bitmap, device_of (one shard). ARGV: idx, bit, ciphertext, digest.
+# Returns the blind index of the device the citizen had before ('' = none).
+_SET_DEVICE = """
+local previous = redis.call('hget', KEYS[3], ARGV[1]) or ''
+redis.call('hset', KEYS[1], ARGV[1], ARGV[3])
+redis.call('setbit', KEYS[2], ARGV[2], 1)
+redis.call('hset', KEYS[3], ARGV[1], ARGV[4])
+return previous
+"""
+
+# KEYS: as _SET_DEVICE. ARGV: idx, bit, digest ('' = whatever device). Drops the address only if the
+# citizen's device is still ``digest``; returns whether an address was removed.
+_UNSET_DEVICE = """
+local current = redis.call('hget', KEYS[3], ARGV[1])
+if ARGV[3] ~= '' and current ~= ARGV[3] then return 0 end
+local removed = redis.call('hdel', KEYS[1], ARGV[1])
+redis.call('setbit', KEYS[2], ARGV[2], 0)
+redis.call('hdel', KEYS[3], ARGV[1])
+return removed
+"""
 
 
 def _move(pipe: Any, key_for: Any, old: str | None, new: str | None, idx: int) -> None:
@@ -236,7 +307,14 @@ class AddressBook:
     def lookup(self, channel: str, idxs: Sequence[int]) -> list[Any]:
         if channel == "inbox" or not idxs:
             return [True] * len(idxs)
-        raw = self._redis.hmget(keys.address(channel), list(idxs))
+        groups = keys.by_shard(idxs)
+        pipe = self._redis.pipeline(transaction=False)
+        for shard, members in groups.items():
+            pipe.hmget(keys.address(shard, channel), members)
+        found: dict[int, Any] = {}
+        for members, values in zip(groups.values(), pipe.execute()):
+            found.update(zip(members, values))
+        raw = [found[int(idx)] for idx in idxs]
         result: list[Any] = []
         for value in raw:
             if value is None:

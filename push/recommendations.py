@@ -167,7 +167,7 @@ class Recommender:
             return set()
         pipe = self._redis.pipeline(transaction=False)
         for code in codes:
-            pipe.getbit(keys.seg_item(code, "finish"), idx)
+            pipe.getbit(keys.seg_item(keys.shard_of(idx), code, "finish"), keys.bit_of(idx))
         return {code for code, bit in zip(codes, pipe.execute()) if bit}
 
     def _name(self, code: str, region: str | None) -> str:

@@ -5,7 +5,9 @@ is never re-sent: ``push.dispatcher``'s sweeper settles it ``unknown``. It did l
 still tell us about it — but its sent event carries WeChat's ``MsgID``, which only the dead worker's
 reply would have told us. What the event does carry is the recipient (``FromUserName``, the openid)
 and the ``TemplateId``, so the wire mark records a **handle**: a keyed hash of openid + template
-(no openid is stored). Either order of arrival is handled, each step atomic on the handle's two keys:
+(no openid is stored). Either order of arrival is handled, each step atomic on the handle's two keys
+(which share the handle's hash tag; the message's bitmaps are in its shard's slot, changed by a second
+script once the handle step decided):
 
 - the sweeper settles first: ``doubt:<handle>`` = ``cid|idx``; a later event claims it and turns the
   message's ``unknown`` into ``sent`` (and counts ``delivered`` / ``delivery_failed``);
@@ -48,7 +50,19 @@ redis.call('set', KEYS[2], ARGV[1], 'EX', ARGV[2])
 return false
 """
 
-# KEYS: 1 unknown bitmap, 2 sent bitmap, 3 stats. ARGV: idx, channel, delivery metric.
+# KEYS: 1 doubt, 2 seen. ARGV: "cid|idx", ttl. The sweeper settled a send ``unknown``: the ErrorCode of a
+# sent event that came first (claimed: deleted), else nothing, and the send waits for its event.
+SWEEP_LUA = """
+local code = redis.call('get', KEYS[2])
+if code then
+  redis.call('del', KEYS[2])
+  return code
+end
+redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false
+"""
+
+# KEYS (the message's shard): 1 unknown bitmap, 2 sent bitmap, 3 stats. ARGV: bit, channel, delivery metric.
 UNKNOWN_TO_SENT_LUA = """
 if redis.call('getbit', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('setbit', KEYS[1], ARGV[1], 0)
@@ -68,6 +82,17 @@ class DoubtReconciler:
         self._clock = clock or SystemClock()
         self._event = redis_client.register_script(EVENT_LUA)
         self._flip = redis_client.register_script(UNKNOWN_TO_SENT_LUA)
+        self._sweep = redis_client.register_script(SWEEP_LUA)
+
+    def swept(self, handle: str, campaign_id: str, idx: int) -> bool:
+        """The sweeper settled this WeChat send ``unknown``: confirm it now if its sent event came first
+        (True), else leave it waiting for the event. A crash between the settling and this step leaves
+        the send ``unknown`` (the stats never claim more than we know)."""
+        code = self._sweep(keys=[keys.wechat_doubt(handle), keys.wechat_seen(handle)],
+                           args=[f"{campaign_id}|{idx}", keys.WECHAT_DOUBT_TTL])
+        if code is None or code is False:
+            return False
+        return self._confirm(campaign_id, int(idx), "delivered" if str(code) == "0" else "delivery_failed")
 
     def sent_event(self, openid: str, template_id: str, error_code: int) -> bool:
         """A sent event no msgid could attribute: settle the send in doubt it names, now or when swept."""
@@ -77,9 +102,12 @@ class DoubtReconciler:
         if not owner:
             return False
         campaign_id, _, idx = str(owner).partition("|")
-        metric = "delivered" if error_code == 0 else "delivery_failed"
-        flipped = self._flip(keys=[keys.unknown(campaign_id, "wechat"), keys.sent(campaign_id, "wechat"),
-                                   keys.stats(campaign_id)], args=[idx, "wechat", metric])
+        return self._confirm(campaign_id, int(idx), "delivered" if error_code == 0 else "delivery_failed")
+
+    def _confirm(self, campaign_id: str, idx: int, metric: str) -> bool:
+        shard = keys.shard_of(idx)
+        flipped = self._flip(keys=[keys.unknown(shard, campaign_id, "wechat"), keys.sent(shard, campaign_id, "wechat"),
+                                   keys.stats(campaign_id, shard)], args=[keys.bit_of(idx), "wechat", metric])
         if flipped:
             self._stats.add_series(campaign_id, "sent", 1, self._clock.now())
             self._stats.add_series(campaign_id, metric, 1, self._clock.now())

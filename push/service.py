@@ -20,6 +20,7 @@ from kernel.events import EventBus
 from kernel.outbox import Outbox
 from kernel.postgres import Database
 from push import keys
+from push.redisutil import shards_in_use
 from push.audience import AudienceResolver, validate_rules
 from push.campaign_spec import check_window
 from push.campaigns import FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator, require_any_role
@@ -175,7 +176,7 @@ class PushService:
         """paused → running; parked batches go back to the queues (it continues where it stopped) and
         the error-rate window restarts."""
         campaign = self.campaigns.transition(actor, campaign_id, "resume")
-        self.redis.hset(keys.stats(campaign_id), mapping={"attempts": 0, "errors": 0})
+        self.stats.reset(campaign_id, {"attempts": 0, "errors": 0})
         moved = self.queue.unpark(campaign_id)
         result = campaign.to_dict()
         result["resumed_batches"] = moved
@@ -229,17 +230,18 @@ class PushService:
 
     def queue_depths(self) -> dict[str, int]:
         """Messages waiting per dispatch queue (undelivered + unacknowledged), the delayed set and dead letters."""
-        depths: dict[str, int] = {}
-        for channel in CHANNELS:
-            try:
-                groups = self.redis.xinfo_groups(keys.stream(channel))
-            except redis.ResponseError:  # no stream yet: nothing was ever queued on that channel
-                depths[channel] = 0
-                continue
-            group = next((g for g in groups if g["name"] == keys.GROUP), None)
-            depths[channel] = int(group["pending"]) + int(group.get("lag") or 0) if group else 0
-        depths["delayed"] = int(self.redis.zcard(keys.DELAYED))
-        depths["dead_letters"] = int(self.redis.xlen(keys.DEAD_LETTERS))
+        depths: dict[str, int] = {channel: 0 for channel in CHANNELS}
+        depths["delayed"] = depths["dead_letters"] = 0
+        for shard in shards_in_use(self.redis):  # summed over the shards' queues
+            for channel in CHANNELS:
+                try:
+                    groups = self.redis.xinfo_groups(keys.stream(shard, channel))
+                except redis.ResponseError:  # no stream yet: nothing was ever queued there
+                    continue
+                group = next((g for g in groups if g["name"] == keys.GROUP), None)
+                depths[channel] += int(group["pending"]) + int(group.get("lag") or 0) if group else 0
+            depths["delayed"] += int(self.redis.zcard(keys.delayed(shard)))
+            depths["dead_letters"] += int(self.redis.xlen(keys.dead_letters(shard)))
         return depths
 
     # === citizens =============================================================================================

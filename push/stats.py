@@ -1,8 +1,10 @@
 """Campaign statistics: counters per campaign and a per-minute series for the console chart.
 
-Counters live in ``push:stats:<campaign>`` (names ``<metric>:<channel>``, ``skipped:<reason>:<channel>``,
-``failed_code:<channel>:<code>``) and are written by the same Lua scripts that change message state,
-so they agree with it. The series hash ``push:series:<campaign>`` holds ``<minute>:<metric>``.
+Counters (names ``<metric>:<channel>``, ``skipped:<reason>:<channel>``, ``failed_code:<channel>:<code>``)
+are written by the same Lua scripts that change message state, so they agree with it: one hash per
+shard of the citizen index (``keys.stats(cid, shard)``, in the slot of the shard's message state) and
+one for the campaign as a whole (plan figures, opens, clicks, delivery reports); a read sums them. The
+series hashes (``keys.series``) hold ``<minute>:<metric>`` and are split the same way.
 
 | metric | source |
 | --- | --- |
@@ -23,6 +25,7 @@ import redis
 
 from kernel.clock import minute
 from push import keys
+from push.redisutil import shards_in_use
 
 SKIP_REASONS = ("opted_out", "no_channel_address", "duplicate", "frequency_cap", "not_subscribed", "quota_exhausted")
 CHANNEL_METRICS = ("planned", "deferred", "sent", "failed", "unknown", "retries", "dead", "dead_retried", "cancelled",
@@ -50,7 +53,16 @@ class Stats:
             pipe.execute()
 
     def raw(self, campaign_id: str) -> dict[str, int]:
-        return {k: int(v) for k, v in self._redis.hgetall(keys.stats(campaign_id)).items()}
+        return _summed(self._redis, [keys.stats(campaign_id)] +
+                       [keys.stats(campaign_id, shard) for shard in shards_in_use(self._redis)])
+
+    def reset(self, campaign_id: str, mapping: dict[str, int]) -> None:
+        """Set counters in every shard's hash and the campaign's (e.g. attempts/errors on resume)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hset(keys.stats(campaign_id), mapping=mapping)
+        for shard in shards_in_use(self._redis):
+            pipe.hset(keys.stats(campaign_id, shard), mapping=mapping)
+        pipe.execute()
 
     def summary(self, campaign_id: str) -> dict[str, Any]:
         raw = self.raw(campaign_id)
@@ -90,10 +102,31 @@ class Stats:
 
     def series(self, campaign_id: str, *, since: float | None = None, until: float | None = None) -> list[dict[str, Any]]:
         buckets: dict[int, dict[str, int]] = defaultdict(lambda: {m: 0 for m in SERIES_METRICS})
-        for name, value in self._redis.hgetall(keys.series(campaign_id)).items():
+        hashes = [keys.series(campaign_id)] + [keys.series(campaign_id, shard) for shard in shards_in_use(self._redis)]
+        for name, value in _summed(self._redis, hashes).items():
             at, _, metric = name.partition(":")
             ts = int(at)
             if metric not in SERIES_METRICS or (since is not None and ts < since) or (until is not None and ts > until):
                 continue
             buckets[ts][metric] += int(value)
         return [{"minute": ts, **buckets[ts]} for ts in sorted(buckets)]
+
+
+def _summed(client: redis.Redis, hashes: list[str]) -> dict[str, int]:
+    pipe = client.pipeline(transaction=False)
+    for key in hashes:
+        pipe.hgetall(key)
+    total: dict[str, int] = defaultdict(int)
+    for values in pipe.execute():
+        for name, value in values.items():
+            total[name] += int(value)
+    return dict(total)
+
+
+def outstanding(client: redis.Redis, campaign_id: str) -> int:
+    """Messages of the campaign not yet terminal, over every shard."""
+    pipe = client.pipeline(transaction=False)
+    pipe.hget(keys.stats(campaign_id), "outstanding")
+    for shard in shards_in_use(client):
+        pipe.hget(keys.stats(campaign_id, shard), "outstanding")
+    return sum(int(value or 0) for value in pipe.execute())

@@ -41,6 +41,7 @@ from kernel.logging import configure_logging
 from kernel.postgres import DatabaseUnavailable
 from kernel.redis import redis_client as kernel_redis_client
 from push import keys
+from push.redisutil import shards_in_use
 from push.campaigns import RUNNING, SYSTEM_ACTOR
 from push.dispatcher import Dispatcher, finish_if_done
 from push.errors import CampaignNotFound, CampaignStateConflict
@@ -152,7 +153,8 @@ class PushRuntime:
 
     def _due_work(self) -> bool:
         redis_client = self.service.redis
-        if redis_client.zcount(keys.DELAYED, "-inf", repr(self.service.clock.now())):
+        now = repr(self.service.clock.now())
+        if any(redis_client.zcount(keys.delayed(shard), "-inf", now) for shard in shards_in_use(redis_client)):
             return True
         for campaign_id in self.service.campaigns.running_ids():
             campaign = self.service.campaigns.get(campaign_id)

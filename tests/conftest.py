@@ -3,6 +3,10 @@ migrations) and a small-scale search index.
 
 Each test gets a flushed Redis, emptied tables and an app built by the real factory. The database URL is
 also exported as MSB_DATABASE_URL, so every server and worker a test starts uses the private one.
+
+``MSB_TEST_REDIS=cluster`` (``make test-cluster``) runs the same tests against a private 3-master Redis
+Cluster instead: ``redis_server.url`` is then its ``redis-cluster://`` URL, which every app, server and
+worker a test starts understands (``kernel.redis.redis_client``).
 """
 from __future__ import annotations
 
@@ -17,14 +21,20 @@ from tests import http_stack
 from tests.stores import emptied_database
 from tools.dev_keys import ensure_dev_keys
 from tools.postgres_server import migrated_postgres
+from kernel.redis import redis_client as cluster_aware_client
+from tools.redis_cluster import RedisClusterServers
 from tools.redis_server import RedisServer
 
 TEST_CATALOG_SCALE = 0.02
+REDIS_CLUSTER = os.environ.get("MSB_TEST_REDIS") == "cluster"
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    if REDIS_CLUSTER:
+        server = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    else:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     yield server
     server.stop()
@@ -54,7 +64,10 @@ def redis_client(redis_server):
     if not redis_server.running:
         # A test that stopped Redis and failed before restarting it must not break the rest.
         redis_server.start()
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    if REDIS_CLUSTER:  # FLUSHALL on a cluster client goes to every primary
+        client = cluster_aware_client(redis_server.url, socket_timeout=10)
+    else:
+        client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()
     yield client
     client.close()

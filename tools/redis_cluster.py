@@ -69,6 +69,10 @@ class RedisClusterServers:
         info = redis.Redis(port=port, decode_responses=True).cluster("info")
         return info.get("cluster_state") == "ok"
 
+    @property
+    def running(self) -> bool:
+        return bool(self._processes) and all(process.poll() is None for process in self._processes)
+
     def stop(self) -> None:
         for process in self._processes:
             if process.poll() is None:

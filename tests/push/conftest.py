@@ -9,22 +9,29 @@ from datetime import date
 from typing import Any
 
 import pytest
+import redis
 import requests
 
 from auth.accounts import AccountStore, Identity
+from auth.directory import CitizenDirectory
 from auth.identifiers import id_check_char
 from catalog.model import ReferenceData
 from config import Settings, settings_for_tests
 from integrations.gateways import build_gateways
 from kernel.clock import FixedClock, shanghai_ts
 from kernel.crypto import Crypto
+from push import keys
 from push.campaigns import Actor
 from push.limits import RateLimiter
+from push.redisutil import shards_in_use
 from push.service import PushService
 from push.settings import PushSettings
 from push.worker import PushRuntime, build_senders
+from tests.conftest import REDIS_CLUSTER
+from tools.redis_server import RedisServer
 
 _PHONES = itertools.count(int(time.time()) % 10**7)
+FIRST_SHARD = 0  # every test starts on a flushed Redis: its first citizens (idx 1, 2, …) are in shard 0
 MORNING = shanghai_ts(2026, 3, 2, 10, 0)  # a Monday, 10:00 Beijing time
 EDITOR = Actor("op_editor_1", ("editor",))
 EDITOR_2 = Actor("op_editor_2", ("editor",))
@@ -33,6 +40,16 @@ REMINDER = "wx_tpl_service_reminder"  # one-time
 POLICY = "wx_tpl_policy_notice"  # long-term
 REMINDER_DATA = {"thing1": "养老金资格认证", "phrase2": "待办理", "time3": "2026年3月31日 17:00", "thing4": "请在月底前完成认证"}
 POLICY_DATA = {"thing1": "医保缴费提醒", "thing2": "2026年城乡居民医保开始缴费", "time3": "2026年3月2日 09:00"}
+
+
+def delayed_entries(client) -> list[tuple[str, float]]:
+    """Every shard's delayed batches (deferrals and retries), soonest first."""
+    entries = [entry for shard in shards_in_use(client) for entry in client.zrange(keys.delayed(shard), 0, -1, withscores=True)]
+    return sorted(entries, key=lambda entry: entry[1])
+
+
+def inflight_total(client) -> int:
+    return sum(client.hlen(keys.inflight(shard)) for shard in shards_in_use(client))
 
 
 class Drive:
@@ -165,10 +182,35 @@ def crypto(dev_secret_dir) -> Crypto:
     return Crypto(dev_secret_dir)
 
 
+@pytest.fixture(scope="session")
+def auth_redis_server(redis_server, tmp_path_factory):
+    """Where auth keeps its Redis keys in these tests. On a cluster run (``MSB_TEST_REDIS=cluster``) that
+    is a separate single Redis: auth's own transactions are not hash-tagged yet (it is moving to
+    PostgreSQL), while every push key, script and transaction runs on the cluster."""
+    if not REDIS_CLUSTER:
+        yield redis_server
+        return
+    server = RedisServer(tmp_path_factory.mktemp("auth-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def service(redis_client, database, crypto, push_settings, reference, clock) -> PushService:
+def auth_redis(auth_redis_server, redis_client):
+    if REDIS_CLUSTER:
+        client = redis.Redis.from_url(auth_redis_server.url, decode_responses=True)
+        client.flushall()
+        yield client
+        client.close()
+    else:
+        yield redis_client
+
+
+@pytest.fixture
+def service(redis_client, auth_redis, database, crypto, push_settings, reference, clock) -> PushService:
     return PushService(redis_client, crypto=crypto, settings=push_settings, reference=reference, clock=clock,
-                       database=database)
+                       database=database, directory=CitizenDirectory(auth_redis, crypto, clock, database=database))
 
 
 @pytest.fixture
@@ -177,8 +219,8 @@ def drive(sandbox: str) -> Drive:
 
 
 @pytest.fixture
-def citizens(service: PushService, redis_client, database, crypto, clock, drive: Drive) -> Citizens:
-    return Citizens(service, AccountStore(redis_client, crypto, clock, database=database), drive)
+def citizens(service: PushService, auth_redis, database, crypto, clock, drive: Drive) -> Citizens:
+    return Citizens(service, AccountStore(auth_redis, crypto, clock, database=database), drive)
 
 
 @pytest.fixture

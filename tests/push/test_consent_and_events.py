@@ -127,9 +127,9 @@ def test_behaviour_events_are_validated_and_feed_segments(service, citizens, ref
     result = service.record_events(citizen["account_id"], [{"type": "search", "query": "出生医学证明"},
                                                           {"type": "finish", "item": "B0007"}])
     assert result == {"accepted": 2}
-    assert service.redis.getbit(keys.seg_item("B0165", "search"), idx) == 1
-    assert service.redis.getbit(keys.seg_item("B0007", "finish"), idx) == 1
-    assert service.redis.getbit(keys.seg_theme("T01"), idx) == 1
+    assert service.redis.getbit(keys.seg_item(keys.shard_of(idx), "B0165", "search"), keys.bit_of(idx)) == 1
+    assert service.redis.getbit(keys.seg_item(keys.shard_of(idx), "B0007", "finish"), keys.bit_of(idx)) == 1
+    assert service.redis.getbit(keys.seg_theme(keys.shard_of(idx), "T01"), keys.bit_of(idx)) == 1
     assert reference.item("B0165").themes == ("T01",)
 
 

@@ -84,12 +84,12 @@ def test_a_cancelled_campaign_refuses_the_retry(service, outage, drive) -> None:
 def test_a_message_whose_outcome_is_unknown_or_sent_is_never_revived(service, outage, drive) -> None:
     """Defence in depth: whatever put the bits there, a message that may have reached the phone stays put."""
     campaign_id, idx = outage["campaign_id"], outage["idx"]
-    service.redis.setbit(keys.unknown(campaign_id, "wechat"), idx, 1)
+    service.redis.setbit(keys.unknown(keys.shard_of(idx), campaign_id, "wechat"), keys.bit_of(idx), 1)
     with pytest.raises(DeadLetterNotRetryable) as refused:
         service.retry_dead_letter(EDITOR, outage["dead"]["id"])
     assert refused.value.details["reasons"] == {"unknown": 1}
-    service.redis.setbit(keys.unknown(campaign_id, "wechat"), idx, 0)
-    service.redis.setbit(keys.sent(campaign_id, "wechat"), idx, 1)
+    service.redis.setbit(keys.unknown(keys.shard_of(idx), campaign_id, "wechat"), keys.bit_of(idx), 0)
+    service.redis.setbit(keys.sent(keys.shard_of(idx), campaign_id, "wechat"), keys.bit_of(idx), 1)
     with pytest.raises(DeadLetterNotRetryable) as refused:
         service.retry_dead_letter(EDITOR, outage["dead"]["id"])
     assert refused.value.details["reasons"] == {"sent": 1}

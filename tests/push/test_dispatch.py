@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from push import keys
-from tests.push.conftest import APPROVER, EDITOR, REMINDER, launch, wechat_campaign
+from tests.push.conftest import APPROVER, EDITOR, FIRST_SHARD, REMINDER, delayed_entries, launch, wechat_campaign
 
 
 def test_wechat_43101_zeroes_the_ledger(service, citizens, runtime, drive) -> None:
@@ -29,11 +29,11 @@ def test_retryable_errors_back_off_and_then_succeed(service, citizens, runtime, 
     campaign_id = launch(service, wechat_campaign())
     runtime.drain()
     assert drive.screen(citizen["openid"]) == []
-    retry_at = service.redis.zrange(keys.DELAYED, 0, -1, withscores=True)[0][1]
+    retry_at = delayed_entries(service.redis)[0][1]
     assert retry_at == clock.now() + 5  # backoff 5 s × 2^0
     clock.advance(5)
     runtime.drain()
-    retry_at = service.redis.zrange(keys.DELAYED, 0, -1, withscores=True)[0][1]
+    retry_at = delayed_entries(service.redis)[0][1]
     assert retry_at == clock.now() + 10  # × 2^1
     clock.advance(10)
     runtime.drain()
@@ -49,7 +49,7 @@ def test_permanent_errors_are_not_retried(service, citizens, runtime, drive) -> 
     runtime.drain()
     stats = service.campaign_stats(EDITOR, campaign_id)
     assert stats["failed_codes"] == {"wechat": {"47003": 1}} and stats["retries"] == 0
-    assert service.redis.zcard(keys.DELAYED) == 0
+    assert delayed_entries(service.redis) == []
     assert stats["status"] == "finished"
 
 
@@ -100,7 +100,7 @@ def test_operator_pause_parks_and_cancel_settles(service, citizens, runtime, dri
     runtime.tick()  # planned, queued
     service.pause_campaign(EDITOR, campaign_id, "核对文案")
     runtime.drain()
-    assert service.redis.llen(keys.parked(campaign_id)) == 1
+    assert service.redis.llen(keys.parked(FIRST_SHARD, campaign_id)) == 1
     service.cancel_campaign(APPROVER, campaign_id, "活动取消")
     stats = service.campaign_stats(EDITOR, campaign_id)
     assert stats["cancelled"] == 3 and stats["outstanding"] == 0
@@ -121,7 +121,7 @@ def test_app_push_marketing_class_and_expired_tokens(service, citizens, runtime,
     stats = service.campaign_stats(EDITOR, campaign_id)
     assert stats["failed_codes"] == {"app": {"TOKEN_EXPIRED": 1}}
     idx = service.index.find(gone["account_id"])
-    assert service.redis.hget(keys.address("app"), idx) is None  # the dead token is forgotten
+    assert service.redis.hget(keys.address(keys.shard_of(idx), "app"), idx) is None  # the dead token is forgotten
 
 
 def test_alipay_template_messages(service, citizens, runtime, drive) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kernel.clock import shanghai_ts
 from push import keys
-from tests.push.conftest import EDITOR, POLICY, POLICY_DATA, REMINDER, launch, wechat_campaign
+from tests.push.conftest import EDITOR, POLICY, POLICY_DATA, REMINDER, delayed_entries, launch, wechat_campaign
 
 
 def test_every_skip_reason_is_produced_and_counted(service, citizens, runtime, drive, clock) -> None:
@@ -62,7 +62,7 @@ def test_quiet_hours_defer_to_eight_not_drop(service, citizens, runtime, drive, 
     assert service.inbox_unread(citizen["account_id"]) == {"unread": 1}  # … while the silent inbox is not
     stats = service.campaign_stats(EDITOR, campaign_id)
     assert stats["quiet_hours_deferred"] == 1 and stats["skipped"]["not_subscribed"] == 0
-    due = service.redis.zrange(keys.DELAYED, 0, -1, withscores=True)
+    due = delayed_entries(service.redis)
     assert [score for _, score in due] == [shanghai_ts(2026, 3, 3, 8, 0)]
     clock._now = shanghai_ts(2026, 3, 3, 7, 59)
     runtime.drain()

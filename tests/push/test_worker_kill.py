@@ -12,7 +12,7 @@ import pytest
 
 from config import PROJECT_ROOT
 from push import keys
-from tests.push.conftest import EDITOR, REMINDER, launch, wechat_campaign
+from tests.push.conftest import EDITOR, REMINDER, inflight_total, launch, wechat_campaign
 
 RECIPIENTS = 48
 CONCURRENCY = 4
@@ -54,7 +54,8 @@ def test_killed_worker_loses_nothing_and_sends_nothing_twice(service, citizens, 
     people = [citizens.make(subscribe={REMINDER: 1}) for _ in range(RECIPIENTS)]
     campaign_id = launch(service, wechat_campaign())
     runtime.tick()  # planned here; the worker processes only send
-    assert service.redis.xlen(keys.stream("wechat")) == 1  # one batch of 48
+    shards = keys.by_shard(service.index.find(p["account_id"]) for p in people)
+    assert sum(service.redis.xlen(keys.stream(shard, "wechat")) for shard in shards) == len(shards)  # one batch of 48 per shard
     drive.fault("wechat.subscribe_send", times=None, delay_ms=300)  # slow sends: a chunk of 4 in flight at a time
 
     def mid_send() -> bool:
@@ -84,7 +85,7 @@ def test_killed_worker_loses_nothing_and_sends_nothing_twice(service, citizens, 
         # the chunk in flight when the first worker died is settled "unknown" (never re-sent); it did arrive
         assert stats["unknown"] == CONCURRENCY
         assert stats["sent"] + stats["unknown"] == RECIPIENTS and stats["failed"] == 0
-        assert service.redis.hlen(keys.INFLIGHT) == 0
+        assert inflight_total(service.redis) == 0
 
         second.send_signal(signal.SIGTERM)  # graceful stop
         assert second.wait(timeout=15) == 0

@@ -10,7 +10,7 @@ import time
 import requests
 
 from push import keys
-from tests.push.conftest import EDITOR, POLICY, POLICY_DATA, launch, wechat_campaign
+from tests.push.conftest import EDITOR, POLICY, POLICY_DATA, inflight_total, launch, wechat_campaign
 from tests.push.test_consent_and_events import feed_events
 from tests.push.test_worker_kill import start_worker, wait_for
 
@@ -23,16 +23,19 @@ def seed_recipients(service, sandbox_url: str, n: int) -> list[str]:
     reply = requests.post(f"{sandbox_url}/_drive/wechat/push/bulk-users", json={"count": n, "template_id": POLICY}, timeout=60)
     reply.raise_for_status()
     openids = reply.json()["openids"]
-    everyone = bytearray(n // 8 + 1)
+    everyone: dict[int, bytearray] = {}
     pipe = service.redis.pipeline(transaction=False)
     for idx, openid in enumerate(openids, start=1):
-        everyone[idx >> 3] |= 0x80 >> (idx & 7)
-        pipe.hset(keys.address("wechat"), idx, service.crypto.encrypt(openid, context="push.address.wechat"))
-        pipe.hset(keys.CITIZEN_BY_INDEX, idx, f"acc_kill_{idx}")
-        pipe.hset(keys.consent("wechat", POLICY), idx, -1)
+        shard, bit = keys.shard_of(idx), keys.bit_of(idx)
+        bitmap = everyone.setdefault(shard, bytearray(keys.SHARD_BYTES))
+        bitmap[bit >> 3] |= 0x80 >> (bit & 7)
+        pipe.hset(keys.address(shard, "wechat"), idx, service.crypto.encrypt(openid, context="push.address.wechat"))
+        pipe.hset(keys.citizen_by_index(shard), idx, f"acc_kill_{idx}")
+        pipe.hset(keys.consent(shard, "wechat", POLICY), idx, -1)
     pipe.execute()
-    for key in (keys.SEG_ALL, keys.seg_address("wechat"), keys.consent_has("wechat", POLICY)):
-        service.redis.set(key, bytes(everyone))
+    for shard, bitmap in everyone.items():
+        for key in (keys.seg_all(shard), keys.seg_address(shard, "wechat"), keys.consent_has(shard, "wechat", POLICY)):
+            service.redis.set(key, bytes(bitmap))
     service.redis.set(keys.CITIZEN_SEQ, n)
     return openids
 
@@ -72,11 +75,12 @@ def test_two_kills_mid_campaign_lose_no_message_and_duplicate_none(service, runt
     counts = drive.message_counts()
     assert all(n == 1 for n in counts.values())  # never a second copy
     missing = {idx for idx, openid in enumerate(openids, start=1) if openid not in counts}
-    unknown = {idx for idx in range(1, RECIPIENTS + 1) if service.redis.getbit(keys.unknown(campaign_id, "wechat"), idx)}
+    unknown = {idx for idx in range(1, RECIPIENTS + 1)
+               if service.redis.getbit(keys.unknown(keys.shard_of(idx), campaign_id, "wechat"), keys.bit_of(idx))}
     before = service.campaign_stats(EDITOR, campaign_id)
     assert before["sent"] + before["unknown"] == RECIPIENTS and before["failed"] == 0 and before["outstanding"] == 0
     assert before["unknown"] == len(unknown) and missing <= unknown  # nothing lost silently
-    assert service.redis.hlen(keys.INFLIGHT) == 0
+    assert inflight_total(service.redis) == 0
 
     clock._now = time.time()  # the sandbox signs its events with real timestamps
     seq = 0
