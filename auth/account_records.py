@@ -184,3 +184,24 @@ def release_index(conn: psycopg.Connection, account_id: str, pairs: Iterable[tup
         "DELETE FROM identity_index i USING unnest(%s::text[], %s::text[]) AS gone (kind, blind) "
         "WHERE i.kind = gone.kind AND i.blind = gone.blind AND i.account_id = %s",
         ([kind for kind, _ in pairs], [blind for _, blind in pairs], account_id))
+
+
+# Every live person with what push derives targeting from: preferences, the ciphertexts of the
+# identifiers push needs, an active enterprise link. One row per citizen, in id order (a keyset cursor).
+_TARGETING_SQL = """
+SELECT a.id, p.preferences,
+       (SELECT b.encrypted ->> 'wechat_openid' FROM account_bindings b
+         WHERE b.account_id = a.id AND b.channel = 'wechat' LIMIT 1) AS wechat_openid,
+       (SELECT b.encrypted ->> 'alipay_open_id' FROM account_bindings b
+         WHERE b.account_id = a.id AND b.channel = 'alipay' LIMIT 1) AS alipay_open_id,
+       (SELECT b.encrypted ->> 'id_number' FROM account_bindings b
+         WHERE b.account_id = a.id AND b.channel = 'realname' LIMIT 1) AS id_number,
+       EXISTS (SELECT 1 FROM enterprise_links l WHERE l.person_id = a.id AND l.status = 'active') AS enterprise
+  FROM accounts a LEFT JOIN account_preferences p ON p.account_id = a.id
+ WHERE a.merged_into IS NULL AND a.type = 'person' AND a.id > %s
+ ORDER BY a.id LIMIT %s
+"""
+
+
+def targeting_page(conn: psycopg.Connection, after: str, limit: int) -> list[dict[str, Any]]:
+    return conn.execute(_TARGETING_SQL, (after, limit)).fetchall()

@@ -9,6 +9,7 @@ caller ever stores an openid in clear or in a key name. Push receives it from th
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,6 +18,7 @@ import redis
 from auth import account_records, enterprise_records, preference_records
 from auth.accounts import AccountStore
 from auth.identifiers import birth_date
+from auth.preferences import Preferences, apply_changes
 from kernel.clock import Clock, SystemClock
 from kernel.crypto import Crypto
 from kernel.postgres import Database
@@ -70,6 +72,32 @@ class CitizenDirectory:
             enterprise=enterprise,
             **values,  # type: ignore[arg-type]
         )
+
+    def all_facts(self, *, page: int = 2_000, database: Database | None = None) -> Iterator[CitizenFacts]:
+        """Every live citizen's facts, in account-id order, a page per short transaction (a keyset cursor:
+        no transaction stays open for the whole population). For push's bulk rebuild; ``database`` may be
+        a pool with longer deadlines than the API's."""
+        database = database or self._database
+        after = ""
+        while True:
+            with database.transaction() as conn:
+                rows = account_records.targeting_page(conn, after, page)
+            for row in rows:
+                preferences = apply_changes(Preferences(), row["preferences"]) if row["preferences"] else Preferences()
+                values: dict[str, object] = {}
+                if row["wechat_openid"]:
+                    values["wechat_openid"] = self._crypto.decrypt(row["wechat_openid"], context="wechat_openid")
+                if row["alipay_open_id"]:
+                    values["alipay_open_id"] = self._crypto.decrypt(row["alipay_open_id"], context="alipay_open_id")
+                if row["id_number"]:
+                    values["birth"] = birth_date(self._crypto.decrypt(row["id_number"], context="id_number"))
+                yield CitizenFacts(
+                    account_id=row["id"], home_region=preferences.home_region,
+                    opt_outs={category: tuple(channels) for category, channels in preferences.push_opt_outs},
+                    enterprise=row["enterprise"], **values)  # type: ignore[arg-type]
+            if len(rows) < page:
+                return
+            after = rows[-1]["id"]
 
     def account_for(self, kind: str, identifier: str) -> str | None:
         """``kind`` is an auth index kind (``wechat_openid``, ``alipay_open_id``)."""

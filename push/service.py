@@ -40,6 +40,7 @@ from push.senders.alipay import AlipaySender
 from push.senders.app_push import AppPushSender
 from push.senders.inbox import Inbox, InboxSender
 from push.senders.wechat import WeChatSender
+from push.rebuild import RebuildReport, from_citizen_facts, rebuild
 from push.settings import CHANNELS, PushSettings
 from push.stats import Stats
 from push.templates import TemplateRegistry
@@ -255,6 +256,11 @@ class PushService:
         profile = self.profiles.sync(facts)
         return {"account_id": facts.account_id, "region": profile.region, "enterprise": profile.enterprise,
                 "age_known": profile.birth_ym is not None}
+
+    def rebuild_targeting(self, facts: Iterable[Any]) -> RebuildReport:
+        """Rebuild the citizen index, profiles, addresses and identity-derived segments from identity's
+        facts (``CitizenDirectory.all_facts()``): after a Redis loss, or to load a province. Idempotent."""
+        return rebuild(self.redis, from_citizen_facts(facts, self.crypto), now=self.clock.now())
 
     def record_subscriptions(self, account_id: str, channel: str, results: Mapping[str, str]) -> list[dict[str, Any]]:
         """``POST /v1/subscriptions``: the popup results ``{template_id: accept|reject|ban|filter}``."""

@@ -2,6 +2,8 @@
 Beijing working morning, real auth accounts (so push reads them exactly as in production)."""
 from __future__ import annotations
 
+import os
+
 import itertools
 import time
 from dataclasses import dataclass
@@ -163,6 +165,13 @@ def reference() -> ReferenceData:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(MORNING)
+
+
+@pytest.fixture
+def settings_env(redis_server, database, dev_secret_dir) -> dict[str, str]:
+    """The environment a command-line tool of this test's stores runs with."""
+    return {**os.environ, "MSB_REDIS_URL": redis_server.url, "MSB_DATABASE_URL": database.url,
+            "MSB_SECRET_DIR": str(dev_secret_dir), "MSB_LOG_LEVEL": "WARNING"}
 
 
 @pytest.fixture

@@ -1,0 +1,173 @@
+"""Rebuild push's Redis targeting data from the records: after losing Redis, or to load a province.
+
+Everything push keeps per citizen in Redis is derived from identity's records (PostgreSQL), read through
+identity's public ``CitizenDirectory.all_facts()``: the citizen index (account <-> idx), the profile hash
+each sync compares against, the encrypted channel addresses, and the segment bitmaps the planner combines.
+``sync_citizen`` maintains them one citizen at a time; this builds them for a whole population in bulk:
+bitmaps are assembled in memory per shard (128 KiB each) and written with one SET, hashes go in pipelines
+of ``batch`` citizens. Citizens already indexed keep their idx (a campaign's message bits are keyed by it);
+new ones get a contiguous block from the sequence. Behaviour segments (searches, views) and the consent
+ledger are not derived from identity's records and are left as they are.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import redis
+
+from push import keys
+from push.profiles import OPT_OUT_CATEGORIES
+from push.settings import CHANNELS
+
+ADDRESS_CHANNELS = ("wechat", "alipay")
+
+
+@dataclass(frozen=True)
+class TargetingFacts:
+    """What push derives from one citizen's records; ``addresses`` are already encrypted for push."""
+
+    account_id: str
+    home_region: str | None = None
+    birth_ym: str | None = None
+    enterprise: bool = False
+    opt_outs: frozenset[tuple[str, str]] = frozenset()
+    addresses: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # addresses stay out of logs and tracebacks
+        return f"TargetingFacts(account_id={self.account_id!r})"
+
+
+@dataclass
+class RebuildReport:
+    citizens: int = 0
+    newly_indexed: int = 0
+    shards: int = 0
+    bitmaps: int = 0
+    seconds: float = 0.0
+
+
+class _ShardBits:
+    """The segment bitmaps of one shard, built in memory."""
+
+    def __init__(self) -> None:
+        self.maps: dict[str, bytearray] = defaultdict(lambda: bytearray(keys.SHARD_BYTES))
+
+    def set(self, key: str, bit: int) -> None:
+        self.maps[key][bit >> 3] |= 0x80 >> (bit & 7)
+
+
+def _batches(items: Iterable[TargetingFacts], size: int) -> Iterator[list[TargetingFacts]]:
+    batch: list[TargetingFacts] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def rebuild(client: redis.Redis, facts: Iterable[TargetingFacts], *, now: float, batch: int = 5_000) -> RebuildReport:
+    started = time.perf_counter()
+    report = RebuildReport()
+    shards: dict[int, _ShardBits] = defaultdict(_ShardBits)
+    for group in _batches(facts, batch):
+        idxs = _indexes(client, group, report)
+        pipe = client.pipeline(transaction=False)
+        for citizen, idx in zip(group, idxs):
+            shard, bit = keys.shard_of(idx), keys.bit_of(idx)
+            bits = shards[shard]
+            bits.set(keys.seg_all(shard), bit)
+            if citizen.home_region:
+                bits.set(keys.seg_region(shard, citizen.home_region), bit)
+            if citizen.birth_ym:
+                bits.set(keys.seg_birth_month(shard, citizen.birth_ym), bit)
+                bits.set(keys.seg_verified_age(shard), bit)
+            if citizen.enterprise:
+                bits.set(keys.seg_enterprise(shard), bit)
+            for category, channel in citizen.opt_outs:
+                if category in OPT_OUT_CATEGORIES and channel in CHANNELS:
+                    bits.set(keys.seg_opt_out(shard, category, channel), bit)
+            for channel, ciphertext in citizen.addresses.items():
+                pipe.hset(keys.address(shard, channel), idx, ciphertext)
+                bits.set(keys.seg_address(shard, channel), bit)
+            pipe.hset(keys.citizen_by_index(shard), idx, citizen.account_id)
+            pipe.hset(keys.profile(idx), mapping={
+                "account": citizen.account_id, "region": citizen.home_region or "", "birth_ym": citizen.birth_ym or "",
+                "enterprise": "1" if citizen.enterprise else "0", "optouts": json.dumps(sorted(citizen.opt_outs)),
+                "synced_at": repr(now)})
+        pipe.execute()
+        report.citizens += len(group)
+    pipe = client.pipeline(transaction=False)
+    for shard, bits in shards.items():
+        # A citizen who left a segment since the last build must leave its bitmap: the shard's segments
+        # derived from identity are replaced whole, and those nobody is in any more are deleted
+        # (behaviour segments are not touched).
+        for key, bitmap in bits.maps.items():
+            pipe.set(key, bytes(bitmap))
+        for stale in _derived_segments(client, shard) - set(bits.maps):
+            pipe.delete(stale)
+        report.bitmaps += len(bits.maps)
+    pipe.execute()
+    report.shards = len(shards)
+    report.seconds = round(time.perf_counter() - started, 2)
+    return report
+
+
+_DERIVED = ("seg:all", "seg:region:*", "seg:birth:*", "seg:kind:enterprise", "seg:optout:*", "seg:addr:*")
+
+
+def _derived_segments(client: redis.Redis, shard: int) -> set[str]:
+    prefix = keys.seg_all(shard)[: -len("seg:all")]
+    found: set[str] = set()
+    for pattern in _DERIVED:
+        found.update(client.scan_iter(match=prefix + pattern, count=1000))
+    return found
+
+
+def from_citizen_facts(facts: Iterable[object], crypto: object) -> Iterator[TargetingFacts]:
+    """identity's ``CitizenFacts`` (decrypted in memory) as push stores them: addresses encrypted for push."""
+    for fact in facts:
+        addresses = {}
+        for channel, value in (("wechat", fact.wechat_openid), ("alipay", fact.alipay_open_id)):  # type: ignore[attr-defined]
+            if value:
+                addresses[channel] = crypto.encrypt(value, context=f"push.address.{channel}")  # type: ignore[attr-defined]
+        yield TargetingFacts(
+            account_id=fact.account_id,  # type: ignore[attr-defined]
+            home_region=fact.home_region,  # type: ignore[attr-defined]
+            birth_ym=fact.birth.strftime("%Y%m") if fact.birth else None,  # type: ignore[attr-defined]
+            enterprise=bool(fact.enterprise),  # type: ignore[attr-defined]
+            opt_outs=frozenset((category, channel) for category, channels in fact.opt_outs.items()  # type: ignore[attr-defined]
+                               for channel in channels),
+            addresses=addresses,
+        )
+
+
+def _indexes(client: redis.Redis, group: list[TargetingFacts], report: RebuildReport) -> list[int]:
+    """Existing idx for citizens already indexed; a contiguous new block (one INCRBY) for the rest."""
+    pipe = client.pipeline(transaction=False)
+    for citizen in group:
+        pipe.hget(keys.citizen_by_account(citizen.account_id), citizen.account_id)
+    found = [int(value) if value is not None else None for value in pipe.execute()]
+    missing = [n for n, value in enumerate(found) if value is None]
+    if missing:
+        last = int(client.incrby(keys.CITIZEN_SEQ, len(missing)))
+        first = last - len(missing) + 1
+        pipe = client.pipeline(transaction=False)
+        for offset, n in enumerate(missing):
+            found[n] = first + offset
+            # HSETNX: a citizen indexed concurrently by sync_citizen keeps the idx it got there.
+            pipe.hsetnx(keys.citizen_by_account(group[n].account_id), group[n].account_id, first + offset)
+        claimed = pipe.execute()
+        if not all(claimed):
+            pipe = client.pipeline(transaction=False)
+            for n in missing:
+                pipe.hget(keys.citizen_by_account(group[n].account_id), group[n].account_id)
+            for n, value in zip(missing, pipe.execute()):
+                found[n] = int(value)
+        report.newly_indexed += len(missing)
+    return [int(value) for value in found]  # type: ignore[arg-type]
