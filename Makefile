@@ -58,6 +58,12 @@ test-cluster: setup
 bench: setup
 	$(PY) -m bench
 
+# The whole province (24.46 M synthetic citizens; MSB_POPULATION=… for fewer): bulk load into PostgreSQL,
+# bytes per citizen in PostgreSQL and Redis, the targeting build, a campaign plan over everyone, logins
+# over HTTP. ~50 GB of disk and the better part of an hour on 2 cores; figures in var/bench/population/.
+bench-population: setup index
+	$(PY) -m bench.population
+
 stop:
 	@scripts/redis.sh stop
 	@scripts/postgres.sh stop

@@ -37,16 +37,16 @@ CHUNK_SQL = [
                CASE WHEN g %% 10 < 7 THEN 3 ELSE 2 END,
                CASE WHEN g %% 10 < 7 THEN 'gov_identity' END,
                CASE WHEN g %% 10 < 7 THEN now() - (g %% 900) * interval '1 day' END
-        FROM generate_series(%(lo)s, %(hi)s) g""",
+        FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g""",
     # WeChat (80 %): openid + unionid
     f"""INSERT INTO account_bindings (account_id, binding_id, channel, indexes, encrypted, via, bound_at)
         SELECT {ACCOUNT_ID}, 'wechat:' || substr(md5('wb' || g), 1, 12), 'wechat',
                jsonb_build_object('wechat_openid', {_blind('wo')}, 'wechat_unionid', {_blind('wu')}),
                jsonb_build_object('wechat_openid', {_enc('eo', 87)}, 'wechat_unionid', {_enc('eu', 87)}),
                'wx_login', now()
-        FROM generate_series(%(lo)s, %(hi)s) g WHERE g %% 5 <> 0""",
+        FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g WHERE g %% 5 <> 0""",
     f"""INSERT INTO identity_index (kind, blind, account_id)
-        SELECT kind, blind, {ACCOUNT_ID} FROM generate_series(%(lo)s, %(hi)s) g,
+        SELECT kind, blind, {ACCOUNT_ID} FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g,
         LATERAL (VALUES ('wechat_openid', {_blind('wo')}), ('wechat_unionid', {_blind('wu')})) v(kind, blind)
         WHERE g %% 5 <> 0""",
     # Alipay (20 %): open_id + user_id
@@ -55,9 +55,9 @@ CHUNK_SQL = [
                jsonb_build_object('alipay_open_id', {_blind('ao')}, 'alipay_user_id', {_blind('au')}),
                jsonb_build_object('alipay_open_id', {_enc('eao', 92)}, 'alipay_user_id', {_enc('eau', 71)}),
                'alipay_login', now()
-        FROM generate_series(%(lo)s, %(hi)s) g WHERE g %% 5 = 1""",
+        FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g WHERE g %% 5 = 1""",
     f"""INSERT INTO identity_index (kind, blind, account_id)
-        SELECT kind, blind, {ACCOUNT_ID} FROM generate_series(%(lo)s, %(hi)s) g,
+        SELECT kind, blind, {ACCOUNT_ID} FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g,
         LATERAL (VALUES ('alipay_open_id', {_blind('ao')}), ('alipay_user_id', {_blind('au')})) v(kind, blind)
         WHERE g %% 5 = 1""",
     # phone (60 %)
@@ -65,9 +65,9 @@ CHUNK_SQL = [
         SELECT {ACCOUNT_ID}, 'phone:' || substr(md5('pb' || g), 1, 12), 'phone',
                jsonb_build_object('phone', {_blind('ph')}), jsonb_build_object('phone', {_enc('eph', 64)}),
                '138****' || lpad((g %% 10000)::text, 4, '0'), 'sms', now()
-        FROM generate_series(%(lo)s, %(hi)s) g WHERE g %% 10 < 6""",
+        FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g WHERE g %% 10 < 6""",
     f"""INSERT INTO identity_index (kind, blind, account_id)
-        SELECT 'phone', {_blind('ph')}, {ACCOUNT_ID} FROM generate_series(%(lo)s, %(hi)s) g WHERE g %% 10 < 6""",
+        SELECT 'phone', {_blind('ph')}, {ACCOUNT_ID} FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g WHERE g %% 10 < 6""",
     # real name (70 %): ID number and name
     f"""INSERT INTO account_bindings (account_id, binding_id, channel, indexes, encrypted, masked, masked_name,
                                       via, bound_at)
@@ -75,9 +75,9 @@ CHUNK_SQL = [
                jsonb_build_object('id_number', {_blind('id')}),
                jsonb_build_object('id_number', {_enc('eid', 74)}, 'name', {_enc('enm', 70)}),
                '1501**********' || lpad((g %% 10000)::text, 4, '0'), '*其格', 'gov_identity', now()
-        FROM generate_series(%(lo)s, %(hi)s) g WHERE g %% 10 < 7""",
+        FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g WHERE g %% 10 < 7""",
     f"""INSERT INTO identity_index (kind, blind, account_id)
-        SELECT 'id_number', {_blind('id')}, {ACCOUNT_ID} FROM generate_series(%(lo)s, %(hi)s) g WHERE g %% 10 < 7""",
+        SELECT 'id_number', {_blind('id')}, {ACCOUNT_ID} FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g WHERE g %% 10 < 7""",
     # preferences (30 %): a home region, some opt-outs, elder mode for some
     f"""INSERT INTO account_preferences (account_id, preferences)
         SELECT {ACCOUNT_ID}, jsonb_build_object(
@@ -85,7 +85,7 @@ CHUNK_SQL = [
                  'home_region', '1501' || lpad((g %% 9 + 1)::text, 2, '0'),
                  'push_opt_outs', jsonb_build_object('marketing', CASE WHEN g %% 4 = 0 THEN '["wechat"]'::jsonb
                                                                   ELSE '[]'::jsonb END, 'policy', '[]'::jsonb))
-        FROM generate_series(%(lo)s, %(hi)s) g WHERE g %% 10 >= 7""",
+        FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g WHERE g %% 10 >= 7""",
 ]
 
 

@@ -23,22 +23,25 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(*, index_dir: Path, work_dir: Path) -> Iterator[Stack]:
+def running_stack(*, index_dir: Path, work_dir: Path, database_url: str | None = None) -> Iterator[Stack]:
+    """``database_url``: an existing (e.g. populated) database instead of a fresh private one."""
     with contextlib.ExitStack() as stack_exit:
-        yield from _running_stack(stack_exit, index_dir=index_dir, work_dir=work_dir)
+        yield from _running_stack(stack_exit, index_dir=index_dir, work_dir=work_dir, database_url=database_url)
 
 
-def _running_stack(stack_exit: contextlib.ExitStack, *, index_dir: Path, work_dir: Path) -> Iterator[Stack]:
+def _running_stack(stack_exit: contextlib.ExitStack, *, index_dir: Path, work_dir: Path,
+                   database_url: str | None) -> Iterator[Stack]:
     secrets = ensure_dev_keys(work_dir / "secrets")
     redis_server = RedisServer(work_dir / "redis")
     redis_server.start()
-    postgres = stack_exit.enter_context(migrated_postgres(prefix="msb-bench-pg-"))
+    if database_url is None:
+        database_url = stack_exit.enter_context(migrated_postgres(prefix="msb-bench-pg-")).url
     sandbox_port, api_port, bare_port = free_port(), free_port(), free_port()
     sandbox = processes.start_gunicorn("sandbox.wsgi:app", port=sandbox_port, env=sandbox_env(secrets),
                                        workers=1, threads=8, log_path=work_dir / "bench-sandbox.log")
     api_env = {
         "MSB_REDIS_URL": redis_server.url,
-        "MSB_DATABASE_URL": postgres.url,
+        "MSB_DATABASE_URL": database_url,
         "MSB_INDEX_DIR": str(index_dir),
         "MSB_SECRET_DIR": str(secrets),
         "MSB_SANDBOX": "1",

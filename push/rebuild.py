@@ -71,35 +71,69 @@ def _batches(items: Iterable[TargetingFacts], size: int) -> Iterator[list[Target
         yield batch
 
 
-def rebuild(client: redis.Redis, facts: Iterable[TargetingFacts], *, now: float, batch: int = 5_000) -> RebuildReport:
+# Many citizens' profile hashes in one call (KEYS: profile keys of one shard, one slot; ARGV: 6 values each).
+_PROFILES_LUA = """
+for i, key in ipairs(KEYS) do
+  local o = (i - 1) * 6
+  redis.call('hset', key, 'account', ARGV[o + 1], 'region', ARGV[o + 2], 'birth_ym', ARGV[o + 3],
+             'enterprise', ARGV[o + 4], 'optouts', ARGV[o + 5], 'synced_at', ARGV[o + 6])
+end
+return #KEYS
+"""
+# Claim an idx for many accounts of one bucket (HSETNX each); returns the idx each account holds.
+_CLAIM_LUA = """
+local held = {}
+for i = 1, #ARGV, 2 do
+  redis.call('hsetnx', KEYS[1], ARGV[i], ARGV[i + 1])
+  held[#held + 1] = redis.call('hget', KEYS[1], ARGV[i])
+end
+return held
+"""
+_CHUNK = 1_000
+
+
+def rebuild(client: redis.Redis, facts: Iterable[TargetingFacts], *, now: float, batch: int = 10_000) -> RebuildReport:
     started = time.perf_counter()
     report = RebuildReport()
     shards: dict[int, _ShardBits] = defaultdict(_ShardBits)
+    write_profiles = client.register_script(_PROFILES_LUA)
+    claim = client.register_script(_CLAIM_LUA)
+    stamp = repr(now)
     for group in _batches(facts, batch):
-        idxs = _indexes(client, group, report)
-        pipe = client.pipeline(transaction=False)
+        idxs = _indexes(client, claim, group, report)
+        by_shard: dict[int, list[tuple[int, TargetingFacts]]] = defaultdict(list)
         for citizen, idx in zip(group, idxs):
-            shard, bit = keys.shard_of(idx), keys.bit_of(idx)
+            by_shard[keys.shard_of(idx)].append((idx, citizen))
+        pipe = client.pipeline(transaction=False)
+        for shard, members in by_shard.items():
             bits = shards[shard]
-            bits.set(keys.seg_all(shard), bit)
-            if citizen.home_region:
-                bits.set(keys.seg_region(shard, citizen.home_region), bit)
-            if citizen.birth_ym:
-                bits.set(keys.seg_birth_month(shard, citizen.birth_ym), bit)
-                bits.set(keys.seg_verified_age(shard), bit)
-            if citizen.enterprise:
-                bits.set(keys.seg_enterprise(shard), bit)
-            for category, channel in citizen.opt_outs:
-                if category in OPT_OUT_CATEGORIES and channel in CHANNELS:
-                    bits.set(keys.seg_opt_out(shard, category, channel), bit)
-            for channel, ciphertext in citizen.addresses.items():
-                pipe.hset(keys.address(shard, channel), idx, ciphertext)
-                bits.set(keys.seg_address(shard, channel), bit)
-            pipe.hset(keys.citizen_by_index(shard), idx, citizen.account_id)
-            pipe.hset(keys.profile(idx), mapping={
-                "account": citizen.account_id, "region": citizen.home_region or "", "birth_ym": citizen.birth_ym or "",
-                "enterprise": "1" if citizen.enterprise else "0", "optouts": json.dumps(sorted(citizen.opt_outs)),
-                "synced_at": repr(now)})
+            addresses: dict[str, dict[int, str]] = defaultdict(dict)
+            for idx, citizen in members:
+                bit = keys.bit_of(idx)
+                bits.set(keys.seg_all(shard), bit)
+                if citizen.home_region:
+                    bits.set(keys.seg_region(shard, citizen.home_region), bit)
+                if citizen.birth_ym:
+                    bits.set(keys.seg_birth_month(shard, citizen.birth_ym), bit)
+                    bits.set(keys.seg_verified_age(shard), bit)
+                if citizen.enterprise:
+                    bits.set(keys.seg_enterprise(shard), bit)
+                for category, channel in citizen.opt_outs:
+                    if category in OPT_OUT_CATEGORIES and channel in CHANNELS:
+                        bits.set(keys.seg_opt_out(shard, category, channel), bit)
+                for channel, ciphertext in citizen.addresses.items():
+                    addresses[channel][idx] = ciphertext
+                    bits.set(keys.seg_address(shard, channel), bit)
+            pipe.hset(keys.citizen_by_index(shard), mapping={idx: citizen.account_id for idx, citizen in members})
+            for channel, mapping in addresses.items():
+                pipe.hset(keys.address(shard, channel), mapping=mapping)
+            for start in range(0, len(members), _CHUNK):
+                chunk = members[start:start + _CHUNK]
+                values: list[str] = []
+                for _idx, citizen in chunk:
+                    values += [citizen.account_id, citizen.home_region or "", citizen.birth_ym or "",
+                               "1" if citizen.enterprise else "0", json.dumps(sorted(citizen.opt_outs)), stamp]
+                write_profiles(keys=[keys.profile(idx) for idx, _ in chunk], args=values, client=pipe)
         pipe.execute()
         report.citizens += len(group)
     pipe = client.pipeline(transaction=False)
@@ -147,27 +181,35 @@ def from_citizen_facts(facts: Iterable[object], crypto: object) -> Iterator[Targ
         )
 
 
-def _indexes(client: redis.Redis, group: list[TargetingFacts], report: RebuildReport) -> list[int]:
-    """Existing idx for citizens already indexed; a contiguous new block (one INCRBY) for the rest."""
+def _indexes(client: redis.Redis, claim: object, group: list[TargetingFacts], report: RebuildReport) -> list[int]:
+    """Existing idx for citizens already indexed; a contiguous new block (one INCRBY) for the rest, each
+    claimed with HSETNX so a citizen indexed concurrently by ``sync_citizen`` keeps the idx it got there."""
+    buckets: dict[str, list[int]] = defaultdict(list)
+    for n, citizen in enumerate(group):
+        buckets[keys.citizen_by_account(citizen.account_id)].append(n)
     pipe = client.pipeline(transaction=False)
-    for citizen in group:
-        pipe.hget(keys.citizen_by_account(citizen.account_id), citizen.account_id)
-    found = [int(value) if value is not None else None for value in pipe.execute()]
+    for key, members in buckets.items():
+        pipe.hmget(key, [group[n].account_id for n in members])
+    found: list[int | None] = [None] * len(group)
+    for members, values in zip(buckets.values(), pipe.execute()):
+        for n, value in zip(members, values):
+            found[n] = int(value) if value is not None else None
     missing = [n for n, value in enumerate(found) if value is None]
-    if missing:
-        last = int(client.incrby(keys.CITIZEN_SEQ, len(missing)))
-        first = last - len(missing) + 1
-        pipe = client.pipeline(transaction=False)
-        for offset, n in enumerate(missing):
-            found[n] = first + offset
-            # HSETNX: a citizen indexed concurrently by sync_citizen keeps the idx it got there.
-            pipe.hsetnx(keys.citizen_by_account(group[n].account_id), group[n].account_id, first + offset)
-        claimed = pipe.execute()
-        if not all(claimed):
-            pipe = client.pipeline(transaction=False)
-            for n in missing:
-                pipe.hget(keys.citizen_by_account(group[n].account_id), group[n].account_id)
-            for n, value in zip(missing, pipe.execute()):
-                found[n] = int(value)
-        report.newly_indexed += len(missing)
+    if not missing:
+        return [int(value) for value in found]  # type: ignore[arg-type]
+    last = int(client.incrby(keys.CITIZEN_SEQ, len(missing)))
+    fresh = {n: last - len(missing) + 1 + offset for offset, n in enumerate(missing)}
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for n in missing:
+        wanted[keys.citizen_by_account(group[n].account_id)].append(n)
+    pipe = client.pipeline(transaction=False)
+    for key, members in wanted.items():
+        args: list[object] = []
+        for n in members:
+            args += [group[n].account_id, fresh[n]]
+        claim(keys=[key], args=args, client=pipe)  # type: ignore[operator]
+    for members, held in zip(wanted.values(), pipe.execute()):
+        for n, value in zip(members, held):
+            found[n] = int(value)
+    report.newly_indexed += len(missing)
     return [int(value) for value in found]  # type: ignore[arg-type]
