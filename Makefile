@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt | md5sum | cut -c1-12)
 
-.PHONY: run test fuzz bench index reindex stop setup redis-bin postgres-bin chromium-bin clean
+.PHONY: run test test-cluster fuzz bench index reindex stop setup redis-bin postgres-bin chromium-bin clean
 
 setup: $(DEPS_STAMP) redis-bin postgres-bin
 
@@ -40,6 +40,10 @@ reindex: setup
 
 test: setup chromium-bin
 	$(VENV)/bin/pytest
+
+# The tests whose Redis keys are hash-tagged, against a private 3-master Redis Cluster (tests/conftest.py).
+test-cluster: setup
+	MSB_TEST_REDIS=cluster $(VENV)/bin/pytest tests/auth tests/bff/auth tests/bff/caching tests/bff/test_foundation.py tests/kernel -q
 
 # The long schemathesis run: every check, every operation anonymous and signed in, positive and negative
 # (MSB_FUZZ_EXAMPLES each), then the stateful phase; prints cases per operation and the failures.

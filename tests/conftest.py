@@ -17,14 +17,23 @@ from tests import http_stack
 from tests.stores import emptied_database
 from tools.dev_keys import ensure_dev_keys
 from tools.postgres_server import migrated_postgres
+from kernel.redis import redis_client as open_redis
+from tools.redis_cluster import RedisClusterServers
 from tools.redis_server import RedisServer
 
 TEST_CATALOG_SCALE = 0.02
+# MSB_TEST_REDIS=cluster runs the same tests against a private 3-master Redis Cluster (`make test-cluster`).
+REDIS_CLUSTER_MODE = os.environ.get("MSB_TEST_REDIS", "") == "cluster"
+single_redis_only = pytest.mark.skipif(
+    REDIS_CLUSTER_MODE, reason="needs the single session redis-server (pause/kill/CONFIG), not the test cluster")
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    if REDIS_CLUSTER_MODE:
+        server = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    else:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     yield server
     server.stop()
@@ -54,7 +63,10 @@ def redis_client(redis_server):
     if not redis_server.running:
         # A test that stopped Redis and failed before restarting it must not break the rest.
         redis_server.start()
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    if REDIS_CLUSTER_MODE:
+        client = open_redis(redis_server.url, socket_timeout=None)
+    else:
+        client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()
     yield client
     client.close()

@@ -89,8 +89,8 @@ def test_compute_errors_propagate_and_store_nothing(make_cache, redis_client, co
 
     with pytest.raises(RuntimeError):
         cache.get_or_compute("items.detail", {"code": "B0096"}, V, broken)
-    assert redis_client.keys("bff:c:v*") == []
-    assert redis_client.keys("bff:c:lock:*") == []  # lock released
+    assert list(redis_client.scan_iter("bff:c:v*")) == []
+    assert list(redis_client.scan_iter("bff:c:lock:*")) == []  # lock released
     assert cache.get_or_compute("items.detail", {"code": "B0096"}, V, counting()).status == "miss"
 
 
@@ -108,7 +108,7 @@ def test_channel_mode_language_never_share_entries(make_cache, redis_client):
         payload = {"for": [variant.channel, variant.mode, variant.language]}
         result = writer.get_or_compute("items.search", PARAMS, variant, lambda p=payload: p)
         assert result.status == "miss"
-    assert len(redis_client.keys("bff:c:v*")) == len(variants) == 16
+    assert len(list(redis_client.scan_iter("bff:c:v*"))) == len(variants) == 16
     reader = make_cache()  # another process's view: no local layer content
     for variant in variants:
         result = reader.get_or_compute("items.search", PARAMS, variant, lambda: pytest.fail("recomputed"))
@@ -205,7 +205,7 @@ def test_stampede_twenty_threads_two_instances_one_compute(make_cache, counting,
     assert statuses.count("miss") == 1
     assert set(statuses) <= {"miss", "coalesced", "waited"}
     assert "waited" in statuses  # the other instance's leader really waited on the Redis lock
-    assert redis_client.keys("bff:c:lock:*") == []
+    assert list(redis_client.scan_iter("bff:c:lock:*")) == []
 
 
 def _process_worker(url: str, start, threads: int, failures) -> None:
@@ -309,7 +309,7 @@ def test_private_responses_are_refused(make_cache, redis_client, counting):
     with pytest.raises(PrivateResponseRefused):
         make_cache().get_or_compute("home", {"account": "a1"}, V, compute, private=True)
     assert compute.calls == 0
-    assert redis_client.keys("*") == []
+    assert list(redis_client.scan_iter("*")) == []
 
 
 # -- Redis outages -----------------------------------------------------------------------------
