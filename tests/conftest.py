@@ -13,19 +13,16 @@ import redis
 
 from bff import create_app
 from config import settings_for_tests
+from kernel.redis import redis_client as open_redis
 from tests import http_stack
+from tests.redis_mode import REDIS_CLUSTER_MODE
 from tests.stores import emptied_database
 from tools.dev_keys import ensure_dev_keys
 from tools.postgres_server import migrated_postgres
-from kernel.redis import redis_client as open_redis
 from tools.redis_cluster import RedisClusterServers
 from tools.redis_server import RedisServer
 
 TEST_CATALOG_SCALE = 0.02
-# MSB_TEST_REDIS=cluster runs the same tests against a private 3-master Redis Cluster (`make test-cluster`).
-REDIS_CLUSTER_MODE = os.environ.get("MSB_TEST_REDIS", "") == "cluster"
-single_redis_only = pytest.mark.skipif(
-    REDIS_CLUSTER_MODE, reason="needs the single session redis-server (pause/kill/CONFIG), not the test cluster")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ import time
 import zlib
 
 import pytest
-import redis
+
+from kernel.redis import redis_client as open_redis
+from tests.redis_mode import single_redis_only
 
 from bff.caching.response_keys import Variant, entry_key
 from bff.caching.response_store import PrivateResponseRefused, ResponseCache, etag_for
@@ -73,7 +75,7 @@ def test_large_bodies_are_compressed_in_redis(make_cache, redis_server):
     cache = make_cache(local_maxsize=0)
     payload = {"items": [{"name": "城乡居民基本养老保险待遇申领", "n": i} for i in range(200)]}
     first = cache.get_or_compute("items.search", PARAMS, V, lambda: payload)
-    raw = redis.Redis.from_url(redis_server.url).get(entry_key("items.search", PARAMS, V))
+    raw = open_redis(redis_server.url, decode_responses=False).get(entry_key("items.search", PARAMS, V))
     header, _, stored = raw.partition(b"\n")
     assert json.loads(header)["z"] == 1
     assert zlib.decompress(stored) == first.body and len(stored) < len(first.body) / 3
@@ -211,7 +213,7 @@ def test_stampede_twenty_threads_two_instances_one_compute(make_cache, counting,
 def _process_worker(url: str, start, threads: int, failures) -> None:
     try:
         cache = ResponseCache(url)
-        counter = redis.Redis.from_url(url)
+        counter = open_redis(url, decode_responses=False)
 
         def compute():
             counter.incr("test:computes")
@@ -314,6 +316,7 @@ def test_private_responses_are_refused(make_cache, redis_client, counting):
 
 # -- Redis outages -----------------------------------------------------------------------------
 
+@single_redis_only
 def test_redis_stopped_mid_test_then_back_without_a_new_instance(make_cache, redis_server, counting):
     compute = counting(lambda call: {"call": call})
     cache = make_cache(retry_interval=0.05)
