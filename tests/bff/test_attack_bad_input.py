@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from kernel.redis import redis_client as open_redis
 from tests.http_stack import api_server
 
 ENVELOPE = {"code", "status", "message", "error", "errors"}
@@ -289,8 +290,6 @@ def _wechat_citizen(api: str, sandbox: str) -> str:
 
 
 def test_a_device_token_belongs_to_one_account_at_a_time(api, sandbox_server, redis_server):
-    import redis as redis_lib
-
     from push import keys
 
     alice, mallory = _wechat_citizen(api, sandbox_server), _wechat_citizen(api, sandbox_server)
@@ -301,7 +300,7 @@ def test_a_device_token_belongs_to_one_account_at_a_time(api, sandbox_server, re
 
     assert register(alice).status_code == 200
     assert register(mallory).status_code == 200
-    store = redis_lib.Redis.from_url(redis_server.url, decode_responses=True)
+    store = open_redis(redis_server.url, socket_timeout=None)
     assert store.hlen(keys.address("app")) == 1 and store.bitcount(keys.seg_address("app")) == 1  # only the new holder
     # Alice no longer has a device to forget; Mallory does
     forget = lambda token: requests.delete(f"{api}/v1/devices", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
@@ -311,13 +310,11 @@ def test_a_device_token_belongs_to_one_account_at_a_time(api, sandbox_server, re
     assert forget(alice)["removed"] is True
     assert store.hlen(keys.address("app")) == 0 and store.hlen(keys.DEVICE_OWNER) == 0 and store.hlen(keys.DEVICE_OF) == 0
     # the token itself is never a key or a value in clear
-    assert not any(device["device_token"] in str(store.dump(k) or b"") for k in store.keys("push:*"))
+    assert not any(device["device_token"] in str(store.dump(k) or b"") for k in store.scan_iter("push:*"))
 
 
 def test_concurrent_registrations_leave_exactly_one_holder(api, sandbox_server, redis_server):
     import concurrent.futures
-
-    import redis as redis_lib
 
     from push import keys
 
@@ -327,7 +324,7 @@ def test_concurrent_registrations_leave_exactly_one_holder(api, sandbox_server, 
         answers = list(pool.map(lambda t: requests.post(f"{api}/v1/devices", json=device,
                                                         headers={"Authorization": f"Bearer {t}"}, timeout=10).status_code, tokens * 3))
     assert set(answers) == {200}
-    store = redis_lib.Redis.from_url(redis_server.url, decode_responses=True)
+    store = open_redis(redis_server.url, socket_timeout=None)
     assert store.hlen(keys.DEVICE_OWNER) == 1
     holder = store.hget(keys.DEVICE_OWNER, next(iter(store.hkeys(keys.DEVICE_OWNER))))
     assert store.hkeys(keys.address("app")) == [holder] and store.bitcount(keys.seg_address("app")) == 1
