@@ -151,10 +151,9 @@ def test_signed_in_home_adds_the_personal_part_privately(client, citizen, fake_p
 
 
 def _raw(redis_client, key):
-    import redis as redis_lib
+    from kernel.redis import with_bytes_responses
 
-    raw_client = redis_lib.Redis(connection_pool=redis_lib.ConnectionPool(
-        **{**redis_client.connection_pool.connection_kwargs, "decode_responses": False}))
+    raw_client = with_bytes_responses(redis_client)  # the same server (or cluster), answering bytes
     try:
         return raw_client.get(key)
     finally:
