@@ -41,6 +41,10 @@ reindex: setup
 test: setup chromium-bin
 	$(VENV)/bin/pytest
 
+# The tests whose Redis keys are hash-tagged, against a private 3-master Redis Cluster (tests/conftest.py).
+test-cluster: setup
+	MSB_TEST_REDIS=cluster $(VENV)/bin/pytest tests/auth tests/bff/auth tests/bff/caching tests/bff/test_foundation.py tests/kernel -q
+
 # The long schemathesis run: every check, every operation anonymous and signed in, positive and negative
 # (MSB_FUZZ_EXAMPLES each), then the stateful phase; prints cases per operation and the failures.
 # ~22,000 cases by default; `make test` runs the same test bounded.

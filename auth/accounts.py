@@ -110,11 +110,13 @@ class AccountStore:
             families = self._redis.smembers(keys.account_families(absorbed))
             if not families:
                 continue
-            with self._redis.pipeline(transaction=False) as pipe:
+            # Two accounts, two slots: the survivor's index first, the absorbed one's removed only
+            # once that succeeded, so a failure in between leaves a family indexed twice, never lost.
+            with self._redis.pipeline(transaction=True) as pipe:
                 pipe.sadd(keys.account_families(survivor), *families)
                 pipe.expire(keys.account_families(survivor), keys.ACCOUNT_FAMILIES_TTL)
-                pipe.delete(keys.account_families(absorbed))
                 pipe.execute()
+            self._redis.delete(keys.account_families(absorbed))
 
     # --- lookups ------------------------------------------------------------------------------
 

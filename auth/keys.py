@@ -17,20 +17,26 @@ DAY = 86_400
 
 # --- Refresh tokens (auth.refresh_tokens) -------------------------------------------------------
 def refresh_token(token_hash: str) -> str:
-    """hash {family, state, rotated_at, next}; TTL = the family's remaining life, capped by its idle
-    limit (14 d citizens / 30 min operators). Rotated tokens stay as tombstones for reuse detection."""
+    """hash {family}: the token's way to its family; TTL = the family's remaining life, capped by its
+    idle limit (14 d citizens / 30 min operators). Rotated tokens stay as tombstones for reuse
+    detection. Whether a token is current, the grace-window predecessor or a reused tombstone is
+    decided from the family's own hash, so every script of a family touches one key (no hash tag)."""
     return f"{PREFIX}rt:{token_hash}"
 
 
 def refresh_family(family_id: str) -> str:
-    """hash {account, channel, amr, created_at, last_used, idle, absolute, current, acting_for, binding};
-    TTL = absolute limit (30 d citizens / 12 h operators) from creation."""
+    """hash {account, channel, amr, created_at, last_used, idle, absolute, current, previous,
+    rotated_at, acting_for, binding}; TTL = absolute limit (30 d citizens / 12 h operators) from
+    creation. Addressed by family id alone (access tokens carry it), so it is not tagged by account:
+    after a merge the survivor's index lists families created under the absorbed account."""
     return f"{PREFIX}rf:{family_id}"
 
 
 def account_families(account_id: str) -> str:
-    """set of family ids for logout-all; TTL = longest absolute limit (30 d), renewed on each login."""
-    return f"{PREFIX}acct:{account_id}:families"
+    """set of family ids for logout-all; TTL = longest absolute limit (30 d), renewed on each login.
+    Only ever used alone (SADD/SREM/SMEMBERS/DEL); writes to it and to a family are ordered, not atomic
+    (see ``auth.refresh_tokens``)."""
+    return f"{PREFIX}acct:{{{account_id}}}:families"
 
 
 ACCOUNT_FAMILIES_TTL = 30 * DAY
@@ -65,8 +71,11 @@ def realname_claim(account_id: str, claim_id: str) -> str:
 
 # --- Rate limits and lockouts (auth.rate_limits) ------------------------------------------------
 def rate_window(rule: str, subject_hash: str) -> str:
-    """hash {count, start}; TTL = the rule's window (60 s .. 1 d)."""
-    return f"{PREFIX}rl:{rule}:{subject_hash}"
+    """hash {count, start}; TTL = the rule's window (60 s .. 1 d). One subject's windows share the hash
+    tag ``{<subject hash>}`` so one script checks and counts them together (e.g. a phone's
+    per-minute and per-day windows); different subjects are checked one after another (see
+    ``auth.rate_limits``), so the limits spread over the whole cluster."""
+    return f"{PREFIX}rl:{{{subject_hash}}}:{rule}"
 
 
 # --- Guessing throttles (auth.login_guard) -------------------------------------------------------

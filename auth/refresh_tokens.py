@@ -10,6 +10,10 @@ successor is still unused, the same old token gets the same successor again, so 
 a mobile network does not log the user out. The successor is derived from the old token with a
 keyed HMAC, so the server can hand it out again without ever storing a usable token.
 
+On a Redis Cluster each key lives in its own slot: the rotation script touches only the family (its
+``current``/``previous`` fields say which token is live), and the per-token lookup keys and the account's
+family index are written in an order that never leaves a live family unreachable by logout-all.
+
 Families die at their idle limit (no use for ``idle``) or their absolute limit, both judged against
 the injected clock; Redis TTLs only collect the garbage.
 """
@@ -65,33 +69,29 @@ class Rotation:
         return f"Rotation(family={self.family.family_id!r}, replayed={self.replayed})"
 
 
-# KEYS: old token, family, successor token.
-# ARGV: now, grace, successor hash, old hash, family id.
+# KEYS: the family (the only key: a family's rotation state lives in its own hash, so the script
+# needs no hash tag and runs on any cluster node). ARGV: now, grace, successor hash, presented hash.
+# The presented token was found in the family through its lookup key; it is the current token, the
+# previous one (rotated at ``rotated_at``, its successor is the current one) or an older tombstone.
 _ROTATE = """
-local tok = redis.call('HMGET', KEYS[1], 'family', 'state', 'rotated_at', 'next')
-if not tok[1] or tok[1] ~= ARGV[5] then return {'invalid'} end
-local fam = redis.call('HMGET', KEYS[2], 'current', 'created_at', 'last_used', 'idle', 'absolute', 'account')
+local fam = redis.call('HMGET', KEYS[1], 'current', 'created_at', 'last_used', 'idle', 'absolute', 'account',
+                       'previous', 'rotated_at')
 if not fam[1] then return {'invalid'} end
 local now = tonumber(ARGV[1])
 local created, idle, absolute = tonumber(fam[2]), tonumber(fam[4]), tonumber(fam[5])
 if now >= created + absolute or now >= tonumber(fam[3]) + idle then
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[1])
   return {'expired', fam[6]}
 end
-if tok[2] == 'active' then
-  if fam[1] ~= ARGV[4] then return {'invalid'} end
-  local ttl = math.ceil(math.min(idle, created + absolute - now))
-  redis.call('HSET', KEYS[1], 'state', 'rotated', 'rotated_at', ARGV[1], 'next', ARGV[3])
-  redis.call('EXPIRE', KEYS[1], ttl)
-  redis.call('HSET', KEYS[3], 'family', ARGV[5], 'state', 'active')
-  redis.call('EXPIRE', KEYS[3], ttl)
-  redis.call('HSET', KEYS[2], 'current', ARGV[3], 'last_used', ARGV[1])
-  return {'rotated', fam[6]}
+local ttl = math.ceil(math.min(idle, created + absolute - now))
+if fam[1] == ARGV[4] then
+  redis.call('HSET', KEYS[1], 'current', ARGV[3], 'previous', ARGV[4], 'rotated_at', ARGV[1], 'last_used', ARGV[1])
+  return {'rotated', fam[6], ttl}
 end
-if now - tonumber(tok[3]) <= tonumber(ARGV[2]) and fam[1] == tok[4] and tok[4] == ARGV[3] then
-  return {'grace', fam[6]}
+if fam[7] == ARGV[4] and now - tonumber(fam[8]) <= tonumber(ARGV[2]) and fam[1] == ARGV[3] then
+  return {'grace', fam[6], ttl}
 end
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[1])
 return {'reused', fam[6]}
 """
 
@@ -131,6 +131,13 @@ class RefreshTokens:
         family = Family(secrets.token_urlsafe(16), account_id, channel, tuple(amr), None, now)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_hash = _hash(token)
+        # Three keys in three slots, so no MULTI: the account's index first (logout-all must never miss
+        # a live family; an index entry whose family never got written is skipped by revoke_family),
+        # then the family, then the token's lookup (without it the family is unreachable).
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(keys.account_families(account_id), family.family_id)
+            pipe.expire(keys.account_families(account_id), max(keys.ACCOUNT_FAMILIES_TTL, policy.absolute_seconds))
+            pipe.execute()
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 keys.refresh_family(family.family_id),
@@ -147,10 +154,10 @@ class RefreshTokens:
                 },
             )
             pipe.expire(keys.refresh_family(family.family_id), policy.absolute_seconds)
-            pipe.hset(keys.refresh_token(token_hash), mapping={"family": family.family_id, "state": "active"})
+            pipe.execute()
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.refresh_token(token_hash), mapping={"family": family.family_id})
             pipe.expire(keys.refresh_token(token_hash), policy.idle_seconds)
-            pipe.sadd(keys.account_families(account_id), family.family_id)
-            pipe.expire(keys.account_families(account_id), max(keys.ACCOUNT_FAMILIES_TTL, policy.absolute_seconds))
             pipe.execute()
         return family, token
 
@@ -166,8 +173,8 @@ class RefreshTokens:
         successor = self._successor(token)
         successor_hash = _hash(successor)
         outcome, *rest = self._rotate(
-            keys=[keys.refresh_token(token_hash), keys.refresh_family(family_id), keys.refresh_token(successor_hash)],
-            args=[repr(self._clock.now()), self._grace, successor_hash, token_hash, family_id],
+            keys=[keys.refresh_family(family_id)],
+            args=[repr(self._clock.now()), self._grace, successor_hash, token_hash],
         )
         if outcome == "invalid":
             raise RefreshTokenInvalid()
@@ -177,6 +184,16 @@ class RefreshTokens:
         if outcome == "reused":
             self._redis.srem(keys.account_families(rest[0]), family_id)
             raise RefreshTokenReused(account_id=rest[0], family_id=family_id)
+        # After the script (other slots): the successor's lookup, and the old token's tombstone kept as
+        # long as the family can live, so presenting it later is recognised as reuse. Should this fail,
+        # the client never got the successor; its retry with the old token within the grace window
+        # takes the 'grace' path and writes the lookup again.
+        ttl = int(rest[1])
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.refresh_token(successor_hash), mapping={"family": family_id})
+            pipe.expire(keys.refresh_token(successor_hash), ttl)
+            pipe.expire(keys.refresh_token(token_hash), ttl)
+            pipe.execute()
         family = self.family(family_id)
         if family is None:  # revoked between the script and this read
             raise RefreshTokenInvalid()
@@ -215,8 +232,11 @@ class RefreshTokens:
         account_id, current = self._redis.hmget(family_key, "account", "current")
         if account_id is None:
             return False
-        with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(family_key)
+        # Deleting the family is the revocation (every token of it then reads 'invalid'); the token's
+        # lookup and the index entries are separate keys in other slots, removed after it.
+        if not self._redis.delete(family_key):
+            return False
+        with self._redis.pipeline(transaction=False) as pipe:
             if current:
                 pipe.delete(keys.refresh_token(current))
             for index_owner in {account_id, owner_id or account_id}:

@@ -7,6 +7,8 @@ a store that keeps timing out into immediate ``RedisUnavailable`` errors until a
 """
 from __future__ import annotations
 
+import functools
+
 import redis
 from redis.backoff import NoBackoff
 from redis.client import Pipeline
@@ -84,6 +86,14 @@ class GuardedRedisCluster(RedisCluster):
         if self.breaker is None:
             return super().execute_command(*args, **options)
         return self.breaker.call(super().execute_command, *args, **options)
+
+    def pipeline(self, transaction=None, shard_hint=None):
+        """A cluster pipeline sends its commands itself, past ``execute_command``: guard its ``execute``
+        too, so an open breaker refuses a pipelined read (the response cache's) at once."""
+        pipe = super().pipeline(transaction, shard_hint)
+        if self.breaker is not None:
+            pipe.execute = functools.partial(self.breaker.call, pipe.execute)
+        return pipe
 
 
 def is_cluster_url(url: str) -> bool:

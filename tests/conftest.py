@@ -17,21 +17,21 @@ import redis
 
 from bff import create_app
 from config import settings_for_tests
+from kernel.redis import redis_client as open_redis
 from tests import http_stack
+from tests.redis_mode import REDIS_CLUSTER_MODE
 from tests.stores import emptied_database
 from tools.dev_keys import ensure_dev_keys
 from tools.postgres_server import migrated_postgres
-from kernel.redis import redis_client as cluster_aware_client
 from tools.redis_cluster import RedisClusterServers
 from tools.redis_server import RedisServer
 
 TEST_CATALOG_SCALE = 0.02
-REDIS_CLUSTER = os.environ.get("MSB_TEST_REDIS") == "cluster"
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
-    if REDIS_CLUSTER:
+    if REDIS_CLUSTER_MODE:
         server = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
     else:
         server = RedisServer(tmp_path_factory.mktemp("redis"))
@@ -64,8 +64,8 @@ def redis_client(redis_server):
     if not redis_server.running:
         # A test that stopped Redis and failed before restarting it must not break the rest.
         redis_server.start()
-    if REDIS_CLUSTER:  # FLUSHALL on a cluster client goes to every primary
-        client = cluster_aware_client(redis_server.url, socket_timeout=10)
+    if REDIS_CLUSTER_MODE:
+        client = open_redis(redis_server.url, socket_timeout=10)  # FLUSHALL goes to every primary
     else:
         client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     client.flushall()

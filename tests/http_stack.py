@@ -9,7 +9,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from kernel.redis import redis_client
+from kernel.redis import redis_client as open_redis
 from tools import processes
 from tools.dev_keys import sandbox_env
 from tools.redis_server import free_port
@@ -20,7 +20,7 @@ API_WORKER = "bff.gunicorn_worker.EnvelopeThreadWorker"
 @contextlib.contextmanager
 def api_server(data_dir: Path, *, redis_url: str, index_dir: Path, secret_dir: Path, sandbox_url: str,
                env: dict[str, str] | None = None, threads: int = 4) -> Iterator[str]:
-    redis_client(redis_url, socket_timeout=10).flushall()  # a single Redis or a cluster (every primary)
+    open_redis(redis_url, socket_timeout=10).flushall()  # a single Redis or a cluster (every primary)
     full_env = {
         "MSB_REDIS_URL": redis_url, "MSB_INDEX_DIR": str(index_dir), "MSB_SECRET_DIR": str(secret_dir),
         "MSB_SANDBOX": "1", "MSB_SANDBOX_URL": sandbox_url, "MSB_LOG_LEVEL": "WARNING",

@@ -11,10 +11,15 @@ Entry key::
 * bump ``SCHEMA_VERSION`` whenever a cached payload's shape changes: old entries are then never
   read again and expire on their own.
 
-Tag generations (``bff:c:gen:{tag}``) are stored beside the entries, not in their keys: an entry
+Tag generations (``bff:c:{gen}:<tag>``) are stored beside the entries, not in their keys: an entry
 records the generations it was computed under and is ignored once any of them moved
-(``ResponseCache.invalidate_tag`` = one ``INCR``, no scan). Reading them costs nothing extra:
-the entry and its generations come back in one ``MGET``.
+(``ResponseCache.invalidate_tag`` = one ``INCR``, no scan). Reading them costs nothing extra: the
+entry and its generations (``GET`` each) come back in one pipelined round trip.
+
+Redis Cluster: entries carry no hash tag, so they spread over every slot and invalidating a tag never
+touches them. The few generation counters share the hash tag ``{gen}``, so a route's are read from
+one node; the entry is read beside them, not atomically, which needs no atomicity: an entry and
+generations read on either side of an invalidation disagree and only cause a recompute.
 """
 from __future__ import annotations
 
@@ -136,4 +141,4 @@ def lock_key(key: str) -> str:
 def generation_key(tag: str) -> str:
     if not tag or ":" in tag:
         raise ValueError(f"invalid cache tag {tag!r}")
-    return f"{PREFIX}:gen:{tag}"
+    return f"{PREFIX}:{{gen}}:{tag}"

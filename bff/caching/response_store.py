@@ -3,7 +3,7 @@
 Read path (``get_or_compute``)::
 
     local layer (≤ LOCAL_TTL_SECONDS, never past fresh)  → "local"
-    MGET entry + tag generations (one round trip)
+    GET entry and tag generations (one pipelined round trip)
       fresh                                              → "hit"
       stale (fresh_until ≤ now < stale_until)            → "stale" + ONE background refresh
       missing / invalidated                              → fill:
@@ -251,10 +251,16 @@ class ResponseCache:
     # -- entries --------------------------------------------------------------------------------
 
     def _read(self, key: str, tags: tuple[str, ...]) -> tuple[Entry | None, dict[str, int]]:
-        values = self._redis.mget([key, *(keys.generation_key(t) for t in tags)])
+        # Two slots on a cluster (see response_keys): one pipelined round trip, no transaction. Plain
+        # GETs, because a cluster pipeline refuses MGET; the generations still go to one node.
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            for tag in tags:
+                pipe.get(keys.generation_key(tag))
+            replies = pipe.execute()
         self._redis_ok()
-        generations = {tag: int(raw or 0) for tag, raw in zip(tags, values[1:])}
-        return decode(values[0]), generations
+        generations = {tag: int(raw or 0) for tag, raw in zip(tags, replies[1:])}
+        return decode(replies[0]), generations
 
     def _new_entry(self, compute: Callable[[], Any], policy: RoutePolicy,
                    generations: dict[str, int]) -> Entry:

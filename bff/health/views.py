@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 
 import redis.exceptions
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -10,6 +11,7 @@ from bff.errors import ApiError
 from bff.extensions import services
 from catalog.live import CatalogueUnavailable
 from bff.health.schemas import LivenessSchema, ReadinessSchema
+from bff.health.script_probe import ScriptProbe
 from kernel.breaker import CLOSED
 from kernel.errors import StoreUnavailable
 
@@ -24,14 +26,22 @@ class Liveness(MethodView):
         return {"status": "ok"}
 
 
+def _script_probe() -> ScriptProbe:
+    extensions = current_app.extensions
+    if "redis_script_probe" not in extensions:
+        extensions["redis_script_probe"] = ScriptProbe(services().redis)
+    return extensions["redis_script_probe"]
+
+
 def _redis_store() -> dict:
     """Redis as this process sees it: a PING through the store's circuit breaker (so an open breaker is
-    reported without waiting on a hung Redis, and a failing PING counts towards opening it)."""
+    reported without waiting on a hung Redis, and a failing PING counts towards opening it), then
+    whether it runs our scripts (a cluster refusing a two-key script is not ready; see script_probe)."""
     breaker = services().breakers.get("redis")
     started = time.perf_counter()
     try:
         services().redis.ping()
-        status = "ok"
+        status = _script_probe().check()
     except StoreUnavailable:
         status = "unavailable (circuit breaker open)"
     except redis.exceptions.RedisError as exc:

@@ -92,7 +92,7 @@ class TestResolution:
         service.bind_wechat_phone(pair.account.id, wechat.phone_code("13812345678"))
         service.verify_realname(pair.account.id, "张三", ID_ZHANG)
         dump = []
-        for key in redis_client.keys("*"):
+        for key in list(redis_client.scan_iter("*")):
             kind = redis_client.type(key)
             value = {"hash": redis_client.hgetall, "string": redis_client.get, "set": redis_client.smembers}.get(
                 kind, lambda k: ""

@@ -76,7 +76,7 @@ def test_vouched_address_is_not_slowed_and_success_refunds(guard):
 def test_keys_are_hashed_share_a_tag_and_expire(guard, redis_client):
     fail(guard, "phone:13812345678", ATTACKER)
     guard.vouch(POLICY, "phone:13812345678", OWNER, 300)
-    names = redis_client.keys("auth:guard:*")
+    names = list(redis_client.scan_iter("auth:guard:*"))
     assert len(names) == 4 and not any("13812345678" in n or ATTACKER in n or OWNER in n for n in names)
     tags = {n.split("{", 1)[1].split("}", 1)[0] for n in names}
     assert len(tags) == 2  # the identity's three keys in one slot; the address's counter in its own

@@ -22,7 +22,7 @@ def start(store, policy=CITIZEN_POLICY, account=ACCOUNT):
 def test_tokens_are_opaque_random_and_stored_hashed(store, redis_client):
     family, token = start(store)
     assert token.startswith("rt1.") and len(token) == 47 and token.count(".") == 1
-    stored = redis_client.keys("auth:*")
+    stored = list(redis_client.scan_iter("auth:*"))
     assert all(token[4:] not in key for key in stored)
     assert redis_client.exists(keys.refresh_token(hashlib.sha256(token.encode()).hexdigest()))
     assert all(token not in str(redis_client.hgetall(key)) for key in stored if redis_client.type(key) == "hash")

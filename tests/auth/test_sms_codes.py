@@ -14,7 +14,7 @@ def codes(redis_client, crypto, clock):
 def test_six_random_digits_stored_only_as_a_hash(codes, redis_client):
     code = codes.issue(PHONE)
     assert len(code) == 6 and code.isdigit()
-    (key,) = redis_client.keys("auth:sms:*")
+    (key,) = list(redis_client.scan_iter("auth:sms:*"))
     assert PHONE not in key
     assert code not in str(redis_client.hgetall(key))
     assert 0 < redis_client.ttl(key) <= keys.SMS_CODE_TTL

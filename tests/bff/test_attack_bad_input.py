@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from kernel.redis import redis_client as open_redis
 from tests.http_stack import api_server
 
 ENVELOPE = {"code", "status", "message", "error", "errors"}
@@ -289,7 +290,7 @@ def _wechat_citizen(api: str, sandbox: str) -> str:
 
 
 def test_a_device_token_belongs_to_one_account_at_a_time(api, sandbox_server, redis_server):
-    import redis as redis_lib
+    from push import keys
 
 
     alice, mallory = _wechat_citizen(api, sandbox_server), _wechat_citizen(api, sandbox_server)
@@ -300,9 +301,9 @@ def test_a_device_token_belongs_to_one_account_at_a_time(api, sandbox_server, re
 
     assert register(alice).status_code == 200
     assert register(mallory).status_code == 200
-    store = redis_lib.Redis.from_url(redis_server.url, decode_responses=True)
-    hlen = lambda pattern: sum(store.hlen(key) for key in store.keys(pattern) if ":seg:" not in key)  # noqa: E731 - over shards
-    assert hlen("push:*:addr:app") == 1 and sum(store.bitcount(k) for k in store.keys("push:*:seg:addr:app")) == 1
+    store = open_redis(redis_server.url, socket_timeout=None)
+    hlen = lambda pattern: sum(store.hlen(key) for key in store.scan_iter(match=pattern) if ":seg:" not in key)  # noqa: E731 - over shards
+    assert hlen("push:*:addr:app") == 1 and sum(store.bitcount(k) for k in store.scan_iter(match="push:*:seg:addr:app")) == 1
     # Alice no longer has a device to forget; Mallory does
     forget = lambda token: requests.delete(f"{api}/v1/devices", headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
     assert forget(alice)["removed"] is False
@@ -311,13 +312,11 @@ def test_a_device_token_belongs_to_one_account_at_a_time(api, sandbox_server, re
     assert forget(alice)["removed"] is True
     assert hlen("push:*:addr:app") == 0 and hlen("push:*:device:owner") == 0 and hlen("push:*:device:of") == 0
     # the token itself is never a key or a value in clear
-    assert not any(device["device_token"] in str(store.dump(k) or b"") for k in store.keys("push:*"))
+    assert not any(device["device_token"] in str(store.dump(k) or b"") for k in store.scan_iter("push:*"))
 
 
 def test_concurrent_registrations_leave_exactly_one_holder(api, sandbox_server, redis_server):
     import concurrent.futures
-
-    import redis as redis_lib
 
     from push import keys
 
@@ -327,9 +326,9 @@ def test_concurrent_registrations_leave_exactly_one_holder(api, sandbox_server, 
         answers = list(pool.map(lambda t: requests.post(f"{api}/v1/devices", json=device,
                                                         headers={"Authorization": f"Bearer {t}"}, timeout=10).status_code, tokens * 3))
     assert set(answers) == {200}
-    store = redis_lib.Redis.from_url(redis_server.url, decode_responses=True)
-    [owners] = store.keys("push:*:device:owner")
+    store = open_redis(redis_server.url, socket_timeout=None)
+    [owners] = list(store.scan_iter(match="push:*:device:owner"))
     assert store.hlen(owners) == 1
     holder = store.hget(owners, next(iter(store.hkeys(owners))))
     assert store.hkeys(keys.address(keys.shard_of(int(holder)), "app")) == [holder]
-    assert sum(store.bitcount(k) for k in store.keys("push:*:seg:addr:app")) == 1
+    assert sum(store.bitcount(k) for k in store.scan_iter(match="push:*:seg:addr:app")) == 1

@@ -9,6 +9,7 @@ import pytest
 
 from bff import create_app
 from config import ConfigError, Settings, settings_for_tests
+from tests.redis_mode import REDIS_CLUSTER_MODE, single_redis_only
 
 
 def test_liveness_needs_nothing(client):
@@ -52,6 +53,57 @@ def test_readiness_is_503_without_an_index(settings, redis_client, tmp_path):
     assert response.headers["Retry-After"]
 
 
+def _on_every_redis_node(redis_client, *command):
+    """ACL is per node: on the test cluster, change every node."""
+    from redis.cluster import RedisCluster
+
+    if isinstance(redis_client, RedisCluster):
+        redis_client.execute_command(*command, target_nodes=RedisCluster.ALL_NODES)
+    else:
+        redis_client.execute_command(*command)
+
+
+def test_readiness_is_503_while_redis_refuses_scripts(client, redis_client):
+    # A store that answers PING but refuses EVAL (here by ACL, as a locked-down managed Redis would)
+    # cannot run one rate limit or token rotation: not ready.
+    _on_every_redis_node(redis_client, "ACL", "SETUSER", "default", "-eval")
+    try:
+        response = client.get("/readyz")
+    finally:
+        _on_every_redis_node(redis_client, "ACL", "SETUSER", "default", "+eval")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.json["errors"] == {"redis": "refuses scripts (NoPermissionError)"}
+
+
+def test_script_probe_is_cached_for_a_few_seconds(redis_client):
+    from bff.health.script_probe import ScriptProbe
+
+    now = [0.0]
+    probe = ScriptProbe(redis_client, cache_seconds=5, clock=lambda: now[0])
+    assert probe.check() == "ok"
+    _on_every_redis_node(redis_client, "ACL", "SETUSER", "default", "-eval")
+    try:
+        now[0] = 4.9
+        assert probe.check() == "ok"  # cached: polling /readyz costs Redis one script per interval
+        now[0] = 5.0
+        assert probe.check() == "refuses scripts (NoPermissionError)"
+    finally:
+        _on_every_redis_node(redis_client, "ACL", "SETUSER", "default", "+eval")
+    now[0] = 10.0
+    assert probe.check() == "ok"
+
+
+@pytest.mark.skipif(not REDIS_CLUSTER_MODE, reason="only a Redis Cluster refuses keys of different slots")
+def test_script_probe_reports_a_cluster_refusing_keys_of_different_slots(redis_client):
+    from bff.health.script_probe import PROBE_KEYS, ScriptProbe
+
+    assert ScriptProbe(redis_client).check() == "ok"  # the probe's own keys share a hash tag
+    untagged = tuple(f"bff:ready:probe-{n}" for n in range(8))  # eight names: surely not all one slot
+    assert ScriptProbe(redis_client, keys=untagged).check() == "refuses scripts (CROSSSLOT)"
+    assert len({redis_client.keyslot(key) for key in PROBE_KEYS}) == 1
+
+
+@single_redis_only
 def test_readiness_is_503_when_redis_is_down(redis_server, client):
     redis_server.stop()
     try:

@@ -7,10 +7,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 import requests
 
 from config import PROJECT_ROOT
+from kernel.redis import redis_client as open_redis
 from tools import processes
 from tools.redis_server import free_port
 
@@ -59,7 +59,7 @@ def test_route_templates_not_raw_paths_label_requests(client, monkeypatch):
 def api_stack(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path):
     if not redis_server.running:
         redis_server.start()
-    redis.Redis.from_url(redis_server.url).flushall()
+    open_redis(redis_server.url).flushall()
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     env = {

@@ -11,6 +11,7 @@ from bff import create_app
 from catalog.live import LiveCatalogue
 from push.campaigns import CAMPAIGN_STATE_CHANGED
 from tests.bff.auth.conftest import Citizen, Drive, bearer
+from tests.redis_mode import single_redis_only
 
 SEARCH = "/v1/items/search?q=%E5%85%BB%E8%80%81%E9%87%91&region=150102"  # 养老金
 HOME = "/v1/home?region=150102"
@@ -158,6 +159,7 @@ def test_notice_changes_invalidate_home_only(client):
     assert client.get(SEARCH).headers["X-Cache"] in CACHED_STATUSES
 
 
+@single_redis_only
 def test_redis_down_anonymous_still_answers_personal_is_503_and_recovers(client, redis_server, sandbox):
     citizen = Citizen(client, Drive(sandbox))
     token = citizen.sms_login("13700471041")["access_token"]

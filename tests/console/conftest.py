@@ -30,6 +30,7 @@ from auth.rate_limits import RateLimiter
 from config import PROJECT_ROOT, settings_for_tests
 from kernel.clock import SystemClock
 from kernel.crypto import Crypto
+from kernel.redis import redis_client as open_redis
 from push.service import PushService
 from push.settings import PushSettings
 from tests.stores import emptied_database
@@ -122,7 +123,7 @@ def stack(request, redis_server, postgres_server, catalog_index_dir, dev_secret_
     if not redis_server.running:
         redis_server.start()
     database = emptied_database(postgres_server)
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    client = open_redis(redis_server.url, socket_timeout=None)
     client.flushall()
     log_dir = tmp_path_factory.mktemp("console-stack")
     push_env = {**PUSH_ENV, **getattr(request.module, "PUSH_ENV_OVERRIDES", {})}  # a test module may turn the knobs

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from redis.exceptions import RedisClusterException
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from kernel.redis import is_cluster_url, redis_breaker, redis_client, with_bytes_responses
 from tools.redis_cluster import RedisClusterServers
@@ -47,3 +48,25 @@ def test_the_breaker_opens_when_the_cluster_is_unreachable(cluster):
     # Unlike a single Redis, a cluster client needs one reachable node to learn the slot map at start.
     with pytest.raises(RedisClusterException):
         redis_client("redis-cluster://127.0.0.1:1", breaker=redis_breaker())
+
+
+def test_an_open_breaker_refuses_cluster_pipelines_at_once(cluster):
+    from kernel.redis import RedisUnavailable
+
+    breaker = redis_breaker(failure_threshold=1)
+    client = redis_client(cluster.url, breaker=breaker)
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set("{p}:a", "1")
+        pipe.get("{p}:a")
+        assert pipe.execute() == [True, "1"]
+    with pytest.raises(RedisTimeout):
+        breaker.call(_time_out)
+    assert breaker.state == "open"
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get("{p}:a")
+        with pytest.raises(RedisUnavailable):
+            pipe.execute()
+
+
+def _time_out():
+    raise RedisTimeout("Timeout reading from socket")

@@ -5,6 +5,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from redis.crc import key_slot
 
 from auth.preferences import LANGUAGES, MODES
 from bff.caching import response_keys as keys
@@ -66,7 +67,10 @@ def test_routes_are_registered_with_stated_ttls():
 def test_lock_and_generation_keys():
     key = entry_key("home", {}, Variant())
     assert keys.lock_key(key).startswith("bff:c:lock:v1:home:")
-    assert keys.generation_key("catalog") == "bff:c:gen:catalog"
+    assert keys.generation_key("catalog") == "bff:c:{gen}:catalog"
+    # One hash tag for every generation counter (one MGET on a cluster), none on entries (they spread).
+    assert len({key_slot(keys.generation_key(tag).encode()) for tag in ("catalog", "home", "notices")}) == 1
+    assert "{" not in key
     with pytest.raises(ValueError):
         keys.generation_key("a:b")
 

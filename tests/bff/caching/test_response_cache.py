@@ -10,7 +10,9 @@ import time
 import zlib
 
 import pytest
-import redis
+
+from kernel.redis import redis_client as open_redis
+from tests.redis_mode import single_redis_only
 
 from bff.caching.response_keys import Variant, entry_key
 from bff.caching.response_store import PrivateResponseRefused, ResponseCache, etag_for
@@ -73,7 +75,7 @@ def test_large_bodies_are_compressed_in_redis(make_cache, redis_server):
     cache = make_cache(local_maxsize=0)
     payload = {"items": [{"name": "城乡居民基本养老保险待遇申领", "n": i} for i in range(200)]}
     first = cache.get_or_compute("items.search", PARAMS, V, lambda: payload)
-    raw = redis.Redis.from_url(redis_server.url).get(entry_key("items.search", PARAMS, V))
+    raw = open_redis(redis_server.url, decode_responses=False).get(entry_key("items.search", PARAMS, V))
     header, _, stored = raw.partition(b"\n")
     assert json.loads(header)["z"] == 1
     assert zlib.decompress(stored) == first.body and len(stored) < len(first.body) / 3
@@ -89,8 +91,8 @@ def test_compute_errors_propagate_and_store_nothing(make_cache, redis_client, co
 
     with pytest.raises(RuntimeError):
         cache.get_or_compute("items.detail", {"code": "B0096"}, V, broken)
-    assert redis_client.keys("bff:c:v*") == []
-    assert redis_client.keys("bff:c:lock:*") == []  # lock released
+    assert list(redis_client.scan_iter("bff:c:v*")) == []
+    assert list(redis_client.scan_iter("bff:c:lock:*")) == []  # lock released
     assert cache.get_or_compute("items.detail", {"code": "B0096"}, V, counting()).status == "miss"
 
 
@@ -108,7 +110,7 @@ def test_channel_mode_language_never_share_entries(make_cache, redis_client):
         payload = {"for": [variant.channel, variant.mode, variant.language]}
         result = writer.get_or_compute("items.search", PARAMS, variant, lambda p=payload: p)
         assert result.status == "miss"
-    assert len(redis_client.keys("bff:c:v*")) == len(variants) == 16
+    assert len(list(redis_client.scan_iter("bff:c:v*"))) == len(variants) == 16
     reader = make_cache()  # another process's view: no local layer content
     for variant in variants:
         result = reader.get_or_compute("items.search", PARAMS, variant, lambda: pytest.fail("recomputed"))
@@ -205,13 +207,13 @@ def test_stampede_twenty_threads_two_instances_one_compute(make_cache, counting,
     assert statuses.count("miss") == 1
     assert set(statuses) <= {"miss", "coalesced", "waited"}
     assert "waited" in statuses  # the other instance's leader really waited on the Redis lock
-    assert redis_client.keys("bff:c:lock:*") == []
+    assert list(redis_client.scan_iter("bff:c:lock:*")) == []
 
 
 def _process_worker(url: str, start, threads: int, failures) -> None:
     try:
         cache = ResponseCache(url)
-        counter = redis.Redis.from_url(url)
+        counter = open_redis(url, decode_responses=False)
 
         def compute():
             counter.incr("test:computes")
@@ -309,11 +311,12 @@ def test_private_responses_are_refused(make_cache, redis_client, counting):
     with pytest.raises(PrivateResponseRefused):
         make_cache().get_or_compute("home", {"account": "a1"}, V, compute, private=True)
     assert compute.calls == 0
-    assert redis_client.keys("*") == []
+    assert list(redis_client.scan_iter("*")) == []
 
 
 # -- Redis outages -----------------------------------------------------------------------------
 
+@single_redis_only
 def test_redis_stopped_mid_test_then_back_without_a_new_instance(make_cache, redis_server, counting):
     compute = counting(lambda call: {"call": call})
     cache = make_cache(retry_interval=0.05)
