@@ -75,7 +75,7 @@ class PushService:
         self.campaigns = CampaignStore(database, self.reference, self.templates, self.clock, outbox=self.outbox)
         self.audience = AudienceResolver(redis_client, self.reference)
         self.planner = Planner(redis_client, self.campaigns, self.audience, self.settings, self.clock)
-        self.consent = ConsentLedger(redis_client, self.templates, self.index)
+        self.consent = ConsentLedger(redis_client, self.templates, self.index, database, self.clock)
         self.inbox_store = Inbox(database, self.stats, self.clock)
         self.events = Events(redis_client, self.reference, self.profiles, self.stats, self.clock)
         self.recommender = Recommender(redis_client, self.reference, self.profiles, self.events,
