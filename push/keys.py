@@ -206,6 +206,12 @@ def consent_version(shard: int, channel: str, template_id: str) -> str:
     return f"{_s(shard)}consent:ver:{channel}:{template_id}"
 
 
+def consent_staging(key: str) -> str:
+    """A ``consent`` or ``consent_version`` hash being rebuilt (``push.consent_rebuild``), renamed over the
+    live one when complete; same slot. No TTL (a crashed rebuild's leftovers are cleared by the next)."""
+    return key + ":rebuild"
+
+
 CONSENT_MATCH_TTL = 120
 CONSENT_TEMPLATES = PREFIX + "consent:templates"  # set of "channel:template_id" ever granted (written alone)
 
