@@ -2,7 +2,9 @@
 
 rebuild-targeting  rebuild the citizen index, profiles, encrypted addresses and identity-derived segment
                    bitmaps in Redis from the records in PostgreSQL (after losing Redis, or after a bulk
-                   load). Safe to run on a live system: citizens keep their index, segments are replaced.
+                   load), then the consent counters and bitmaps from the consent ledger. Safe to run on
+                   a live system: citizens keep their index, segments are replaced (consent takes the
+                   record's view: see push/consent_rebuild.py).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     # A bulk read: pages of citizens with deadlines fit for them, not the API's 0.8 s.
     reader = Database(settings.database_url, min_size=0, max_size=1, statement_timeout_ms=60_000, io_timeout=120.0)
     try:
-        report = services.push.rebuild_targeting(services.identity.directory.all_facts(database=reader))
+        report = services.push.rebuild_targeting(services.identity.directory.all_facts(database=reader), database=reader)
     finally:
         reader.close()
     print(json.dumps(report.__dict__))

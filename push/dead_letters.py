@@ -15,7 +15,8 @@ neither a dispatcher, a second retry nor a pause or cancel:
 * the entry is marked retried first-come (a second retry is 409 ``already_retried``);
 * per message: only with the dead bit set, done, not sent, not ``unknown`` (the never-duplicate rule:
   an unknown outcome may have reached the phone) and not in flight; a one-time template's subscription
-  is consumed again (the dead letter refunded it), and without one left the message stays dead;
+  is consumed again (the dead letter refunded it), and without one left the message stays dead (the
+  consumption is recorded in PostgreSQL's consent ledger afterwards, ``push.consent_usage``);
 * revived messages lose their done and dead bits, go back to ``outstanding`` (their failed/dead counts
   are taken back) and onto the channel's stream as a fresh batch (attempt 0: another full round);
 * the campaign's audit trail gets a ``retry_dead_letter`` entry with the operator, in the transaction
@@ -34,6 +35,7 @@ import redis
 
 from kernel.clock import Clock
 from push import keys
+from push.consent_usage import ConsentUsage
 from push.campaigns import APPROVER, EDITOR, PAUSED, RUNNING, Campaign, CampaignStore, Operator, require_any_role
 from push.errors import (CampaignStateConflict, DeadLetterAlreadyRetried, DeadLetterNotFound,
                          DeadLetterNotRetryable, InvalidInput)
@@ -49,12 +51,12 @@ SCAN_LIMIT = 20_000  # entries read at most per shard and listing (each stream k
 #       8 channel stream, 9 consent ledger, 10 consent bitmap
 # ARGV: 1 cid, 2 ch, 3 now, 4 actor, 5 entry id, 6 failure code, 7 one-time ('1'|'0'), 8 shard base,
 #       9 state ttl, then the message idxs
-# Returns {'ok', n, reasons JSON} | {'retried'} | {'none', reasons JSON}
+# Returns {'ok', n, reasons JSON, idxs whose one-time consent was consumed} | {'retried'} | {'none', reasons JSON}
 RETRY_LUA = """
 local cid, ch = ARGV[1], ARGV[2]
 local base = tonumber(ARGV[8])
 if redis.call('exists', KEYS[1]) == 1 then return {'retried'} end
-local revived, reasons, skipped = {}, {}, 0
+local revived, reasons, skipped, consumed = {}, {}, 0, {}
 local function skip(reason)
   reasons[reason] = (reasons[reason] or 0) + 1
   skipped = skipped + 1
@@ -83,6 +85,7 @@ for i = 10, #ARGV do
         else
           redis.call('hincrby', KEYS[9], idx, -1)
         end
+        consumed[#consumed + 1] = idx
       else
         ok = false
         skip('no_consent')
@@ -106,7 +109,7 @@ redis.call('hincrby', KEYS[7], 'dead_retried:' .. ch, n)
 redis.call('xadd', KEYS[8], '*', 'c', cid, 'ch', ch, 'ids', table.concat(revived, ','), 'n', '0')
 redis.call('set', KEYS[1], cjson.encode({at = ARGV[3], actor = ARGV[4], requeued = n}), 'EX', ARGV[9])
 for k = 2, 5 do redis.call('expire', KEYS[k], ARGV[9]) end
-return {'ok', n, reasons_json}
+return {'ok', n, reasons_json, consumed}
 """
 
 
@@ -115,8 +118,10 @@ def _idxs(raw: str) -> list[str]:
 
 
 class DeadLetters:
-    def __init__(self, redis_client: redis.Redis, campaigns: CampaignStore, templates: TemplateRegistry, clock: Clock) -> None:
+    def __init__(self, redis_client: redis.Redis, campaigns: CampaignStore, templates: TemplateRegistry, clock: Clock,
+                 usage: ConsentUsage | None = None) -> None:
         self._redis = redis_client
+        self._usage = usage
         self._campaigns = campaigns
         self._templates = templates
         self._clock = clock
@@ -200,7 +205,7 @@ class DeadLetters:
             if reply[0] != "ok":
                 return None, reply
             return {"entry_id": entry_id, "channel": channel, "code": fields.get("code", ""), "requeued": int(reply[1]),
-                    "skipped": json.loads(reply[2])}, [*reply, locked.status]
+                    "skipped": json.loads(reply[2])}, [*reply[:3], locked.status, reply[3]]
 
         # The row lock keeps the campaign running or paused until the messages are back and audited.
         reply = self._campaigns.audited(actor, campaign.id, RETRY_ACTION, (RUNNING, PAUSED), requeue)
@@ -209,6 +214,8 @@ class DeadLetters:
             raise DeadLetterAlreadyRetried(entry_id)
         if outcome == "none":
             raise DeadLetterNotRetryable(entry_id, json.loads(reply[1]))
+        if self._usage is not None and reply[4]:  # after the script and its audit: logged, not raised, on failure
+            self._usage.consumed(channel, template, reply[4], source="dead_letter_retry", campaign_id=campaign.id)
         return {"entry_id": entry_id, "campaign_id": campaign.id, "channel": channel, "requeued": int(reply[1]),
                 "skipped": json.loads(reply[2]), "status": reply[3]}
 

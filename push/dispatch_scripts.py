@@ -39,10 +39,13 @@ return out
 #       9 unused, 10 series ttl, 11 dead maxlen, then groups of 6: idx, status, code, msgid, due, flags
 # (a sent WeChat message's msgid -> "cid|idx" record is another slot's key: the caller writes it after)
 #       flags: z = zero consent, d = drop address, e = counts as error, r = refund consent if dead-lettered
+# Returns {shard outstanding, attempts, errors, idxs refunded, idxs zeroed}: the caller records the consent
+# changes in PostgreSQL (``push.consent_usage``).
 COMPLETE_LUA = """
 local cid, ch, now, attempt, max_attempts = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[6])
 local base = tonumber(ARGV[8])
 local c = {sent = 0, failed = 0, retries = 0, dead = 0, attempts = 0, errors = 0, outstanding = 0, unknown = 0}
+local refunded, zeroed = {}, {}
 local function has(flags, f) return string.find(flags, f, 1, true) ~= nil end
 local function fail(idx, code)
   redis.call('setbit', KEYS[1], tonumber(idx) - base, 1)
@@ -99,6 +102,7 @@ for i = 12, #ARGV, 6 do
     if has(flags, 'z') then
       redis.call('hdel', KEYS[6], idx)
       redis.call('setbit', KEYS[7], bit, 0)
+      zeroed[#zeroed + 1] = idx
     end
     if has(flags, 'd') then
       redis.call('hdel', KEYS[11], idx)
@@ -119,6 +123,7 @@ for i = 12, #ARGV, 6 do
         if current ~= '-1' then
           redis.call('hincrby', KEYS[6], idx, 1)
           redis.call('setbit', KEYS[7], bit, 1)
+          refunded[#refunded + 1] = idx
         end
       end
     else
@@ -138,7 +143,7 @@ local attempts = redis.call('hincrby', KEYS[5], 'attempts', c.attempts)
 local errors = redis.call('hincrby', KEYS[5], 'errors', c.errors)
 local outstanding = redis.call('hincrby', KEYS[5], 'outstanding', c.outstanding)
 for k = 1, 3 do redis.call('expire', KEYS[k], ARGV[7]) end
-return {outstanding, attempts, errors}
+return {outstanding, attempts, errors, refunded, zeroed}
 """
 
 # KEYS: inflight. ARGV: field, claim value, marked value ("<claim>|w[|doubt handle]"). The sender is

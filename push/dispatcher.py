@@ -67,6 +67,7 @@ from kernel.metrics import PUSH_SENDS
 from kernel.postgres import DatabaseUnavailable
 from push import keys
 from push.campaigns import CANCELLED, FINISHED, RUNNING, SYSTEM_ACTOR, Campaign, CampaignStore
+from push.consent_usage import ConsentUsage
 from push.dispatch_scripts import (CLAIM_LUA, COMPLETE_LUA, ON_WIRE_LUA, PROMOTE_LUA, REQUEUE_ORPHAN_LUA,
                                    SETTLE_ORPHAN_LUA, UNPARK_LUA)
 from push.errors import CampaignNotFound, CampaignStateConflict
@@ -116,8 +117,10 @@ class Dispatcher:
     def __init__(self, redis_client: redis.Redis, *, campaigns: CampaignStore, senders: Mapping[str, Sender],
                  addresses: AddressBook, index: CitizenIndex, settings: PushSettings, limiter: RateLimiter,
                  templates: TemplateRegistry | None = None, clock: Clock | None = None, name: str | None = None,
-                 stop: threading.Event | None = None, crypto: Crypto | None = None) -> None:
+                 stop: threading.Event | None = None, crypto: Crypto | None = None,
+                 usage: ConsentUsage | None = None) -> None:
         self._redis = redis_client
+        self._usage = usage  # records consent refunds and upstream zeroing in PostgreSQL
         self._campaigns = campaigns
         self._senders = dict(senders)
         self._addresses = addresses
@@ -404,8 +407,11 @@ class Dispatcher:
             if msgid:
                 msgids[msgid] = f"{campaign.id}|{idx}"
             args.extend([idx, outcome.status, outcome.code, msgid, repr(due), flags])
-        shard_outstanding, attempts, errors = self._complete(keys=_complete_keys(batch.shard, campaign.id, batch.channel, template),
-                                                             args=args)
+        shard_outstanding, attempts, errors, refunded, zeroed = self._complete(
+            keys=_complete_keys(batch.shard, campaign.id, batch.channel, template), args=args)
+        if self._usage is not None:  # after the script: logged, not raised, if PostgreSQL refuses
+            self._usage.refunded(batch.channel, template, refunded, source="dispatcher", campaign_id=campaign.id)
+            self._usage.revoked(batch.channel, template, zeroed, source="dispatcher")
         if msgids:  # for subscribe_msg_sent_event, which names only the msgid (so its key has no shard tag)
             pipe = self._redis.pipeline(transaction=False)
             for msgid, owner in msgids.items():

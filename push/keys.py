@@ -199,6 +199,19 @@ def consent_recent(channel: str, template_id: str, idx: int) -> str:
     return f"{_s(shard_of(idx))}consent:recent:{channel}:{template_id}:{idx}"
 
 
+def consent_version(shard: int, channel: str, template_id: str) -> str:
+    """hash idx -> the ``consent_state.version`` of the last recorded grant or revocation applied to
+    ``consent`` (``push.consent``): a change is applied on top of the one before it, a replay is a no-op,
+    and after a gap (a lost write, a flush) the record's value is taken. No TTL."""
+    return f"{_s(shard)}consent:ver:{channel}:{template_id}"
+
+
+def consent_staging(key: str) -> str:
+    """A ``consent`` or ``consent_version`` hash being rebuilt (``push.consent_rebuild``), renamed over the
+    live one when complete; same slot. No TTL (a crashed rebuild's leftovers are cleared by the next)."""
+    return key + ":rebuild"
+
+
 CONSENT_MATCH_TTL = 120
 CONSENT_TEMPLATES = PREFIX + "consent:templates"  # set of "channel:template_id" ever granted (written alone)
 

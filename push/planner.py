@@ -15,7 +15,8 @@ For each channel of the campaign, in the campaign's priority order:
    the end of the window (the batch goes to the ``push:delayed`` zset); caps and quotas count on
    the day of delivery. The inbox is silent and never deferred.
 6. **consent** (Lua, atomic consume): one one-time subscription per WeChat/Alipay message, or a
-   long-term one; none → ``not_subscribed``.
+   long-term one; none → ``not_subscribed``. The script returns whom it consumed for, and the slice's
+   consumption is then recorded in PostgreSQL's consent ledger in one statement (``push.consent_usage``).
 7. **daily channel quota** (Lua, atomic): WeChat 10 M/day, own caps elsewhere; used up →
    ``quota_exhausted``. Checked before the consent is consumed, so a refused message does not spend
    the citizen's one-time subscription.
@@ -47,6 +48,7 @@ from kernel.clock import Clock, SystemClock, china_today, day_key, quiet_until
 from push import keys
 from push.audience import AudienceResolver
 from push.campaigns import PAUSED, RUNNING, Campaign, CampaignStore
+from push.consent_usage import ConsentUsage
 from push.settings import CONSENT_CHANNELS, PUSH_CHANNELS, PushSettings
 from push.redisutil import bitop, shards_in_use
 from push.stats import SKIP_REASONS, Stats
@@ -68,6 +70,8 @@ STREAM_BATCH = 100
 # ARGV: 1 cid, 2 ch, 3 dry, 4 use_consent, 5 allowance (messages the quota still allows this call; -1 =
 #       no quota), 6 n_freq, 7 n_other, 8 max_per, 9 deferred_until (0 = now), 10 stream batch,
 #       11 state ttl, 12 freq ttl, 13 b0, 14 b1, 15 shard_base
+# Returns {enqueued, duplicate, capped, not subscribed, quota exhausted, idxs whose one-time consent was consumed}
+# (the caller records the last in PostgreSQL, ``push.consent_usage``).
 PLAN_LUA = """
 local band, bor, bnot, rshift = bit.band, bit.bor, bit.bnot, bit.rshift
 local cid, ch = ARGV[1], ARGV[2]
@@ -80,7 +84,7 @@ local b0, b1, shard_base = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV
 local freq_base, other_base = 8, 8 + n_freq
 local cand = redis.call('getrange', KEYS[8], b0, b1 - 1)
 local len = #cand
-if len == 0 then return {0, 0, 0, 0, 0} end
+if len == 0 then return {0, 0, 0, 0, 0, {}} end
 local function slice(key) return redis.call('getrange', key, b0, b0 + len - 1) end
 local function at(s, i) if i <= #s then return string.byte(s, i) end return 0 end
 local planned = slice(KEYS[1])
@@ -96,7 +100,7 @@ for v = 0, 255 do
   while x > 0 do n = n + band(x, 1); x = rshift(x, 1) end
   pop[v] = n
 end
-local accepted = {}
+local accepted, consumed = {}, {}
 local out_planned, out_mark, out_freq = {}, {}, {}
 for l = 1, n_freq do out_freq[l] = {} end
 local dup, capped, unsubscribed, exhausted = 0, 0, 0, 0
@@ -145,6 +149,7 @@ for i = 1, len do
               else
                 redis.call('hincrby', KEYS[5], idx, -1)
               end
+              consumed[#consumed + 1] = idx
             else
               ok, reason = false, 'unsubscribed'
             end
@@ -198,7 +203,7 @@ if not dry then
   end
   redis.call('expire', KEYS[1], ARGV[11])
 end
-return {n, dup, capped, unsubscribed, exhausted}
+return {n, dup, capped, unsubscribed, exhausted, consumed}
 """
 
 _RENEW_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end return 0"
@@ -255,8 +260,9 @@ class PlanBusy(RuntimeError):
 
 class Planner:
     def __init__(self, redis_client: redis.Redis, campaigns: CampaignStore, audience: AudienceResolver,
-                 settings: PushSettings, clock: Clock | None = None) -> None:
+                 settings: PushSettings, clock: Clock | None = None, usage: ConsentUsage | None = None) -> None:
         self._redis = redis_client
+        self._usage = usage
         self._campaigns = campaigns
         self._audience = audience
         self._settings = settings
@@ -382,10 +388,12 @@ class Planner:
                         if not wanted:
                             continue
                         allowance = self._allowance(run, ch, quota, wanted)
-                    n, dup, cap, unsubscribed, exhausted = self._plan(
+                    n, dup, cap, unsubscribed, exhausted, consumed = self._plan(
                         keys=lua_keys, args=fixed + [allowance] + rest + [start, end, keys.shard_base(shard)])
                     if quota:
                         self._settle_allowance(run, ch, allowance, n)
+                    if consumed and self._usage is not None:  # one statement per slice; logged, not raised, on failure
+                        self._usage.consumed(ch, template, consumed, source="planner", campaign_id=campaign.id)
                     plan.enqueued += n
                     plan.skipped["duplicate"] += dup
                     plan.skipped["frequency_cap"] += cap

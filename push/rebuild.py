@@ -6,8 +6,9 @@ each sync compares against, the encrypted channel addresses, and the segment bit
 ``sync_citizen`` maintains them one citizen at a time; this builds them for a whole population in bulk:
 bitmaps are assembled in memory per shard (128 KiB each) and written with one SET, hashes go in pipelines
 of ``batch`` citizens. Citizens already indexed keep their idx (a campaign's message bits are keyed by it);
-new ones get a contiguous block from the sequence. Behaviour segments (searches, views) and the consent
-ledger are not derived from identity's records and are left as they are.
+new ones get a contiguous block from the sequence. Behaviour segments (searches, views) are not derived
+from records and are left as they are; the consent ledger is rebuilt from push's own record afterwards
+(``push.consent_rebuild``, run by ``PushService.rebuild_targeting``).
 """
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ class RebuildReport:
     shards: int = 0
     bitmaps: int = 0
     seconds: float = 0.0
+    consents: int = 0  # consent state rows written back (push.consent_rebuild)
+    consents_unindexed: int = 0
+    consent_seconds: float = 0.0
 
 
 class _ShardBits:

@@ -25,6 +25,9 @@ from push.audience import AudienceResolver, validate_rules
 from push.campaign_spec import check_window
 from push.campaigns import FINISHED, READ_ROLES, RUNNING, Actor, CampaignStore, Operator, require_any_role
 from push.consent import ConsentLedger
+from push import consent_records
+from push.consent_rebuild import rebuild_consent
+from push.consent_usage import ConsentUsage
 from push.dead_letters import DeadLetters
 from push.directory import Directory
 from push.dispatcher import Dispatcher
@@ -74,8 +77,10 @@ class PushService:
         self.outbox = Outbox(database, self.events_bus, self.events_bus.relay)
         self.campaigns = CampaignStore(database, self.reference, self.templates, self.clock, outbox=self.outbox)
         self.audience = AudienceResolver(redis_client, self.reference)
-        self.planner = Planner(redis_client, self.campaigns, self.audience, self.settings, self.clock)
-        self.consent = ConsentLedger(redis_client, self.templates, self.index)
+        self.consent = ConsentLedger(redis_client, self.templates, self.index, database, self.clock)
+        self.consent_usage = ConsentUsage(self.index, database, self.templates, self.clock)
+        self.planner = Planner(redis_client, self.campaigns, self.audience, self.settings, self.clock,
+                               usage=self.consent_usage)
         self.inbox_store = Inbox(database, self.stats, self.clock)
         self.events = Events(redis_client, self.reference, self.profiles, self.stats, self.clock)
         self.recommender = Recommender(redis_client, self.reference, self.profiles, self.events,
@@ -95,7 +100,7 @@ class PushService:
         }
         self.limiter = RateLimiter(redis_client, self.settings.rates)
         self.queue = self.dispatcher(senders={}, name="console")
-        self.dead = DeadLetters(redis_client, self.campaigns, self.templates, self.clock)
+        self.dead = DeadLetters(redis_client, self.campaigns, self.templates, self.clock, usage=self.consent_usage)
 
     @classmethod
     def from_settings(cls, settings: Settings, redis_client: redis.Redis, *, push_settings: PushSettings | None = None,
@@ -108,7 +113,7 @@ class PushService:
     def dispatcher(self, *, senders: Mapping[str, Any], name: str | None = None, stop: Any = None) -> Dispatcher:
         return Dispatcher(self.redis, campaigns=self.campaigns, senders=senders, addresses=self.addresses,
                           index=self.index, settings=self.settings, limiter=self.limiter, templates=self.templates,
-                          clock=self.clock, name=name, stop=stop, crypto=self.crypto)
+                          clock=self.clock, name=name, stop=stop, crypto=self.crypto, usage=self.consent_usage)
 
     # === operators: campaigns ================================================================================
 
@@ -257,10 +262,16 @@ class PushService:
         return {"account_id": facts.account_id, "region": profile.region, "enterprise": profile.enterprise,
                 "age_known": profile.birth_ym is not None}
 
-    def rebuild_targeting(self, facts: Iterable[Any]) -> RebuildReport:
+    def rebuild_targeting(self, facts: Iterable[Any], *, database: Database | None = None) -> RebuildReport:
         """Rebuild the citizen index, profiles, addresses and identity-derived segments from identity's
-        facts (``CitizenDirectory.all_facts()``): after a Redis loss, or to load a province. Idempotent."""
-        return rebuild(self.redis, from_citizen_facts(facts, self.crypto), now=self.clock.now())
+        facts (``CitizenDirectory.all_facts()``), then the consent counters and bitmaps from the consent
+        ledger (read through ``database``, default push's own pool): after a Redis loss, or to load a
+        province. Idempotent."""
+        report = rebuild(self.redis, from_citizen_facts(facts, self.crypto), now=self.clock.now())
+        consent = rebuild_consent(self.redis, self.index, consent_records.iter_live(database or self.database))
+        report.consents, report.consents_unindexed = consent.consents, consent.consents_unindexed
+        report.consent_seconds = consent.consent_seconds
+        return report
 
     def record_subscriptions(self, account_id: str, channel: str, results: Mapping[str, str]) -> list[dict[str, Any]]:
         """``POST /v1/subscriptions``: the popup results ``{template_id: accept|reject|ban|filter}``."""

@@ -17,6 +17,9 @@ accepted; in JSON ``List`` is an object for one item and an array for several.
   report of the same tap); ``reject`` zeroes a long-term template (one-time accepts from earlier
   popups stay, as upstream).
 - ``subscribe_msg_change_event`` (only cancellations are pushed): zero the ledger.
+
+  Both are recorded in PostgreSQL first (``push.consent``), keyed by the request's identity, so an event
+  WeChat delivers again after our error (its nonce marker is released then) changes the ledger once.
 - ``subscribe_msg_sent_event``: ``MsgID`` → the campaign (kept 7 days at send time); ErrorCode 0 →
   ``delivered``, anything else → ``delivery_failed``. An event whose MsgID we never learnt (the
   worker died with the request on the wire) goes to ``push.reconcile``, which finds the send in doubt
@@ -158,7 +161,8 @@ class WeChatEvents:
 
     # --- verification --------------------------------------------------------------------------------
 
-    def _check(self, query: Mapping[str, str], *, replay: bool = True) -> None:
+    def _check(self, query: Mapping[str, str], *, replay: bool = True) -> str:
+        """Verify; returns the request's identity (a digest of its timestamp, nonce and signature)."""
         given, timestamp, nonce = query.get("signature"), query.get("timestamp"), query.get("nonce")
         if not (isinstance(given, str) and isinstance(timestamp, str) and isinstance(nonce, str)):
             raise EventSignatureInvalid("missing")
@@ -170,10 +174,10 @@ class WeChatEvents:
             raise EventSignatureInvalid("timestamp") from None
         if age > self._window:
             raise EventSignatureInvalid("timestamp")
-        if replay:
-            marker = hashlib.sha256(f"{timestamp}|{nonce}|{given}".encode()).hexdigest()[:32]
-            if not self._redis.set(keys.wechat_nonce(marker), "1", nx=True, ex=keys.WECHAT_NONCE_TTL):
-                raise EventSignatureInvalid("replayed")
+        marker = hashlib.sha256(f"{timestamp}|{nonce}|{given}".encode()).hexdigest()[:32]
+        if replay and not self._redis.set(keys.wechat_nonce(marker), "1", nx=True, ex=keys.WECHAT_NONCE_TTL):
+            raise EventSignatureInvalid("replayed")
+        return marker
 
     def verify_url(self, query: Mapping[str, str]) -> str:
         """WeChat's URL check: echo ``echostr`` when the signature is ours."""
@@ -183,7 +187,7 @@ class WeChatEvents:
     # --- intake -----------------------------------------------------------------------------------------
 
     def handle(self, query: Mapping[str, str], body: bytes | str) -> dict[str, int]:
-        self._check(query)
+        marker = self._check(query)
         event = parse_body(body)
         if "Encrypt" in event:
             if not self._aes_key:
@@ -193,9 +197,16 @@ class WeChatEvents:
             if not isinstance(msg_signature, str) or not hmac.compare_digest(expected, msg_signature.lower()):
                 raise EventSignatureInvalid("msg_signature")
             event = parse_body(decrypt_message(self._aes_key, self._appid, str(event["Encrypt"])))
-        return self.apply(event)
+        try:
+            return self.apply(event, event_ref=marker)
+        except Exception:
+            # Not (fully) applied: WeChat retries the same request after an error, and the retry must not
+            # be refused as a replay. What did get recorded is not applied twice: the ledger's history keeps
+            # each event_ref once per template.
+            self._redis.delete(keys.wechat_nonce(marker))
+            raise
 
-    def apply(self, event: Mapping[str, Any]) -> dict[str, int]:
+    def apply(self, event: Mapping[str, Any], *, event_ref: str | None = None) -> dict[str, int]:
         kind = event.get("Event")
         handled = ignored = 0
         items = list_items(event)
@@ -221,9 +232,9 @@ class WeChatEvents:
                 ignored += 1
                 continue
             if kind == CHANGE:
-                self._consent.zero(idx, "wechat", template_id)
+                self._consent.zero(idx, account, "wechat", template_id, action="revoke", event_ref=event_ref)
             elif status in ("accept", "reject"):
-                self._consent.apply(idx, "wechat", template_id, status, source="event")
+                self._consent.apply(idx, account, "wechat", template_id, status, source="event", event_ref=event_ref)
             else:
                 ignored += 1
                 continue
