@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-import redis
 import requests
 
 from auth.accounts import AccountStore, Identity
@@ -29,8 +28,6 @@ from push.redisutil import shards_in_use
 from push.service import PushService
 from push.settings import PushSettings
 from push.worker import PushRuntime, build_senders
-from tests.conftest import REDIS_CLUSTER
-from tools.redis_server import RedisServer
 
 _PHONES = itertools.count(int(time.time()) % 10**7)
 FIRST_SHARD = 0  # every test starts on a flushed Redis: its first citizens (idx 1, 2, …) are in shard 0
@@ -191,29 +188,11 @@ def crypto(dev_secret_dir) -> Crypto:
     return Crypto(dev_secret_dir)
 
 
-@pytest.fixture(scope="session")
-def auth_redis_server(redis_server, tmp_path_factory):
-    """Where auth keeps its Redis keys in these tests. On a cluster run (``MSB_TEST_REDIS=cluster``) that
-    is a separate single Redis: auth's own transactions are not hash-tagged yet (it is moving to
-    PostgreSQL), while every push key, script and transaction runs on the cluster."""
-    if not REDIS_CLUSTER:
-        yield redis_server
-        return
-    server = RedisServer(tmp_path_factory.mktemp("auth-redis"))
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def auth_redis(auth_redis_server, redis_client):
-    if REDIS_CLUSTER:
-        client = redis.Redis.from_url(auth_redis_server.url, decode_responses=True)
-        client.flushall()
-        yield client
-        client.close()
-    else:
-        yield redis_client
+def auth_redis(redis_client):
+    """Where auth keeps its Redis keys in these tests: the same store as push's (a cluster on
+    ``MSB_TEST_REDIS=cluster`` runs, where auth's keys are hash-tagged too)."""
+    return redis_client
 
 
 @pytest.fixture
