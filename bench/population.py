@@ -175,7 +175,7 @@ def main() -> None:
                 "decryption_the_real_command_adds_seconds": round(_decrypt_cost() * POPULATION, 1)})
             show("consent_seeded", _seed_consent(client))
             show("plan_full_population", _plan(redis_server.url, postgres.url))
-            client.flushall()
+            client.flushall(asynchronous=True)  # gigabytes: freed in the background
             with running_stack(index_dir=Path(os.environ.get("MSB_INDEX_DIR", PROJECT_ROOT / "var" / "index")),
                                work_dir=work, database_url=postgres.url) as stack:
                 show("login_over_http", http_auth.run(stack.api_base, stack.sandbox_base, seconds=15))

@@ -18,11 +18,11 @@ API_WORKER = "bff.gunicorn_worker.EnvelopeThreadWorker"
 
 
 @contextlib.contextmanager
-def api_server(data_dir: Path, *, redis_url: str, index_dir: Path, secret_dir: Path, sandbox_url: str,
-               env: dict[str, str] | None = None, threads: int = 4) -> Iterator[str]:
+def api_server(data_dir: Path, *, redis_url: str, database_url: str, index_dir: Path, secret_dir: Path,
+               sandbox_url: str, env: dict[str, str] | None = None, threads: int = 4) -> Iterator[str]:
     open_redis(redis_url, socket_timeout=10).flushall()  # a single Redis or a cluster (every primary)
     full_env = {
-        "MSB_REDIS_URL": redis_url, "MSB_INDEX_DIR": str(index_dir), "MSB_SECRET_DIR": str(secret_dir),
+        "MSB_REDIS_URL": redis_url, "MSB_DATABASE_URL": database_url, "MSB_INDEX_DIR": str(index_dir), "MSB_SECRET_DIR": str(secret_dir),
         "MSB_SANDBOX": "1", "MSB_SANDBOX_URL": sandbox_url, "MSB_LOG_LEVEL": "WARNING",
         "MSB_DATA_DIR": str(data_dir), "MSB_ENV": "test", "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "prometheus"),
         **(env or {}),

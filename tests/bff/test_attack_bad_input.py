@@ -24,10 +24,10 @@ SIGNED_IN_JSON_ENDPOINTS = ("/v1/me/realname", "/v1/devices", "/v1/subscriptions
 
 
 @pytest.fixture(scope="module")
-def api(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
+def api(redis_server, postgres_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
     if not redis_server.running:
         redis_server.start()
-    with api_server(tmp_path_factory.mktemp("attack"), redis_url=redis_server.url, index_dir=catalog_index_dir,
+    with api_server(tmp_path_factory.mktemp("attack"), redis_url=redis_server.url, database_url=postgres_server.url, index_dir=catalog_index_dir,
                     secret_dir=dev_secret_dir, sandbox_url=sandbox_server) as url:
         yield url
 

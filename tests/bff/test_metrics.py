@@ -56,14 +56,14 @@ def test_route_templates_not_raw_paths_label_requests(client, monkeypatch):
 
 
 @pytest.fixture
-def api_stack(redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path):
+def api_stack(redis_server, postgres_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path):
     if not redis_server.running:
         redis_server.start()
     open_redis(redis_server.url).flushall()
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     env = {
-        "MSB_REDIS_URL": redis_server.url, "MSB_INDEX_DIR": str(catalog_index_dir),
+        "MSB_REDIS_URL": redis_server.url, "MSB_DATABASE_URL": postgres_server.url, "MSB_INDEX_DIR": str(catalog_index_dir),
         "MSB_SECRET_DIR": str(dev_secret_dir), "MSB_SANDBOX": "1", "MSB_SANDBOX_URL": sandbox_server,
         "MSB_LOG_LEVEL": "WARNING", "MSB_METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "MSB_DATA_DIR": str(tmp_path),

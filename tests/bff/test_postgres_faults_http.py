@@ -36,9 +36,9 @@ def own_postgres():
 
 @pytest.fixture(scope="module")
 def api(own_postgres, redis_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
-    with api_server(tmp_path_factory.mktemp("pg-fault-api"), redis_url=redis_server.url, index_dir=catalog_index_dir,
-                    secret_dir=dev_secret_dir, sandbox_url=sandbox_server,
-                    env={"MSB_HOT_PATH_SECONDS": "0", "MSB_DATABASE_URL": own_postgres.url}) as url:
+    with api_server(tmp_path_factory.mktemp("pg-fault-api"), redis_url=redis_server.url, database_url=own_postgres.url,
+                    index_dir=catalog_index_dir, secret_dir=dev_secret_dir, sandbox_url=sandbox_server,
+                    env={"MSB_HOT_PATH_SECONDS": "0"}) as url:
         yield url
 
 

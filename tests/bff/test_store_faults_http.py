@@ -48,10 +48,10 @@ def own_redis(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def api(own_redis, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
+def api(own_redis, postgres_server, catalog_index_dir, dev_secret_dir, sandbox_server, tmp_path_factory):
     # The hot path (answers from memory before Flask) is off so every anonymous request goes through
     # Flask and the response cache, the parts that met Redis before the breaker.
-    with api_server(tmp_path_factory.mktemp("fault-api"), redis_url=own_redis.url, index_dir=catalog_index_dir,
+    with api_server(tmp_path_factory.mktemp("fault-api"), redis_url=own_redis.url, database_url=postgres_server.url, index_dir=catalog_index_dir,
                     secret_dir=dev_secret_dir, sandbox_url=sandbox_server,
                     env={"MSB_HOT_PATH_SECONDS": "0"}) as url:
         yield url

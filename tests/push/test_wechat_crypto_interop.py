@@ -29,12 +29,12 @@ PROGRESS = "wx_tpl_progress"  # one-time
 
 
 @pytest.fixture(scope="module")
-def stack(redis_server, catalog_index_dir, dev_secret_dir, tmp_path_factory):
+def stack(redis_server, postgres_server, catalog_index_dir, dev_secret_dir, tmp_path_factory):
     if not redis_server.running:
         redis_server.start()
     data_dir = tmp_path_factory.mktemp("wxcrypto")
     with sandbox_server(data_dir, secret_dir=dev_secret_dir, env={"MSB_SANDBOX_WECHAT_PUSH_AES_KEY": AES_KEY}) as sandbox:
-        with api_server(data_dir, redis_url=redis_server.url, index_dir=catalog_index_dir, secret_dir=dev_secret_dir,
+        with api_server(data_dir, redis_url=redis_server.url, database_url=postgres_server.url, index_dir=catalog_index_dir, secret_dir=dev_secret_dir,
                         sandbox_url=sandbox, env={"MSB_PUSH_WECHAT_AES_KEY": AES_KEY}) as api:
             yield api, sandbox
 
