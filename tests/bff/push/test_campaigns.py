@@ -198,3 +198,19 @@ def test_console_helpers_and_bad_input(api, ops, client) -> None:
     citizen = api.wechat_citizen()
     assert api.call("GET", "/v1/admin/campaigns", citizen["token"]).status_code == 401  # a citizen token at the console
     assert api.call("GET", "/v1/messages", ops["editor"]).status_code == 401  # and the reverse
+
+
+def test_who_else_could_read_a_campaigns_versions(api, ops) -> None:
+    """`GET /v1/admin/campaigns/<id>/versions` is operators' only: no token, a citizen's token or an
+    unknown or unstorable id learn nothing (401/401/404), never a 500."""
+    created = api.ok("POST", "/v1/admin/campaigns", ops["editor"], {
+        "name": "版本", "category": "policy", "channels": ["inbox"], "audience": {"regions": ["150102"]},
+        "content": {"inbox": {"title": "通知", "text": "内容"}}}, status=201)
+    path = f"/v1/admin/campaigns/{created['id']}/versions"
+    assert api.call("GET", path).status_code == 401
+    citizen = api.wechat_citizen()
+    refused = api.call("GET", path, citizen["token"])
+    assert refused.status_code in (401, 403) and "spec" not in refused.get_data(as_text=True)
+    assert api.call("GET", "/v1/admin/campaigns/cmp_unknown/versions", ops["approver"]).status_code == 404
+    assert api.call("GET", "/v1/admin/campaigns/%00%F0/versions", ops["approver"]).status_code == 404
+    assert len(api.ok("GET", path, ops["approver"])["items"]) == 1
