@@ -59,7 +59,8 @@ def rebuild_consent(client: redis.Redis, index: CitizenIndex, rows: Iterable[dic
             slot = (keys.shard_of(idx), row["channel"], row["template_id"])
             if slot not in bitmaps:  # first sight in this run: clear a crashed run's staging keys
                 bitmaps[slot] = bytearray(keys.SHARD_BYTES)
-                pipe.delete(*_staging(slot))
+                for staging in _staging(slot):  # one key per DEL: a cluster pipeline refuses multi-key DEL
+                    pipe.delete(staging)
             bit = keys.bit_of(idx)
             bitmaps[slot][bit >> 3] |= 0x80 >> (bit & 7)
             ledgers[slot][idx] = int(row["remaining"])

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import redis
+from redis.cluster import RedisCluster
 
 from push import keys
 from push.profiles import OPT_OUT_CATEGORIES
@@ -103,6 +104,7 @@ def rebuild(client: redis.Redis, facts: Iterable[TargetingFacts], *, now: float,
     write_profiles = client.register_script(_PROFILES_LUA)
     claim = client.register_script(_CLAIM_LUA)
     stamp = repr(now)
+    clustered = isinstance(client, RedisCluster)
     for group in _batches(facts, batch):
         idxs = _indexes(client, claim, group, report)
         by_shard: dict[int, list[tuple[int, TargetingFacts]]] = defaultdict(list)
@@ -137,7 +139,9 @@ def rebuild(client: redis.Redis, facts: Iterable[TargetingFacts], *, now: float,
                 for _idx, citizen in chunk:
                     values += [citizen.account_id, citizen.home_region or "", citizen.birth_ym or "",
                                "1" if citizen.enterprise else "0", json.dumps(sorted(citizen.opt_outs)), stamp]
-                write_profiles(keys=[keys.profile(idx) for idx, _ in chunk], args=values, client=pipe)
+                # A cluster pipeline refuses scripts: there each chunk is its own call (1,000 citizens).
+                write_profiles(keys=[keys.profile(idx) for idx, _ in chunk], args=values,
+                               client=None if clustered else pipe)
         pipe.execute()
         report.citizens += len(group)
     pipe = client.pipeline(transaction=False)
@@ -206,13 +210,18 @@ def _indexes(client: redis.Redis, claim: object, group: list[TargetingFacts], re
     wanted: dict[str, list[int]] = defaultdict(list)
     for n in missing:
         wanted[keys.citizen_by_account(group[n].account_id)].append(n)
+    clustered = isinstance(client, RedisCluster)
     pipe = client.pipeline(transaction=False)
+    answers = []
     for key, members in wanted.items():
         args: list[object] = []
         for n in members:
             args += [group[n].account_id, fresh[n]]
-        claim(keys=[key], args=args, client=pipe)  # type: ignore[operator]
-    for members, held in zip(wanted.values(), pipe.execute()):
+        # A cluster pipeline refuses scripts: there each bucket is its own call.
+        answer = claim(keys=[key], args=args, client=None if clustered else pipe)  # type: ignore[operator]
+        if clustered:
+            answers.append(answer)
+    for members, held in zip(wanted.values(), answers if clustered else pipe.execute()):
         for n, value in zip(members, held):
             found[n] = int(value)
     report.newly_indexed += len(missing)

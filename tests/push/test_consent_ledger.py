@@ -53,7 +53,8 @@ def test_a_redelivered_wechat_event_does_not_grant_twice(service, citizens, driv
 
     # The same request again after its nonce marker is gone (released after an error, or Redis lost it),
     # and with Redis missing the grant (its write failed after the commit): counted once, Redis repaired.
-    service.redis.delete(*service.redis.keys("push:wxevent:nonce:*"))
+    for marker in list(service.redis.scan_iter(match="push:wxevent:nonce:*")):  # every node of a cluster
+        service.redis.delete(marker)
     service.redis.hdel(keys.consent(keys.shard_of(idx), "wechat", REMINDER), idx)
     service.redis.hdel(keys.consent_version(keys.shard_of(idx), "wechat", REMINDER), idx)
     assert service.wechat_event(event["query"], event["body"]) == {"handled": 1, "ignored": 0}
