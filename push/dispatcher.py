@@ -407,16 +407,19 @@ class Dispatcher:
             if msgid:
                 msgids[msgid] = f"{campaign.id}|{idx}"
             args.extend([idx, outcome.status, outcome.code, msgid, repr(due), flags])
+        if msgids:
+            # For subscribe_msg_sent_event, which names only the msgid (so its key has no shard tag). Written
+            # before the settling script: a worker killed in between leaves the send in flight, the sweeper
+            # settles it unknown, and the event then finds its msgid and confirms it (never a lost delivery).
+            pipe = self._redis.pipeline(transaction=False)
+            for msgid, owner in msgids.items():
+                pipe.set(keys.wechat_msgid(msgid), owner, ex=keys.WECHAT_MSGID_TTL)
+            pipe.execute()
         shard_outstanding, attempts, errors, refunded, zeroed = self._complete(
             keys=_complete_keys(batch.shard, campaign.id, batch.channel, template), args=args)
         if self._usage is not None:  # after the script: logged, not raised, if PostgreSQL refuses
             self._usage.refunded(batch.channel, template, refunded, source="dispatcher", campaign_id=campaign.id)
             self._usage.revoked(batch.channel, template, zeroed, source="dispatcher")
-        if msgids:  # for subscribe_msg_sent_event, which names only the msgid (so its key has no shard tag)
-            pipe = self._redis.pipeline(transaction=False)
-            for msgid, owner in msgids.items():
-                pipe.set(keys.wechat_msgid(msgid), owner, ex=keys.WECHAT_MSGID_TTL)
-            pipe.execute()
         self._after(campaign, int(shard_outstanding), int(attempts), int(errors))
 
     def _settle_all(self, campaign: Campaign, batch: Batch, status: str) -> None:

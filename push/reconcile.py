@@ -104,6 +104,10 @@ class DoubtReconciler:
         campaign_id, _, idx = str(owner).partition("|")
         return self._confirm(campaign_id, int(idx), "delivered" if error_code == 0 else "delivery_failed")
 
+    def confirm(self, campaign_id: str, idx: int, metric: str) -> bool:
+        """Turn a send settled ``unknown`` into ``sent`` and count ``metric``; False if it was not unknown."""
+        return self._confirm(campaign_id, idx, metric)
+
     def _confirm(self, campaign_id: str, idx: int, metric: str) -> bool:
         shard = keys.shard_of(idx)
         flipped = self._flip(keys=[keys.unknown(shard, campaign_id, "wechat"), keys.sent(shard, campaign_id, "wechat"),

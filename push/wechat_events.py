@@ -256,8 +256,13 @@ class WeChatEvents:
             if self._doubts is None or not openid or not isinstance(template_id, str) or not template_id:
                 return False
             return self._doubts.sent_event(openid, template_id, code)
-        campaign_id = owner.split("|", 1)[0]
+        campaign_id, _, idx = owner.partition("|")
         if self._redis.delete(keys.wechat_msgid(msgid)) == 0:
             return False  # a duplicate event for the same msgid counts once
-        self._stats.bump(campaign_id, "delivered" if code == 0 else "delivery_failed", 1, self._clock.now(), channel="wechat")
+        metric = "delivered" if code == 0 else "delivery_failed"
+        # A worker killed between recording the msgid and settling the send left it `unknown`: the event
+        # proves it left, so it becomes sent (and is counted) once.
+        if self._doubts is not None and idx.isdigit() and self._doubts.confirm(campaign_id, int(idx), metric):
+            return True
+        self._stats.bump(campaign_id, metric, 1, self._clock.now(), channel="wechat")
         return True
