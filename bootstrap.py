@@ -53,9 +53,13 @@ class Services:
     push: PushService
     response_cache: ResponseCache
     home_sources: HomeSources
-    relay: RedisStreamRelay
     # One circuit breaker per store of this process, by store name (/readyz reports each).
     breakers: dict[str, CircuitBreaker]
+
+    @property
+    def relay(self) -> RedisStreamRelay:
+        """The cross-process event stream (the bus's own relay)."""
+        return self.events.relay  # type: ignore[return-value]
 
     def close(self) -> None:
         self.response_cache.close()
@@ -72,8 +76,7 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
     # identity's timeouts and the other way round.
     redis_store_breaker = redis_breaker()
     redis_client = redis_client or kernel_redis_client(settings.redis_url, breaker=redis_store_breaker)
-    relay = RedisStreamRelay(redis_client)
-    events = EventBus(relay)
+    events = EventBus(RedisStreamRelay(redis_client))
     catalogue = LiveCatalogue(settings.index_dir)
     gateways = build_gateways(settings, redis_client, clock=clock)
     identity = AuthService(
@@ -88,7 +91,7 @@ def bootstrap(settings: Settings, *, redis_client: redis.Redis | None = None, cl
     response_cache = ResponseCache(settings.redis_url, breaker=redis_store_breaker)
     services = Services(settings=settings, database=database, redis=redis_client, clock=clock, events=events,
                         catalogue=catalogue, gateways=gateways, identity=identity, push=push,
-                        response_cache=response_cache, home_sources=PushSources(push), relay=relay,
+                        response_cache=response_cache, home_sources=PushSources(push),
                         breakers={"redis": redis_store_breaker, "postgres": database.breaker})
     _subscribe(services)
     return services

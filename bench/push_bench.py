@@ -215,7 +215,7 @@ def _dispatch_process(redis_url: str, sandbox_url: str, secret_dir: str, setting
     service = PushService(client, crypto=Crypto(secret_dir), settings=settings, database=_database())
     source = StableTokenSource(sandbox_url, "wx_sandbox_app", "wx_sandbox_secret", UpstreamHttp("wechat", session=pooled_session()))
     holder = WeChatAccessTokenHolder(client, "wx_sandbox_app", source)
-    senders = {"wechat": WeChatSender(SubscribeMessageClient(sandbox_url, holder, http=JsonHttp(threads * settings.concurrency))),
+    senders = {"wechat": WeChatSender(SubscribeMessageClient(sandbox_url, holder, http=JsonHttp())),
                "inbox": InboxSender(service.inbox_store)}
     stop = threading.Event()
 

@@ -39,8 +39,8 @@ class Withdrawn(Exception):
 class JsonHttp:
     """One keep-alive connection per thread and host (the dispatcher's send threads each hold one)."""
 
-    def __init__(self, pool_size: int = 32) -> None:
-        del pool_size  # one connection per sending thread: the pool is as large as the thread pool
+    def __init__(self) -> None:
+        # One connection per sending thread: there is no pool to size.
         self._local = threading.local()
         self._tls = ssl.create_default_context()
 

@@ -81,12 +81,8 @@ class CircuitBreaker:
         is_probe = self._admit()
         try:
             result = fn(*args, **kwargs)
-        except self.failure_types as error:
-            self._failed(error, is_probe)
-            raise
-        except BaseException:
-            # Not a connectivity failure: the store answered (an error reply) or was never reached.
-            self._answered(is_probe)
+        except BaseException as error:
+            self._settle(error, is_probe)
             raise
         self._answered(is_probe)
         return result
@@ -97,21 +93,17 @@ class CircuitBreaker:
         is_probe = self._admit()
         try:
             yield
-        except self.failure_types as error:
-            self._failed(error, is_probe)
-            raise
-        except BaseException:
-            self._answered(is_probe)
+        except BaseException as error:
+            self._settle(error, is_probe)
             raise
         self._answered(is_probe)
 
-    def check(self) -> None:
-        """Raise ``open_error`` if a call now would be refused (without taking the probe slot)."""
-        with self._lock:
-            if self._state == OPEN and self._clock() - self._opened_at < self.cooldown_seconds:
-                raise self._refusal()
-            if self._state == HALF_OPEN and self._probe_running(self._clock()):
-                raise self._refusal()
+    def _settle(self, error: BaseException, is_probe: bool) -> None:
+        if isinstance(error, self.failure_types):
+            self._failed(error, is_probe)
+        else:
+            # Not a connectivity failure: the store answered (an error reply) or was never reached.
+            self._answered(is_probe)
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -124,7 +116,7 @@ class CircuitBreaker:
             return self._state
 
     def snapshot(self) -> dict[str, Any]:
-        """What /readyz and logs show: state, the current failure streak, the last failure's class."""
+        """For logs and diagnosis: state, the current failure streak, the last failure's class."""
         state = self.state
         with self._lock:
             return {"state": state, "consecutive_failures": len(self._failures),

@@ -89,7 +89,7 @@ class RedisStreamRelay:
 
     def append(self, event: DomainEvent) -> None:
         try:
-            self._redis.xadd(self._stream, event.to_fields(), maxlen=STREAM_MAX_LENGTH, approximate=True)
+            self.append_or_raise(event)
         except redis.RedisError:
             # The in-process handlers already ran; consumers in other processes fall back to their periodic
             # reconciliation from the records, so a Redis hiccup delays them rather than failing the request.

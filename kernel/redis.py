@@ -40,17 +40,23 @@ def redis_breaker(**policy) -> CircuitBreaker:
     return CircuitBreaker(REDIS_STORE, failure_types=REDIS_FAILURES, open_error=RedisUnavailable, **policy)
 
 
-class GuardedRedis(redis.Redis):
-    """A ``redis.Redis`` whose commands, scripts (EVALSHA is a command) and pipelines go through a breaker."""
+class _Guarded:
+    """Every command (scripts too: EVALSHA is a command) through the client's breaker, when it has one."""
+
+    breaker: CircuitBreaker | None
+
+    def execute_command(self, *args, **options):
+        if self.breaker is None:
+            return super().execute_command(*args, **options)  # type: ignore[misc]
+        return self.breaker.call(super().execute_command, *args, **options)  # type: ignore[misc]
+
+
+class GuardedRedis(_Guarded, redis.Redis):
+    """A ``redis.Redis`` whose commands, scripts and pipelines go through a breaker."""
 
     def __init__(self, *args, breaker: CircuitBreaker | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.breaker = breaker
-
-    def execute_command(self, *args, **options):
-        if self.breaker is None:
-            return super().execute_command(*args, **options)
-        return self.breaker.call(super().execute_command, *args, **options)
 
     def pipeline(self, transaction: bool = True, shard_hint=None) -> Pipeline:
         pipe = GuardedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
@@ -74,18 +80,13 @@ class GuardedPipeline(Pipeline):
         return self.breaker.call(super().immediate_execute_command, *args, **options)
 
 
-class GuardedRedisCluster(RedisCluster):
+class GuardedRedisCluster(_Guarded, RedisCluster):
     """The cluster client behind the same breaker: every command (scripts included) is guarded; pipelines
     and transactions of one hash slot go through the cluster's own strategies."""
 
     def __init__(self, *args, breaker: CircuitBreaker | None = None, **kwargs) -> None:
         self.breaker = breaker  # before the cluster's own start-up commands (slot discovery) run
         super().__init__(*args, **kwargs)
-
-    def execute_command(self, *args, **options):
-        if self.breaker is None:
-            return super().execute_command(*args, **options)
-        return self.breaker.call(super().execute_command, *args, **options)
 
     def pipeline(self, transaction=None, shard_hint=None):
         """A cluster pipeline sends its commands itself, past ``execute_command``: guard its ``execute``
@@ -133,6 +134,8 @@ def with_bytes_responses(client: redis.Redis) -> redis.Redis:
     """The same server, pool settings and breaker, answering ``bytes`` (for the response cache)."""
     if isinstance(client, RedisCluster):
         kwargs = dict(client.get_connection_kwargs())
+        if not kwargs.get("decode_responses"):
+            return client
         node = client.get_default_node()
         return GuardedRedisCluster(host=node.host, port=node.port, decode_responses=False,
                                    socket_timeout=kwargs.get("socket_timeout"),

@@ -64,12 +64,11 @@ def build_senders(gateways: Gateways, service: PushService, settings: Settings) 
     """The four senders over the composition root's gateways (WeChat shares identity's token holder);
     Alipay is left out (its messages retry, then dead-letter) when its gateway could not be built."""
     timeout = settings.upstream_timeout_seconds
-    pool = max(16, service.settings.threads * service.settings.concurrency)
     senders: dict[str, Sender] = {
         "wechat": WeChatSender(SubscribeMessageClient(settings.upstream_url("wechat"), gateways.wechat_token_holder,
-                                                      http=JsonHttp(pool), timeout=timeout)),
+                                                      http=JsonHttp(), timeout=timeout)),
         "app": AppPushSender(AppPushClient(service.settings.app_push_url, service.settings.app_push_key,
-                                           http=JsonHttp(pool), timeout=timeout)),
+                                           http=JsonHttp(), timeout=timeout)),
         "inbox": InboxSender(service.inbox_store, service.clock),
     }
     if gateways.alipay is not None:

@@ -88,7 +88,7 @@ class PostgresServer:
         self._process = subprocess.Popen(
             [_binary("postgres"), "-D", str(self.pgdata), "-p", str(self.port), *settings],
             user=self._as_user, stdout=log, stderr=log,
-            # Its own process group, so pause() can freeze the postmaster and every backend at once.
+            # Its own session, away from the test runner's signals (pause/kill reach backends by parent pid).
             start_new_session=True,
         )
         self._wait_ready(timeout)

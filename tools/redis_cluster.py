@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis
 
-from tools.redis_server import free_port
+from tools.redis_server import free_port, wait_for_ping
 
 
 class RedisClusterServers:
@@ -38,8 +38,8 @@ class RedisClusterServers:
                  "--cluster-enabled", "yes", "--cluster-port", str(bus_port), "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
                  "--appendonly", "no", "--save", "", "--logfile", str(node_dir / "redis.log")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for port in self.ports:
-            self._wait_ping(port, timeout)
+        for port, process in zip(self.ports, self._processes):
+            wait_for_ping(port, timeout, process, self.data_dir / str(port) / "redis.log")
         created = subprocess.run(
             ["redis-cli", "--cluster", "create", *[f"127.0.0.1:{port}" for port in self.ports],
              "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=60)
@@ -53,25 +53,9 @@ class RedisClusterServers:
         raise RuntimeError("cluster did not reach cluster_state:ok")
 
     @staticmethod
-    def _wait_ping(port: int, timeout: float) -> None:
-        client = redis.Redis(port=port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not answer on port {port}")
-
-    @staticmethod
     def _cluster_ok(port: int) -> bool:
         info = redis.Redis(port=port, decode_responses=True).cluster("info")
         return info.get("cluster_state") == "ok"
-
-    @property
-    def running(self) -> bool:
-        return bool(self._processes) and all(process.poll() is None for process in self._processes)
 
     def stop(self) -> None:
         for process in self._processes:

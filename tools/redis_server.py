@@ -18,6 +18,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_for_ping(port: int, timeout: float, process: subprocess.Popen, log: Path) -> None:
+    """Until the redis-server on ``port`` answers PING; fails at once if ``process`` exited."""
+    client = redis.Redis(port=port, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if client.ping():
+                return
+        except redis.exceptions.RedisError:
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server exited; see {log}") from None
+            time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not answer on port {port} within {timeout}s")
+
+
 class RedisServer:
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
         self.data_dir = data_dir
@@ -47,17 +62,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return
-            except redis.exceptions.RedisError:
-                if self._process.poll() is not None:
-                    raise RuntimeError(f"redis-server exited; see {self.data_dir / 'redis.log'}")
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout}s")
+        wait_for_ping(self.port, timeout, self._process, self.data_dir / "redis.log")
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -37,7 +37,6 @@ def _redis_store() -> dict:
     """Redis as this process sees it: a PING through the store's circuit breaker (so an open breaker is
     reported without waiting on a hung Redis, and a failing PING counts towards opening it), then
     whether it runs our scripts (a cluster refusing a two-key script is not ready; see script_probe)."""
-    breaker = services().breakers.get("redis")
     started = time.perf_counter()
     try:
         services().redis.ping()
@@ -46,29 +45,25 @@ def _redis_store() -> dict:
         status = "unavailable (circuit breaker open)"
     except redis.exceptions.RedisError as exc:
         status = f"unavailable ({type(exc).__name__})"
-    store = {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
-    if breaker is not None:
-        store["breaker"] = breaker.state
-        if status == "ok" and breaker.state != CLOSED:
-            store["status"] = f"unavailable (circuit breaker {breaker.state})"
-    return store
+    return _store_report(status, started, services().breakers.get("redis"))
 
 
 def _postgres_store() -> dict:
     """PostgreSQL: ``SELECT 1`` through the pool and its breaker, bounded by the pool's deadlines."""
-    database = services().database
     started = time.perf_counter()
-    try:
-        with database.transaction() as conn:
-            conn.execute("SELECT 1")
-        status = "ok"
-    except StoreUnavailable:
-        status = f"unavailable (circuit breaker {database.breaker.state})" if database.breaker.state != CLOSED \
-            else "unavailable"
-    store = {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-             "breaker": database.breaker.state}
-    if status == "ok" and database.breaker.state != CLOSED:
-        store["status"] = f"unavailable (circuit breaker {database.breaker.state})"
+    status = "ok" if services().database.ping() else "unavailable"
+    return _store_report(status, started, services().breakers.get("postgres"))
+
+
+def _store_report(status: str, started: float, breaker) -> dict:
+    """A store's entry: its status, the probe's latency and its breaker's state (read once). A breaker that
+    is not closed makes a store not ready even if this probe got through (or names why it did not)."""
+    store = {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    if breaker is not None:
+        state = breaker.state
+        store["breaker"] = state
+        if state != CLOSED and status in ("ok", "unavailable"):
+            store["status"] = f"unavailable (circuit breaker {state})"
     return store
 
 
