@@ -212,10 +212,11 @@ class CampaignStore:
         with self._database.transaction() as conn:
             return records.scheduled_due(conn, now, limit)
 
-    def running_ids(self) -> list[str]:
-        """Running or paused campaigns (what the dispatch side works on)."""
+    def active(self) -> list[Campaign]:
+        """Running or paused campaigns (what the dispatch side works on), read whole in one transaction."""
         with self._database.transaction() as conn:
-            return records.active_ids(conn)
+            rows = records.active(conn)
+        return [_from_row(row) for row in rows]
 
     # --- writes ----------------------------------------------------------------------------------------
 
