@@ -25,8 +25,6 @@ from push import keys
 from push.profiles import OPT_OUT_CATEGORIES
 from push.settings import CHANNELS
 
-ADDRESS_CHANNELS = ("wechat", "alipay")
-
 
 @dataclass(frozen=True)
 class TargetingFacts:
