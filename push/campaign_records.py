@@ -17,8 +17,6 @@ import psycopg
 TIME_COLUMNS = frozenset({"start_at", "end_at", "approved_at", "planned_at"})
 TEXT_COLUMNS = frozenset({"approved_by", "rejection", "paused_reason", "plan_state"})
 WRITABLE = TIME_COLUMNS | TEXT_COLUMNS | {"spec", "authors", "status"}
-# The statuses whose campaigns the dispatch side works on (the ``campaigns_active`` index).
-ACTIVE = ("running", "paused")
 
 
 def to_time(epoch: float | None) -> datetime | None:
@@ -85,9 +83,10 @@ def scheduled_due(conn: psycopg.Connection, now: float, limit: int) -> list[str]
     return [row["id"] for row in rows]
 
 
-def active_ids(conn: psycopg.Connection) -> list[str]:
-    rows = conn.execute("SELECT id FROM campaigns WHERE status IN ('running', 'paused') ORDER BY id").fetchall()
-    return [row["id"] for row in rows]
+def active(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Every running or paused campaign's row, in one read (the worker's tick). The literal status list
+    is the ``campaigns_active`` partial index's predicate, so the planner can use that index."""
+    return conn.execute("SELECT * FROM campaigns WHERE status IN ('running', 'paused') ORDER BY id").fetchall()
 
 
 # --- spec versions -------------------------------------------------------------------------------------------

@@ -143,9 +143,6 @@ class Campaign:
         }
 
 
-DELETE = "\0"  # a ``fields`` value meaning "clear the column" (kept from the hash encoding callers use)
-
-
 class CampaignStore:
     """Campaign records in PostgreSQL. Every change is one transaction over the row locked with
     ``SELECT … FOR UPDATE``: the checks (status, version, authors), the new row, its audit entry, the
@@ -212,10 +209,11 @@ class CampaignStore:
         with self._database.transaction() as conn:
             return records.scheduled_due(conn, now, limit)
 
-    def running_ids(self) -> list[str]:
-        """Running or paused campaigns (what the dispatch side works on)."""
+    def active(self) -> list[Campaign]:
+        """Running or paused campaigns (what the dispatch side works on), read whole in one transaction."""
         with self._database.transaction() as conn:
-            return records.active_ids(conn)
+            rows = records.active(conn)
+        return [_from_row(row) for row in rows]
 
     # --- writes ----------------------------------------------------------------------------------------
 
@@ -270,7 +268,7 @@ class CampaignStore:
         return _from_row(row)
 
     def transition(self, actor: Operator, campaign_id: str, action: str, *, reason: str | None = None,
-                   fields: Mapping[str, str] | None = None, changes: Mapping[str, Any] | None = None,
+                   fields: Mapping[str, Any] | None = None, changes: Mapping[str, Any] | None = None,
                    version: int | None = None) -> Campaign:
         """A lifecycle step. ``version`` (approve: the version the approver read) must be current."""
         allowed, target, roles = TRANSITIONS[action]
@@ -313,7 +311,7 @@ class CampaignStore:
             self._outbox.deliver(event)
         return _from_row(row)
 
-    def set_fields(self, campaign_id: str, fields: Mapping[str, str], *, action: str, actor: Operator = SYSTEM_ACTOR) -> None:
+    def set_fields(self, campaign_id: str, fields: Mapping[str, Any], *, action: str, actor: Operator = SYSTEM_ACTOR) -> None:
         """Non-status bookkeeping (plan state), audited like everything else."""
         now = self._clock.now()
         columns = _columns(fields)
@@ -367,12 +365,12 @@ def _plausible_id(campaign_id: object) -> bool:
 
 
 def _columns(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Bookkeeping fields as callers name them (times as epoch seconds or their repr, ``DELETE`` to clear)."""
+    """Bookkeeping fields as callers name them (times as epoch seconds, None to clear the column)."""
     columns: dict[str, Any] = {}
     for name, value in fields.items():
         if name not in records.TIME_COLUMNS | records.TEXT_COLUMNS:
             raise ValueError(f"not a campaign field: {name}")
-        if value is None or value == DELETE:
+        if value is None:
             columns[name] = None
         else:
             columns[name] = float(value) if name in records.TIME_COLUMNS else str(value)

@@ -23,6 +23,7 @@ import redis
 
 from push import keys
 from push.profiles import CitizenIndex
+from push.rebuild import ShardBitmaps, batches
 from push.redisutil import shards_in_use
 
 # KEYS: 1 staging ledger, 2 ledger, 3 staging versions, 4 versions, 5 has bitmap. ARGV: the bitmap.
@@ -44,10 +45,9 @@ class ConsentRebuildReport:
 def rebuild_consent(client: redis.Redis, index: CitizenIndex, rows: Iterable[dict], *, page: int = 10_000) -> ConsentRebuildReport:
     started = time.perf_counter()
     report = ConsentRebuildReport()
-    bitmaps: dict[tuple[int, str, str], bytearray] = {}
-    batch: list[dict] = []
+    bitmaps: ShardBitmaps[tuple[int, str, str]] = ShardBitmaps()
 
-    def flush() -> None:
+    def flush(batch: list[dict]) -> None:
         idxs = index.find_many([row["account_id"] for row in batch])
         pipe = client.pipeline(transaction=False)
         ledgers: dict[tuple[int, str, str], dict[int, int]] = defaultdict(dict)
@@ -57,12 +57,10 @@ def rebuild_consent(client: redis.Redis, index: CitizenIndex, rows: Iterable[dic
                 report.consents_unindexed += 1
                 continue
             slot = (keys.shard_of(idx), row["channel"], row["template_id"])
-            if slot not in bitmaps:  # first sight in this run: clear a crashed run's staging keys
-                bitmaps[slot] = bytearray(keys.SHARD_BYTES)
+            if slot not in bitmaps.maps:  # first sight in this run: clear a crashed run's staging keys
                 for staging in _staging(slot):  # one key per DEL: a cluster pipeline refuses multi-key DEL
                     pipe.delete(staging)
-            bit = keys.bit_of(idx)
-            bitmaps[slot][bit >> 3] |= 0x80 >> (bit & 7)
+            bitmaps.set(slot, keys.bit_of(idx))
             ledgers[slot][idx] = int(row["remaining"])
             versions[slot][idx] = int(row["version"])
             report.consents += 1
@@ -71,21 +69,16 @@ def rebuild_consent(client: redis.Redis, index: CitizenIndex, rows: Iterable[dic
             pipe.hset(staging_ledger, mapping=mapping)
             pipe.hset(staging_versions, mapping=versions[slot])
         pipe.execute()
-        batch.clear()
 
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= page:
-            flush()
-    if batch:
-        flush()
+    for batch in batches(rows, page):
+        flush(batch)
     swap = client.register_script(_SWAP)
-    for (shard, channel, template_id), bitmap in bitmaps.items():
+    for (shard, channel, template_id), bitmap in bitmaps.maps.items():
         staging_ledger, staging_versions = _staging((shard, channel, template_id))
         swap(keys=[staging_ledger, keys.consent(shard, channel, template_id), staging_versions,
                    keys.consent_version(shard, channel, template_id), keys.consent_has(shard, channel, template_id)],
              args=[bytes(bitmap)])
-    stale = [key for shard in shards_in_use(client) for slot, key in _existing(client, shard) if slot not in bitmaps]
+    stale = [key for shard in shards_in_use(client) for slot, key in _existing(client, shard) if slot not in bitmaps.maps]
     for start in range(0, len(stale), 500):
         pipe = client.pipeline(transaction=False)
         for key in stale[start:start + 500]:

@@ -13,8 +13,6 @@ from typing import Any
 
 import psycopg
 
-LONG_TERM_REMAINING = -1
-
 
 class EventAlreadyApplied(Exception):
     """The pushed event's history row exists: a redelivery, nothing changes (raised to roll back)."""

@@ -168,7 +168,7 @@ return 1
 # KEYS: 1 inflight, 2 done, 3 unknown, 4 stats (one shard). ARGV: field, expected owner value, bit, ch.
 # A send that was on the wire: settled ``unknown`` (never re-sent). 1 = settled, 0 = not ours to settle.
 # A WeChat send's doubt handle is then matched with a sent event in the handle's own slot
-# (``push.reconcile.SWEEP_LUA``), which may turn the ``unknown`` into ``sent``.
+# (``push.reconcile.DoubtReconciler.swept``), which may turn the ``unknown`` into ``sent``.
 SETTLE_ORPHAN_LUA = """
 if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('hdel', KEYS[1], ARGV[1])

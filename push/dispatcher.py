@@ -566,12 +566,17 @@ def _stream_id(value: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def finish_if_done(redis_client: redis.Redis, campaigns: CampaignStore, campaign_id: str) -> bool:
-    """Running, fully planned and nothing outstanding (nothing parked, deferred or retrying) → finished."""
-    try:
-        campaign = campaigns.get(campaign_id)
-    except CampaignNotFound:
-        return False
+def finish_if_done(redis_client: redis.Redis, campaigns: CampaignStore, campaign_id: str, *,
+                   current: Campaign | None = None) -> bool:
+    """Running, fully planned and nothing outstanding (nothing parked, deferred or retrying) → finished.
+    ``current`` is a copy the caller has just read (else it is read here): the finish transition checks
+    the status again under the row lock, so a copy gone stale only costs a refused transition."""
+    campaign = current
+    if campaign is None:
+        try:
+            campaign = campaigns.get(campaign_id)
+        except CampaignNotFound:
+            return False
     if campaign.status != RUNNING or campaign.plan_state != "planned":
         return False
     if outstanding(redis_client, campaign_id) > 0:

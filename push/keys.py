@@ -213,7 +213,6 @@ def consent_staging(key: str) -> str:
 
 
 CONSENT_MATCH_TTL = 120
-CONSENT_TEMPLATES = PREFIX + "consent:templates"  # set of "channel:template_id" ever granted (written alone)
 
 
 # --- Behaviour (push.events) --------------------------------------------------------------------------

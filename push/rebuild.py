@@ -17,15 +17,17 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import redis
-from redis.cluster import RedisCluster
 
 from push import keys
 from push.profiles import OPT_OUT_CATEGORIES
+from push.redisutil import script_client
 from push.settings import CHANNELS
 
-ADDRESS_CHANNELS = ("wechat", "alipay")
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,18 +57,19 @@ class RebuildReport:
     consent_seconds: float = 0.0
 
 
-class _ShardBits:
-    """The segment bitmaps of one shard, built in memory."""
+class ShardBitmaps(Generic[K]):
+    """Shard-sized bitmaps built in memory, each under a key of the caller's choosing (here a segment's
+    Redis key; ``push.consent_rebuild``: shard × template), written whole afterwards."""
 
     def __init__(self) -> None:
-        self.maps: dict[str, bytearray] = defaultdict(lambda: bytearray(keys.SHARD_BYTES))
+        self.maps: dict[K, bytearray] = defaultdict(lambda: bytearray(keys.SHARD_BYTES))
 
-    def set(self, key: str, bit: int) -> None:
+    def set(self, key: K, bit: int) -> None:
         self.maps[key][bit >> 3] |= 0x80 >> (bit & 7)
 
 
-def _batches(items: Iterable[TargetingFacts], size: int) -> Iterator[list[TargetingFacts]]:
-    batch: list[TargetingFacts] = []
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
@@ -100,17 +103,17 @@ _CHUNK = 1_000
 def rebuild(client: redis.Redis, facts: Iterable[TargetingFacts], *, now: float, batch: int = 10_000) -> RebuildReport:
     started = time.perf_counter()
     report = RebuildReport()
-    shards: dict[int, _ShardBits] = defaultdict(_ShardBits)
+    shards: dict[int, ShardBitmaps[str]] = defaultdict(ShardBitmaps)
     write_profiles = client.register_script(_PROFILES_LUA)
     claim = client.register_script(_CLAIM_LUA)
     stamp = repr(now)
-    clustered = isinstance(client, RedisCluster)
-    for group in _batches(facts, batch):
+    for group in batches(facts, batch):
         idxs = _indexes(client, claim, group, report)
         by_shard: dict[int, list[tuple[int, TargetingFacts]]] = defaultdict(list)
         for citizen, idx in zip(group, idxs):
             by_shard[keys.shard_of(idx)].append((idx, citizen))
         pipe = client.pipeline(transaction=False)
+        scripts_on = script_client(client, pipe)
         for shard, members in by_shard.items():
             bits = shards[shard]
             addresses: dict[str, dict[int, str]] = defaultdict(dict)
@@ -139,9 +142,8 @@ def rebuild(client: redis.Redis, facts: Iterable[TargetingFacts], *, now: float,
                 for _idx, citizen in chunk:
                     values += [citizen.account_id, citizen.home_region or "", citizen.birth_ym or "",
                                "1" if citizen.enterprise else "0", json.dumps(sorted(citizen.opt_outs)), stamp]
-                # A cluster pipeline refuses scripts: there each chunk is its own call (1,000 citizens).
-                write_profiles(keys=[keys.profile(idx) for idx, _ in chunk], args=values,
-                               client=None if clustered else pipe)
+                # On a cluster each chunk is its own call (1,000 citizens).
+                write_profiles(keys=[keys.profile(idx) for idx, _ in chunk], args=values, client=scripts_on)
         pipe.execute()
         report.citizens += len(group)
     pipe = client.pipeline(transaction=False)
@@ -210,18 +212,18 @@ def _indexes(client: redis.Redis, claim: object, group: list[TargetingFacts], re
     wanted: dict[str, list[int]] = defaultdict(list)
     for n in missing:
         wanted[keys.citizen_by_account(group[n].account_id)].append(n)
-    clustered = isinstance(client, RedisCluster)
     pipe = client.pipeline(transaction=False)
+    scripts_on = script_client(client, pipe)
     answers = []
     for key, members in wanted.items():
         args: list[object] = []
         for n in members:
             args += [group[n].account_id, fresh[n]]
-        # A cluster pipeline refuses scripts: there each bucket is its own call.
-        answer = claim(keys=[key], args=args, client=None if clustered else pipe)  # type: ignore[operator]
-        if clustered:
+        # On a cluster each bucket is its own call, answered at once.
+        answer = claim(keys=[key], args=args, client=scripts_on)  # type: ignore[operator]
+        if scripts_on is None:
             answers.append(answer)
-    for members, held in zip(wanted.values(), answers if clustered else pipe.execute()):
+    for members, held in zip(wanted.values(), answers if scripts_on is None else pipe.execute()):
         for n, value in zip(members, held):
             found[n] = int(value)
     report.newly_indexed += len(missing)

@@ -38,27 +38,18 @@ def doubt_handle(crypto: Crypto, openid: str, template_id: str) -> str:
     return crypto.keyed_hash(PURPOSE, f"{openid}\x1f{template_id}")
 
 
-# KEYS: 1 doubt, 2 seen. ARGV: error code, ttl. The owner "cid|idx" if a settled send waits for this
-# event (claimed: deleted), else nothing, and the event is remembered for the sweeper.
-EVENT_LUA = """
-local owner = redis.call('get', KEYS[1])
-if owner then
+# The handle step of both arrival orders: claim the other side's marker, else leave ours for it.
+# KEYS: 1 the other side's marker, 2 ours. ARGV: our value, ttl. Returns the other side's value (its key
+# deleted: claimed) or false (ours set). The event calls it with (doubt, seen) and the error code: it gets
+# the "cid|idx" of a send the sweeper settled first. The sweeper calls it with (seen, doubt) and "cid|idx":
+# it gets the ErrorCode of a sent event that came first.
+CLAIM_OR_LEAVE_LUA = """
+local theirs = redis.call('get', KEYS[1])
+if theirs then
   redis.call('del', KEYS[1])
-  return owner
+  return theirs
 end
 redis.call('set', KEYS[2], ARGV[1], 'EX', ARGV[2])
-return false
-"""
-
-# KEYS: 1 doubt, 2 seen. ARGV: "cid|idx", ttl. The sweeper settled a send ``unknown``: the ErrorCode of a
-# sent event that came first (claimed: deleted), else nothing, and the send waits for its event.
-SWEEP_LUA = """
-local code = redis.call('get', KEYS[2])
-if code then
-  redis.call('del', KEYS[2])
-  return code
-end
-redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return false
 """
 
@@ -80,16 +71,15 @@ class DoubtReconciler:
         self._crypto = crypto
         self._stats = stats
         self._clock = clock or SystemClock()
-        self._event = redis_client.register_script(EVENT_LUA)
+        self._claim_or_leave = redis_client.register_script(CLAIM_OR_LEAVE_LUA)
         self._flip = redis_client.register_script(UNKNOWN_TO_SENT_LUA)
-        self._sweep = redis_client.register_script(SWEEP_LUA)
 
     def swept(self, handle: str, campaign_id: str, idx: int) -> bool:
         """The sweeper settled this WeChat send ``unknown``: confirm it now if its sent event came first
         (True), else leave it waiting for the event. A crash between the settling and this step leaves
         the send ``unknown`` (the stats never claim more than we know)."""
-        code = self._sweep(keys=[keys.wechat_doubt(handle), keys.wechat_seen(handle)],
-                           args=[f"{campaign_id}|{idx}", keys.WECHAT_DOUBT_TTL])
+        code = self._claim_or_leave(keys=[keys.wechat_seen(handle), keys.wechat_doubt(handle)],
+                                    args=[f"{campaign_id}|{idx}", keys.WECHAT_DOUBT_TTL])
         if code is None or code is False:
             return False
         return self._confirm(campaign_id, int(idx), "delivered" if str(code) == "0" else "delivery_failed")
@@ -97,8 +87,8 @@ class DoubtReconciler:
     def sent_event(self, openid: str, template_id: str, error_code: int) -> bool:
         """A sent event no msgid could attribute: settle the send in doubt it names, now or when swept."""
         handle = doubt_handle(self._crypto, openid, template_id)
-        owner = self._event(keys=[keys.wechat_doubt(handle), keys.wechat_seen(handle)],
-                            args=[str(error_code), keys.WECHAT_DOUBT_TTL])
+        owner = self._claim_or_leave(keys=[keys.wechat_doubt(handle), keys.wechat_seen(handle)],
+                                     args=[str(error_code), keys.WECHAT_DOUBT_TTL])
         if not owner:
             return False
         campaign_id, _, idx = str(owner).partition("|")

@@ -22,6 +22,13 @@ def is_cluster(client: Any) -> bool:
     return not hasattr(client, "connection_pool")
 
 
+def script_client(client: Any, pipe: Any) -> Any:
+    """The ``client=`` for a registered script's call meant for ``pipe``: the pipeline itself, except
+    on a cluster, whose pipeline refuses scripts; there it is None and each call runs at once (routed
+    by its keys) and returns its answer."""
+    return None if is_cluster(client) else pipe
+
+
 def bitop(pipe: Any, operation: str, dest: str, *sources: str) -> Any:
     """Queue (or run) BITOP. redis-py's cluster pipeline refuses its ``bitop`` method for every
     pipeline, although a BITOP whose keys share a slot is fine on a cluster; the raw command is routed

@@ -171,7 +171,7 @@ class PushService:
         start = start if start is not None else self.clock.now()
         if end is not None and end <= max(start, self.clock.now()):
             raise InvalidInput("end_at", "结束时间须晚于开始时间和当前时间")
-        fields = {"start_at": repr(start), "end_at": repr(end) if end is not None else "\0"}
+        fields = {"start_at": start, "end_at": end}
         return self.campaigns.transition(actor, campaign_id, "schedule", fields=fields,
                                          changes={"start_at": start, "end_at": end}).to_dict()
 

@@ -105,23 +105,20 @@ class PushRuntime:
                 started += 1
             except (CampaignStateConflict, CampaignNotFound):
                 continue
-        for campaign_id in service.campaigns.running_ids():
-            try:
-                campaign = service.campaigns.get(campaign_id)
-            except CampaignNotFound:
-                continue
+        for campaign in service.campaigns.active():
             if campaign.status != RUNNING:
                 continue
-            if campaign.plan_state != "planned":
-                if service.redis.exists(keys.plan_lock(campaign_id)):
-                    continue
-                try:
-                    service.planner.plan(campaign)
-                    planned += 1
-                except PlanBusy:
-                    continue
-            if campaign.plan_state == "planned" or planned:
-                finish_if_done(service.redis, service.campaigns, campaign_id)
+            if campaign.plan_state == "planned":  # read just now, and a plan never reverts: no second read
+                finish_if_done(service.redis, service.campaigns, campaign.id, current=campaign)
+                continue
+            if service.redis.exists(keys.plan_lock(campaign.id)):
+                continue
+            try:
+                service.planner.plan(campaign)
+                planned += 1
+            except PlanBusy:
+                continue
+            finish_if_done(service.redis, service.campaigns, campaign.id)
         promoted = self._housekeeper.promote_due()
         orphans = self._housekeeper.sweep_orphans()
         if time.monotonic() - self._last_trim > TRIM_SECONDS:
@@ -155,11 +152,8 @@ class PushRuntime:
         now = repr(self.service.clock.now())
         if any(redis_client.zcount(keys.delayed(shard), "-inf", now) for shard in shards_in_use(redis_client)):
             return True
-        for campaign_id in self.service.campaigns.running_ids():
-            campaign = self.service.campaigns.get(campaign_id)
-            if campaign.status == RUNNING and campaign.plan_state != "planned":
-                return True
-        return False
+        return any(campaign.status == RUNNING and campaign.plan_state != "planned"
+                   for campaign in self.service.campaigns.active())
 
     # --- the process -----------------------------------------------------------------------------------
 
