@@ -285,7 +285,7 @@ class Planner:
             result = self._run(campaign, dry_run=False, renew=lambda: self._renew(keys=[lock], args=[owner, keys.PLAN_LOCK_TTL]))
             self._redis.hset(keys.stats(campaign.id), mapping={"audience": result.audience, "reach": result.reach})
             self._stats.add_series(campaign.id, "planned", result.enqueued, self._clock.now())
-            self._campaigns.set_fields(campaign.id, {"plan_state": "planned", "planned_at": self._clock.now()},
+            self._campaigns.set_fields(campaign.id, {"plan_state": "planned", "planned_at": repr(self._clock.now())},
                                        action="plan_finished")
             log.info("campaign planned", extra={"fields": {"campaign": campaign.id, "audience": result.audience,
                                                             "enqueued": result.enqueued, "seconds": round(result.seconds, 3)}})
