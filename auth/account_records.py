@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
 
+from kernel.clock import epoch, instant
+
 # Merge chains are short (each merge re-points every lookup at the survivor); a longer one is a bug.
 MAX_MERGE_HOPS = 8
-
-
-def instant(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
-
-
-def epoch(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
 
 
 # --- accounts ---------------------------------------------------------------------------------------

@@ -81,9 +81,8 @@ class AccountStore:
 
     @contextmanager
     def work(self) -> Iterator[AccountWork]:
-        # The explicit transaction block matters: psycopg turns a ``conn.transaction()`` opened on an idle
-        # connection into its own BEGIN/COMMIT; inside this block, the attempts' blocks are savepoints.
-        with self._database.transaction() as conn, conn.transaction():
+        # ``Database.transaction()`` opens an explicit block, so the attempts' ``conn.transaction()`` are savepoints.
+        with self._database.transaction() as conn:
             work = AccountWork(conn)
             yield work
         self._adopt_families(work.merges)
@@ -161,11 +160,6 @@ class AccountStore:
         record = self._realname_record(account_id)
         return record["indexes"]["id_number"] if record else None
 
-    def realname_name(self, account_id: str) -> str | None:
-        """The verified name, decrypted (for the legal-representative check only)."""
-        record = self._realname_record(account_id)
-        return self._crypto.decrypt(record["enc"]["name"], context="name") if record else None
-
     def realname_identity(self, account_id: str) -> tuple[str, str] | None:
         """(name, ID number) decrypted in memory: for the register's match APIs (legal
         representative, face check) only, never stored or logged."""
@@ -196,10 +190,8 @@ class AccountStore:
             records.set_tokens_after(tx.conn, account_id, epoch_second)
 
     def bindings(self, account_id: str) -> list[Binding]:
-        return sorted(
-            (binding_from(bid, rec) for bid, rec in self._bindings(account_id).items()),
-            key=lambda b: (b.bound_at, b.binding_id),
-        )
+        """In binding order (``account_records.bindings`` reads them ORDER BY bound_at, binding_id)."""
+        return [binding_from(bid, rec) for bid, rec in self._bindings(account_id).items()]
 
     def summary(self, account_id: str) -> AccountSummary:
         with self._reading() as conn:
@@ -213,9 +205,7 @@ class AccountStore:
             account = records.get(conn, account_id) or {}
             stored = records.bindings(conn, account_id)
             preferences = preference_records.load(conn, account_id)
-        bindings = sorted(
-            (binding_from(bid, rec) for bid, rec in stored.items()), key=lambda b: (b.bound_at, b.binding_id)
-        )
+        bindings = [binding_from(bid, rec) for bid, rec in stored.items()]  # already in binding order
         realname = next((rec for rec in stored.values() if rec["channel"] == REALNAME_CHANNEL), None)
         return AccountView(
             id=account_id,
@@ -432,11 +422,8 @@ class AccountStore:
 
     # --- preferences --------------------------------------------------------------------------
 
-    def preferences(self, account_id: str) -> Preferences:
-        with self._database.transaction() as conn:
-            return preference_records.load(conn, account_id)
-
-    def update_preferences(self, account_id: str, changes: Mapping[str, Any]) -> Preferences:
+    def update_preferences(self, account_id: str, changes: Mapping[str, Any], *,
+                           work: AccountWork | None = None) -> Preferences:
         """The record alone (tools, tests); ``AuthService.update_preferences`` also tells other packages."""
-        with self._database.transaction() as conn:
-            return preference_records.update(conn, account_id, changes)
+        with self._within(work) as tx:
+            return preference_records.update(tx.conn, account_id, changes)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from auth import audit_records
-from kernel.clock import Clock
+from kernel.clock import Clock, epoch, instant
 from kernel.crypto import Crypto
 from kernel.postgres import Database
 
@@ -103,7 +102,7 @@ class AuditLog:
             raise ValueError(f"audit detail keys not allowed: {sorted(unknown)}")
         now = self._clock.now()
         entry = {
-            "at": datetime.fromtimestamp(now, timezone.utc),
+            "at": instant(now),
             "event": event,
             "outcome": outcome,
             "actor": self._pseudonym(account_id) if account_id else None,
@@ -123,7 +122,7 @@ class AuditLog:
         with self._database.transaction() as conn:
             rows = audit_records.recent_for(conn, self._pseudonym(account_id), limit)
         return [
-            AuditEvent(entry_id=str(row["id"]), event=row["event"], at=row["at"].timestamp(), actor=row["actor"],
+            AuditEvent(entry_id=str(row["id"]), event=row["event"], at=epoch(row["at"]), actor=row["actor"],
                        channel=row["channel"], outcome=row["outcome"], detail=dict(row["detail"]))
             for row in rows
         ]

@@ -9,7 +9,7 @@ caller ever stores an openid in clear or in a key name. Push receives it from th
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -18,10 +18,13 @@ import redis
 from auth import account_records, enterprise_records, preference_records
 from auth.accounts import AccountStore
 from auth.identifiers import birth_date
-from auth.preferences import Preferences, apply_changes
+from auth.preferences import Preferences
 from kernel.clock import Clock, SystemClock
 from kernel.crypto import Crypto
 from kernel.postgres import Database
+
+# The binding channel whose encrypted identifier a fact comes from.
+_IDENTIFIER_OF_CHANNEL = {"wechat": "wechat_openid", "alipay": "alipay_open_id", "realname": "id_number"}
 
 
 @dataclass(frozen=True)
@@ -56,15 +59,24 @@ class CitizenDirectory:
             preferences = preference_records.load(conn, account_id)
             stored = account_records.bindings(conn, account_id)
             enterprise = enterprise_records.has_active_link(conn, account_id)
-        values: dict[str, object] = {}
+        encrypted: dict[str, str] = {}  # the later binding of a channel wins, as bindings come in binding order
         for record in stored.values():
             enc = record.get("enc", {})
-            if record.get("channel") == "wechat" and "wechat_openid" in enc:
-                values["wechat_openid"] = self._crypto.decrypt(enc["wechat_openid"], context="wechat_openid")
-            elif record.get("channel") == "alipay" and "alipay_open_id" in enc:
-                values["alipay_open_id"] = self._crypto.decrypt(enc["alipay_open_id"], context="alipay_open_id")
-            elif record.get("channel") == "realname" and "id_number" in enc:
-                values["birth"] = birth_date(self._crypto.decrypt(enc["id_number"], context="id_number"))
+            kind = _IDENTIFIER_OF_CHANNEL.get(record.get("channel"))
+            if kind is not None and kind in enc:
+                encrypted[kind] = enc[kind]
+        return self._facts(account_id, preferences, enterprise, encrypted)
+
+    def _facts(self, account_id: str, preferences: Preferences, enterprise: bool,
+               encrypted: Mapping[str, str | None]) -> CitizenFacts:
+        """``encrypted``: the stored ciphertexts of ``wechat_openid``, ``alipay_open_id`` and ``id_number``
+        (absent or empty = none), decrypted here in memory only."""
+        values: dict[str, object] = {}
+        for kind in ("wechat_openid", "alipay_open_id"):
+            if encrypted.get(kind):
+                values[kind] = self._crypto.decrypt(encrypted[kind], context=kind)
+        if encrypted.get("id_number"):
+            values["birth"] = birth_date(self._crypto.decrypt(encrypted["id_number"], context="id_number"))
         return CitizenFacts(
             account_id=account_id,
             home_region=preferences.home_region,
@@ -83,18 +95,7 @@ class CitizenDirectory:
             with database.transaction() as conn:
                 rows = account_records.targeting_page(conn, after, page)
             for row in rows:
-                preferences = apply_changes(Preferences(), row["preferences"]) if row["preferences"] else Preferences()
-                values: dict[str, object] = {}
-                if row["wechat_openid"]:
-                    values["wechat_openid"] = self._crypto.decrypt(row["wechat_openid"], context="wechat_openid")
-                if row["alipay_open_id"]:
-                    values["alipay_open_id"] = self._crypto.decrypt(row["alipay_open_id"], context="alipay_open_id")
-                if row["id_number"]:
-                    values["birth"] = birth_date(self._crypto.decrypt(row["id_number"], context="id_number"))
-                yield CitizenFacts(
-                    account_id=row["id"], home_region=preferences.home_region,
-                    opt_outs={category: tuple(channels) for category, channels in preferences.push_opt_outs},
-                    enterprise=row["enterprise"], **values)  # type: ignore[arg-type]
+                yield self._facts(row["id"], preference_records.from_stored(row["preferences"]), row["enterprise"], row)
             if len(rows) < page:
                 return
             after = rows[-1]["id"]

@@ -30,12 +30,9 @@ class EnterpriseFlows:
     @contextmanager
     def _link_changing(self: AuthService, account_id: str) -> Iterator[psycopg.Connection]:
         """One transaction for a link change and the ``account.changed`` it owes push (its enterprise flag)."""
-        from auth.service import ACCOUNT_CHANGED
-
-        with self.database.transaction() as conn:
-            yield conn
-            changed = self.outbox.add(conn, ACCOUNT_CHANGED, account_id=account_id)
-        self.outbox.deliver(changed)
+        with self.accounts.work() as work:
+            yield work.conn
+            self._changed_in(work, account_id)
 
     def link_enterprise(self: AuthService, account_id: str, uscc: str) -> EnterpriseLink:
         """Link a person (三级 or above) to an enterprise: active as legal representative when the
@@ -98,7 +95,8 @@ class EnterpriseFlows:
         family = self.refresh_tokens.family(principal.session_id)
         if family is None:
             raise TokenInvalid()
-        access = self._issue_person(principal.account_id, family, acting_for=enterprise_id)
+        level = self.accounts.level(principal.account_id)  # the stored level, not the principal's possibly older copy
+        access = self._issue_person(principal.account_id, family, level=level, acting_for=enterprise_id)
         self.audit.record(
             "acting_for", account_id=principal.account_id, channel=principal.channel, enterprise=enterprise_id or "self"
         )

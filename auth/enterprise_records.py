@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from auth.account_records import epoch, instant
+from kernel.clock import epoch, instant
 
 
 def ensure(conn: psycopg.Connection, candidate_id: str, *, uscc: str, name: str, status: str, region_code: str,

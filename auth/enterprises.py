@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
-import redis
 
 from auth import enterprise_records as records
 from auth.errors import EnterpriseLinkRequired
@@ -54,8 +53,7 @@ class EnterpriseLink:
 
 
 class Enterprises:
-    def __init__(self, redis_client: redis.Redis, clock: Clock, *, database: Database) -> None:
-        self._redis = redis_client  # kept for the callers' signature; every record is in PostgreSQL
+    def __init__(self, clock: Clock, *, database: Database) -> None:
         self._database = database
         self._clock = clock
 
@@ -109,10 +107,6 @@ class Enterprises:
             if actor_id != member_id:
                 self._require_legal(tx, actor_id, enterprise_id)
             records.delete_link(tx, member_id, enterprise_id)
-
-    def require_legal_representative(self, person_id: str, enterprise_id: str) -> EnterpriseLink:
-        with self._database.transaction() as conn:
-            return self._require_legal(conn, person_id, enterprise_id)
 
     @staticmethod
     def _require_legal(conn: psycopg.Connection, person_id: str, enterprise_id: str) -> EnterpriseLink:

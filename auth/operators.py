@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -27,7 +26,7 @@ from auth.audit import AuditLog
 from auth.errors import AccountLocked, InvalidInput, OperatorCredentialsInvalid, OperatorRoleRequired
 from auth.login_guard import OPERATOR_GUARD, LoginGuard
 from auth.rate_limits import OPERATOR_LOGIN_IP, RateLimiter, ip_subject
-from kernel.clock import Clock
+from kernel.clock import Clock, instant
 from kernel.ids import new_id
 from kernel.postgres import Database
 
@@ -89,7 +88,7 @@ class Operators:
         try:
             with self._database.transaction() as conn:
                 operator_records.insert(conn, operator_id=operator_id, username=username, password_hash=password_hash,
-                                        roles=roles, created_at=datetime.fromtimestamp(self._clock.now(), timezone.utc))
+                                        roles=roles, created_at=instant(self._clock.now()))
         except operator_records.UsernameTaken:
             raise InvalidInput("username", "用户名已存在") from None
         self._audit.record("operator_created", account_id=operator_id, channel="console", role=",".join(roles))

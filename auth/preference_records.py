@@ -9,10 +9,15 @@ import psycopg
 from auth.preferences import Preferences, apply_changes
 
 
+def from_stored(value: Mapping[str, Any] | None) -> Preferences:
+    """The ``preferences`` column's value (absent or empty = the defaults) as ``Preferences``."""
+    return apply_changes(Preferences(), value) if value else Preferences()
+
+
 def load(conn: psycopg.Connection, account_id: str, *, for_update: bool = False) -> Preferences:
     row = conn.execute("SELECT preferences FROM account_preferences WHERE account_id = %s"
                        + (" FOR UPDATE" if for_update else ""), (account_id,)).fetchone()
-    return apply_changes(Preferences(), row["preferences"]) if row else Preferences()
+    return from_stored(row["preferences"] if row else None)
 
 
 def update(conn: psycopg.Connection, account_id: str, changes: Mapping[str, Any]) -> Preferences:

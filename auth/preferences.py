@@ -46,10 +46,6 @@ class Preferences:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
-    @classmethod
-    def from_json(cls, raw: str | None) -> "Preferences":
-        return apply_changes(cls(), json.loads(raw)) if raw else cls()
-
 
 def _opt_outs(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not isinstance(value, Mapping):

@@ -239,5 +239,6 @@ class ProtectionFlows:
         family, refresh_token = self.refresh_tokens.start_family(
             account_id=account_id, channel=channel, amr=amr, policy=self.config.citizen_sessions, binding=binding
         )
-        access = self._issue_person(account_id, family, acting_for=None)
-        return TokenPair(access.token, refresh_token, access.expires_in, self.accounts.summary(account_id))
+        summary = self.accounts.summary(account_id)
+        access = self._issue_person(account_id, family, level=summary.realname_level, acting_for=None)
+        return TokenPair(access.token, refresh_token, access.expires_in, summary)

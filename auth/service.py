@@ -38,7 +38,6 @@ from auth.login_guard import SMS_GUARD, Attempt, LoginGuard
 from auth.notices import SecurityNotices
 from auth.operators import Operators, require_role
 from auth.ports import AlipayGateway, IdentityPlatform, SmsGateway, WeChatGateway
-from auth import preference_records
 from auth.preferences import Preferences
 from auth.enterprise_flows import EnterpriseFlows
 from auth.protection import ProtectionFlows
@@ -115,7 +114,7 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         self.accounts = AccountStore(redis_client, self.crypto, self.clock, database=database)
         # The public query other packages (push) mirror citizens through.
         self.directory = CitizenDirectory(redis_client, self.crypto, self.clock, database=database)
-        self.enterprises = Enterprises(redis_client, self.clock, database=database)
+        self.enterprises = Enterprises(self.clock, database=database)
         self.sms_codes = SmsCodes(redis_client, self.crypto, self.clock)
         self.realname = RealnameVerifier(self.accounts, identity, self.limiter, self.clock)
         self.guard = LoginGuard(self.limiter)
@@ -142,9 +141,8 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
     def _changed(self, *account_ids: str) -> None:
         """``account.changed`` for a change already committed elsewhere (Redis-only state, no record
         changed): its own outbox transaction."""
-        with self.database.transaction() as conn:
-            events = [self.outbox.add(conn, ACCOUNT_CHANGED, account_id=account_id) for account_id in account_ids]
-        self.outbox.deliver(*events)
+        with self.accounts.work() as work:
+            self._changed_in(work, *account_ids)
 
     def _attach(self, channel: str, identities: list[Identity], *, notice_channel: str, **options: Any) -> Attachment:
         """Attach identities, and announce it (notices, ``account.changed``) in the same transaction."""
@@ -259,7 +257,8 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
             policy=self.config.citizen_sessions,
             binding=attachment.binding_id,
         )
-        access = self._issue_person(account_id, family, acting_for=None)
+        summary = self.accounts.summary(account_id)
+        access = self._issue_person(account_id, family, level=summary.realname_level, acting_for=None)
         self.audit.record(
             "login",
             account_id=account_id,
@@ -269,21 +268,22 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
             family=family.family_id,
         )
         self._audit_merges(account_id, attachment.merged, reason=channel)
-        return TokenPair(access.token, refresh_token, access.expires_in, self.accounts.summary(account_id))
+        return TokenPair(access.token, refresh_token, access.expires_in, summary)
 
     def _audit_merges(self, survivor: str, absorbed: Iterable[str], *, reason: str) -> None:
         for absorbed_id in absorbed:
             self.audit.record("merge", account_id=survivor, related_account_id=absorbed_id, reason=reason)
             self.audit.record("merge", account_id=absorbed_id, related_account_id=survivor, reason=reason)
 
-    def _issue_person(self, account_id: str, family: Family, *, acting_for: str | None) -> IssuedToken:
+    def _issue_person(self, account_id: str, family: Family, *, level: int, acting_for: str | None) -> IssuedToken:
+        """``level``: the account's real-name level, as the caller already read it (no second read of the row)."""
         return self.tokens.issue(
             subject=account_id,
             channel=family.channel,
             session_id=family.family_id,
             account_type="person",
             amr=family.amr,
-            level=self.accounts.level(account_id),
+            level=level,
             acting_for=acting_for,
         )
 
@@ -310,8 +310,8 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
             if acting_for and not self.enterprises.can_act_for(account_id, acting_for):
                 acting_for = None  # the link was removed: fall back to acting as oneself
                 self.refresh_tokens.set_acting_for(family.family_id, None)
-            access = self._issue_person(account_id, family, acting_for=acting_for)
             summary = self.accounts.summary(account_id)
+            access = self._issue_person(account_id, family, level=summary.realname_level, acting_for=acting_for)
         return TokenPair(access.token, rotation.refresh_token, access.expires_in, summary)
 
     def logout(self, account_id: str, family_id: str, all_devices: bool = False) -> None:
@@ -384,10 +384,9 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         """PATCH semantics: only the given fields change (see ``auth.preferences.apply_changes``)."""
         account_id = self.accounts.resolve(account_id)
         # The change and the fact push must learn (an opt-out) commit together: a 200 means push will hear it.
-        with self.database.transaction() as conn:
-            preferences = preference_records.update(conn, account_id, changes)
-            changed = self.outbox.add(conn, ACCOUNT_CHANGED, account_id=account_id)
-        self.outbox.deliver(changed)
+        with self.accounts.work() as work:
+            preferences = self.accounts.update_preferences(account_id, changes, work=work)
+            self._changed_in(work, account_id)
         return preferences
 
     def remove_binding(self, account_id: str, channel: str, binding_id: str | None = None) -> AccountView:

@@ -9,22 +9,19 @@ instead of both retiring the same key.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
 
-
-def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
+from kernel.clock import epoch, instant
 
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "private_enc": row["private_enc"],
         "public_jwk": row["public_jwk"],
-        "created_at": row["created_at"].timestamp(),
-        "retired_at": row["retired_at"].timestamp() if row["retired_at"] is not None else None,
+        "created_at": epoch(row["created_at"]),
+        "retired_at": epoch(row["retired_at"]),
     }
 
 
@@ -47,11 +44,11 @@ def has_active(conn: psycopg.Connection) -> bool:
 def insert_active(conn: psycopg.Connection, kid: str, record: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO signing_keys (kid, private_enc, public_jwk, created_at) VALUES (%s, %s, %s, %s)",
-        (kid, record["private_enc"], json.dumps(record["public_jwk"]), _at(record["created_at"])))
+        (kid, record["private_enc"], json.dumps(record["public_jwk"]), instant(record["created_at"])))
 
 
 def retire_active(conn: psycopg.Connection, now: float) -> None:
-    conn.execute("UPDATE signing_keys SET retired_at = %s WHERE retired_at IS NULL", (_at(now),))
+    conn.execute("UPDATE signing_keys SET retired_at = %s WHERE retired_at IS NULL", (instant(now),))
 
 
 def delete_retired(conn: psycopg.Connection, *, retired_before: float | None) -> None:
@@ -59,4 +56,4 @@ def delete_retired(conn: psycopg.Connection, *, retired_before: float | None) ->
     if retired_before is None:
         conn.execute("DELETE FROM signing_keys WHERE retired_at IS NOT NULL")
     else:
-        conn.execute("DELETE FROM signing_keys WHERE retired_at <= %s", (_at(retired_before),))
+        conn.execute("DELETE FROM signing_keys WHERE retired_at <= %s", (instant(retired_before),))

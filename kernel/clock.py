@@ -93,3 +93,13 @@ def quiet_until(ts: float, start: str, end: str) -> float | None:
 def shanghai_ts(year: int, month: int, day: int, hour: int = 0, minute_: int = 0) -> float:
     """Epoch seconds of a Beijing wall-clock time (tests and schedules)."""
     return datetime(year, month, day, hour, minute_, tzinfo=SHANGHAI).timestamp()
+
+
+def instant(epoch_seconds: float | None) -> datetime | None:
+    """Epoch seconds (the clock's unit) as the UTC datetime a PostgreSQL timestamptz takes; None stays None."""
+    return None if epoch_seconds is None else datetime.fromtimestamp(epoch_seconds, timezone.utc)
+
+
+def epoch(moment: datetime | None) -> float | None:
+    """A timestamptz read back as epoch seconds; None stays None."""
+    return None if moment is None else moment.timestamp()
