@@ -121,7 +121,7 @@ class AuthService(ProtectionFlows, EnterpriseFlows):
         self.operators = Operators(database, self.clock, self.limiter, self.audit, password_hasher, self.guard)
         self.events = events or EventBus()
         # Facts that must not be lost once a record changed go through PostgreSQL's outbox.
-        self.outbox = Outbox(database, self.events, self.events.relay)
+        self.outbox = Outbox(database, self.events)
         self.claims = RealnameClaims(redis_client, self.crypto, self.clock)
         self.notices = SecurityNotices(sms, self.clock, self.accounts.phones, self.events, self.outbox)
 

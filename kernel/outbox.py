@@ -3,7 +3,7 @@
 ``add(conn, name, **data)`` writes the event in the caller's PostgreSQL transaction; after the commit,
 ``deliver`` runs this process's subscribers and appends the event to the cross-process stream, then marks
 it published. If the process dies or Redis refuses between the commit and the mark, the event stays
-unpublished and ``relay_pending`` (the push worker runs it every few seconds) appends it to the stream
+unpublished and ``relay_pending`` (the push worker runs it every round, ~0.5 s) appends it to the stream
 later. Delivery is therefore at least once: consumers are idempotent (every event has an ``event_id``).
 GOV.UK Notify and most payment systems do the same for the same reason: a 200 to the citizen means the
 opt-out *will* reach push, not that it probably did.
@@ -18,17 +18,17 @@ from typing import Any
 import psycopg
 import redis
 
-from kernel.events import DomainEvent, EventBus, RedisStreamRelay
+from kernel.events import DomainEvent, EventBus
 from kernel.postgres import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 
 class Outbox:
-    def __init__(self, database: Database, bus: EventBus, relay: RedisStreamRelay | None) -> None:
+    def __init__(self, database: Database, bus: EventBus) -> None:
         self._database = database
         self._bus = bus
-        self._relay = relay
+        self._relay = bus.relay  # None: a bus without a stream (unit tests) delivers in-process only
 
     def add(self, conn: psycopg.Connection, name: str, **data: Any) -> DomainEvent:
         """Record ``name`` in the open transaction of ``conn``; call ``deliver`` after it commits."""

@@ -156,7 +156,7 @@ class CampaignStore:
         self._templates = templates
         self._clock = clock or SystemClock()
         events = events or EventBus()
-        self._outbox = outbox or Outbox(database, events, events.relay)
+        self._outbox = outbox or Outbox(database, events)
 
     # --- reads ------------------------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ class PushService:
             raise ValueError("PushService needs the database: campaigns are records in PostgreSQL")
         self.database = database
         # Campaign state changes reach other packages (home notices) through the outbox, committed with the change.
-        self.outbox = Outbox(database, self.events_bus, self.events_bus.relay)
+        self.outbox = Outbox(database, self.events_bus)
         self.campaigns = CampaignStore(database, self.reference, self.templates, self.clock, outbox=self.outbox)
         self.audience = AudienceResolver(redis_client, self.reference)
         self.consent = ConsentLedger(redis_client, self.templates, self.index, database, self.clock)
