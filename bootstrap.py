@@ -15,6 +15,7 @@ a process is made of, and how the packages are wired to each other, reads top to
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import redis
@@ -138,20 +139,15 @@ def record_maintenance(services: Services, *, partition_check_seconds: float = 3
     """The records' housekeeping the push worker runs between rounds: relay outbox events an API process
     committed but could not publish, keep the audit log's monthly partitions (create ahead, drop
     past retention) and drop inbox messages past their retention — hourly, cheap and idempotent."""
-    import time
-
-    from auth.audit_records import drop_expired_partitions, ensure_partitions
-
-    last_partition_check = [0.0]
+    last_hourly = 0.0
 
     def run() -> None:
+        nonlocal last_hourly
         services.identity.outbox.relay_pending()
-        if time.monotonic() - last_partition_check[0] >= partition_check_seconds:
-            with services.database.transaction() as conn:
-                ensure_partitions(conn)
-                drop_expired_partitions(conn)
+        if time.monotonic() - last_hourly >= partition_check_seconds:
+            services.identity.audit.keep_partitions()
             services.identity.outbox.prune_published()
             services.push.inbox_store.purge_expired()
-            last_partition_check[0] = time.monotonic()
+            last_hourly = time.monotonic()
 
     return run

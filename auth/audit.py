@@ -81,6 +81,13 @@ class AuditLog:
         self._crypto = crypto
         self._clock = clock
 
+    def keep_partitions(self) -> None:
+        """Create the coming months' partitions and drop those past retention (idempotent; the push worker
+        runs it hourly)."""
+        with self._database.transaction() as conn:
+            audit_records.ensure_partitions(conn)
+            audit_records.drop_expired_partitions(conn)
+
     def _pseudonym(self, account_id: str) -> str:
         return self._crypto.pseudonymous_id("account", account_id)
 
