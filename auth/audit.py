@@ -3,7 +3,7 @@
 Records hold pseudonyms only (``Crypto.pseudonymous_id`` of account ids and IPs): never a phone,
 ID number, name, openid or token. Times come from the injected clock, so retention is judged on the
 same time line as everything else. The table is partitioned by month and kept for seven months
-(``auth.audit_records.drop_expired_partitions``; the push worker runs it daily). Each entry is also
+(``auth.audit_records.drop_expired_partitions``; ``AuditLog.keep_partitions``, hourly in the push worker). Each entry is also
 logged as JSON for the log pipeline.
 """
 
