@@ -31,6 +31,7 @@ from psycopg.rows import dict_row
 
 from bench import population_records
 from config import PROJECT_ROOT
+from kernel.redis import with_bytes_responses
 from push import keys
 from push.rebuild import TargetingFacts, rebuild
 
@@ -80,8 +81,7 @@ def _decrypt_cost() -> float:
 
 def _seed_consent(client: redis.Redis) -> int:
     """One-time consent for 35 % of WeChat-reachable citizens, straight into the shard ledgers."""
-    raw_client = redis.Redis(connection_pool=redis.ConnectionPool(**{
-        **client.connection_pool.connection_kwargs, "decode_responses": False}))
+    raw_client = with_bytes_responses(client)
     granted = 0
     for shard in range(keys.shard_count(int(client.get(keys.CITIZEN_SEQ) or 0))):
         raw = raw_client.get(keys.seg_address(shard, "wechat"))
@@ -108,7 +108,7 @@ def _seed_consent(client: redis.Redis) -> int:
 
 
 def _plan(redis_url: str, database_url: str) -> dict[str, Any]:
-    from bench.push_bench import APPROVER, EDITOR
+    from bench.push_bench import POLICY_CAMPAIGN, _launch
     from kernel.clock import FixedClock, shanghai_ts
     from kernel.crypto import Crypto
     from kernel.postgres import Database
@@ -121,19 +121,9 @@ def _plan(redis_url: str, database_url: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as secrets:
         service = PushService(client, crypto=Crypto(Path(secrets)), settings=PushSettings(), database=database,
                               clock=FixedClock(shanghai_ts(2026, 3, 2, 10, 0)))
-        spec = {
-            "name": "城乡居民医保缴费提醒", "category": "policy", "channels": ["wechat", "inbox"], "max_per_citizen": 1,
-            "content": {"wechat": {"template_id": TEMPLATE_ONE_TIME, "data": {
-                "thing1": "城乡居民医保缴费", "phrase2": "待缴费", "time3": "2026年3月31日 17:00", "thing4": "请及时缴费"}},
-                "inbox": {"title": "医保缴费提醒", "text": "2026年度城乡居民医保缴费已开始，请及时缴费。"}},
-            "audience": {"age_min": 18},
-        }
-        campaign = service.create_campaign(EDITOR, spec)
-        service.submit_campaign(EDITOR, campaign["id"])
-        service.approve_campaign(APPROVER, campaign["id"])
-        service.schedule_campaign(EDITOR, campaign["id"])
-        service.campaigns.transition(Actor("system"), campaign["id"], "start")
-        result = service.planner.plan(service.campaigns.get(campaign["id"]))
+        campaign_id = _launch(service, POLICY_CAMPAIGN)
+        service.campaigns.transition(Actor("system"), campaign_id, "start")
+        result = service.planner.plan(service.campaigns.get(campaign_id))
     database.close()
     return {"plan_seconds": round(result.seconds, 1), "audience": result.audience,
             "enqueued": {c.channel: c.enqueued for c in result.channels}, "skipped": result.skipped,

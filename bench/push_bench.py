@@ -40,6 +40,14 @@ PROJECTION_CITIZENS = 24_500_000
 EDITOR, APPROVER = Actor("op_bench_editor", ("editor",)), Actor("op_bench_approver", ("approver",))
 TEMPLATE_ONE_TIME, TEMPLATE_LONG_TERM = "wx_tpl_service_reminder", "wx_tpl_policy_notice"
 SHARES = {"wechat": 0.8, "consent": 0.35, "opt_out": 0.05, "verified_age": 0.7}
+# The campaign both planning benches time: a policy reminder on WeChat (one-time template), inbox as fallback.
+POLICY_CAMPAIGN: dict[str, Any] = {
+    "name": "城乡居民医保缴费提醒", "category": "policy", "channels": ["wechat", "inbox"], "max_per_citizen": 1,
+    "content": {"wechat": {"template_id": TEMPLATE_ONE_TIME, "data": {
+        "thing1": "城乡居民医保缴费", "phrase2": "待缴费", "time3": "2026年3月31日 17:00", "thing4": "请及时缴费"}},
+        "inbox": {"title": "医保缴费提醒", "text": "2026年度城乡居民医保缴费已开始，请及时缴费。"}},
+    "audience": {"age_min": 18},
+}
 
 
 def _bitmap(n: int) -> bytearray:
@@ -133,14 +141,7 @@ def plan_campaign(redis_url: str, n_citizens: int = 1_000_000) -> dict[str, Any]
     used_before = int(client.info("memory")["used_memory"])
     with tempfile.TemporaryDirectory() as secrets:
         service = _service(client, Path(secrets), PushSettings())
-        spec = {
-            "name": "城乡居民医保缴费提醒", "category": "policy", "channels": ["wechat", "inbox"], "max_per_citizen": 1,
-            "content": {"wechat": {"template_id": TEMPLATE_ONE_TIME, "data": {
-                "thing1": "城乡居民医保缴费", "phrase2": "待缴费", "time3": "2026年3月31日 17:00", "thing4": "请及时缴费"}},
-                "inbox": {"title": "医保缴费提醒", "text": "2026年度城乡居民医保缴费已开始，请及时缴费。"}},
-            "audience": {"age_min": 18},
-        }
-        campaign_id = _launch(service, spec)
+        campaign_id = _launch(service, POLICY_CAMPAIGN)
         service.campaigns.transition(Actor("system"), campaign_id, "start")
         campaign = service.campaigns.get(campaign_id)
         preview_started = time.perf_counter()

@@ -4,6 +4,7 @@ import pytest
 
 from auth import audit_records
 from auth.audit import AuditLog
+from kernel.clock import FixedClock
 
 IP = "203.0.113.7"
 
@@ -61,7 +62,7 @@ def test_monthly_partitions_hold_entries_and_expire_whole_months(database, crypt
         audit_records.ensure_partitions(conn, now=now)
     for month in (5, 6, 11, 12):
         moment = datetime(2026, month, 3, tzinfo=timezone.utc)
-        AuditLog(database, crypto, _Fixed(moment.timestamp())).record("login", account_id=f"acc_{month}")
+        AuditLog(database, crypto, FixedClock(moment.timestamp())).record("login", account_id=f"acc_{month}")
     with database.transaction() as conn:
         placed = {row["relname"]: row["n"] for row in conn.execute(
             "SELECT tableoid::regclass::text AS relname, count(*) AS n FROM security_audit GROUP BY 1").fetchall()}
@@ -79,11 +80,3 @@ def test_monthly_partitions_hold_entries_and_expire_whole_months(database, crypt
 
 def test_retention_is_at_least_six_months():
     assert audit_records.RETENTION_MONTHS >= 7  # a whole partition goes only when all of it is older than 6 months
-
-
-class _Fixed:
-    def __init__(self, at: float) -> None:
-        self._at = at
-
-    def now(self) -> float:
-        return self._at

@@ -290,9 +290,6 @@ def _wechat_citizen(api: str, sandbox: str) -> str:
 
 
 def test_a_device_token_belongs_to_one_account_at_a_time(api, sandbox_server, redis_server):
-    from push import keys
-
-
     alice, mallory = _wechat_citizen(api, sandbox_server), _wechat_citizen(api, sandbox_server)
     device = {"device_token": "hw:0123456789abcdef-device-token", "platform": "huawei"}
 

@@ -60,10 +60,14 @@ def api(own_redis, postgres_server, catalog_index_dir, dev_secret_dir, sandbox_s
 @pytest.fixture(scope="module")
 def token(api, sandbox_server):
     """One login for the module (a second SMS to the phone within a minute would be rate limited)."""
-    sandbox = sandbox_server
+    return sms_token(api, sandbox_server, PHONE)
+
+
+def sms_token(api: str, sandbox: str, phone: str) -> str:
+    """An app access token for ``phone``, logged in over HTTP with the code the sandbox SMS gateway saw."""
     http = requests.Session()
-    assert http.post(f"{api}/v1/auth/sms/send", json={"phone": PHONE}, timeout=5).status_code == 200
-    login = http.post(f"{api}/v1/auth/app/login", json={"phone": PHONE, "sms_code": Drive(sandbox).sms_code(PHONE)},
+    assert http.post(f"{api}/v1/auth/sms/send", json={"phone": phone}, timeout=5).status_code == 200
+    login = http.post(f"{api}/v1/auth/app/login", json={"phone": phone, "sms_code": Drive(sandbox).sms_code(phone)},
                       timeout=5)
     assert login.status_code == 200, login.text
     return login.json()["access_token"]

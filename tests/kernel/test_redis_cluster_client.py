@@ -40,7 +40,7 @@ def test_a_cluster_url_gives_a_cluster_client_that_keeps_tagged_keys_together(cl
     assert len({client.nodes_manager.get_node_from_slot(slot).port for slot in slots}) == 3  # three masters
 
 
-def test_the_breaker_opens_when_the_cluster_is_unreachable(cluster):
+def test_a_cluster_client_needs_a_reachable_node_at_start(cluster):
     breaker = redis_breaker()
     client = redis_client(cluster.url, breaker=breaker)
     client.ping()

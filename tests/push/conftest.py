@@ -189,16 +189,9 @@ def crypto(dev_secret_dir) -> Crypto:
 
 
 @pytest.fixture
-def auth_redis(redis_client):
-    """Where auth keeps its Redis keys in these tests: the same store as push's (a cluster on
-    ``MSB_TEST_REDIS=cluster`` runs, where auth's keys are hash-tagged too)."""
-    return redis_client
-
-
-@pytest.fixture
-def service(redis_client, auth_redis, database, crypto, push_settings, reference, clock) -> PushService:
+def service(redis_client, database, crypto, push_settings, reference, clock) -> PushService:
     return PushService(redis_client, crypto=crypto, settings=push_settings, reference=reference, clock=clock,
-                       database=database, directory=CitizenDirectory(auth_redis, crypto, clock, database=database))
+                       database=database, directory=CitizenDirectory(redis_client, crypto, clock, database=database))
 
 
 @pytest.fixture
@@ -207,8 +200,8 @@ def drive(sandbox: str) -> Drive:
 
 
 @pytest.fixture
-def citizens(service: PushService, auth_redis, database, crypto, clock, drive: Drive) -> Citizens:
-    return Citizens(service, AccountStore(auth_redis, crypto, clock, database=database), drive)
+def citizens(service: PushService, redis_client, database, crypto, clock, drive: Drive) -> Citizens:
+    return Citizens(service, AccountStore(redis_client, crypto, clock, database=database), drive)
 
 
 @pytest.fixture

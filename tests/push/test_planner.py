@@ -3,7 +3,6 @@ exactly once, caps, and a preview that consumes nothing."""
 from __future__ import annotations
 
 from kernel.clock import shanghai_ts
-from push import keys
 from tests.push.conftest import EDITOR, POLICY, POLICY_DATA, REMINDER, delayed_entries, launch, wechat_campaign
 
 

@@ -49,7 +49,6 @@ def test_birth_months_cover_an_age_range() -> None:
 
 
 def test_token_bucket_is_shared_and_atomic(redis_client) -> None:
-    redis_client.delete(keys.rate_bucket("wechat"))
     slept: list[float] = []
     limiter = RateLimiter(redis_client, {"wechat": 20.0, "inbox": 0.0}, sleep=lambda s: (slept.append(s), time.sleep(s)))
     granted, wait = limiter.try_take("wechat", 25)
@@ -64,11 +63,14 @@ def test_token_bucket_is_shared_and_atomic(redis_client) -> None:
 def test_a_host_whose_clock_runs_ahead_stalls_no_dispatcher(redis_client, monkeypatch) -> None:
     """The bucket runs on the store's clock: a sender host an hour ahead neither stalls the others
     nor stalls itself, and a bucket stamped in the future (an older version's skewed write) refills."""
-    redis_client.delete(keys.rate_bucket("wechat"))
     honest = RateLimiter(redis_client, {"wechat": 20.0})
     ahead = RateLimiter(redis_client, {"wechat": 20.0})
     real_time = time.time
-    store_now = lambda: float(redis_client.time()[0]) + redis_client.time()[1] / 1e6  # noqa: E731
+
+    def store_now() -> float:
+        seconds, microseconds = redis_client.time()  # one TIME answer: two could straddle a second
+        return seconds + microseconds / 1e6
+
     monkeypatch.setattr(time, "time", lambda: real_time() + 3600)  # this host's clock: an hour ahead
     assert ahead.acquire("wechat", 20) == 20  # the full burst
     bucket = keys.rate_bucket("wechat")
